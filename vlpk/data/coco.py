@@ -1,0 +1,89 @@
+"""Reads COCO-format caption annotations (`captions_<split>.json`).
+
+The format is the one of the official COCO captions release:
+
+```
+{"info": {...},
+ "images": [{"id": 1, "file_name": "000000000001.jpg", "width": 64, ...}],
+ "annotations": [{"id": 7, "image_id": 1, "caption": "a red circle"}]}
+```
+
+The synthetic Shapes dataset is written in the same format, so real and
+synthetic data go through this one reader.
+"""
+
+import os
+
+from vlpk.data.records import Example, get_field, read_json
+from vlpk.errors import InputError
+
+
+def read_coco_captions(annotations_path, images_dir):
+    """Reads a COCO captions file into one `Example` per captioned image.
+
+    Examples are ordered by image id; each holds the image's captions in
+    annotation order. Images without any caption are skipped.
+
+    Args:
+        annotations_path: path of a COCO captions JSON file.
+        images_dir: folder that the images' `file_name`s are relative to.
+
+    Returns:
+        A list of `Example` records with `image_path`, `image_id` and
+        `captions` set.
+
+    Raises:
+        MissingFileError: (a `FileNotFoundError`) when `annotations_path` does
+            not exist.
+        InputError: (a `ValueError`) when the file is not valid JSON, a required
+            key is missing, a field has the wrong type, or a caption names an
+            unknown image.
+
+    Example:
+
+    >>> from vlpk.data.coco import read_coco_captions
+    >>> examples = read_coco_captions(  # doctest: +SKIP
+    ...     "coco/annotations/captions_val2014.json", "coco/val2014"
+    ... )
+    >>> examples[0].captions  # doctest: +SKIP
+    ('A man with a red helmet on a small moped on a dirt road. ', ...)
+    """
+    path = os.fspath(annotations_path)
+    data = read_json(path, "COCO captions")
+    images = get_field(data, "images", path, "the top level", list)
+    annotations = get_field(data, "annotations", path, "the top level", list)
+
+    file_names = _read_file_names(images, path)
+    captions = {image_id: [] for image_id in file_names}
+    for index, annotation in enumerate(annotations):
+        where = f"annotations[{index}]"
+        image_id = get_field(annotation, "image_id", path, where, int)
+        caption = get_field(annotation, "caption", path, where, str)
+        if image_id not in captions:
+            raise InputError(
+                f"{path}: {where} has image_id {image_id}, which is not listed "
+                "under 'images'."
+            )
+        captions[image_id].append(caption)
+
+    return [
+        Example(
+            image_path=os.path.join(images_dir, file_names[image_id]),
+            image_id=image_id,
+            captions=tuple(captions[image_id]),
+        )
+        for image_id in sorted(captions)
+        if captions[image_id]
+    ]
+
+
+def _read_file_names(images, path):
+    """Maps image id -> file name, checking the `images` list."""
+    file_names = {}
+    for index, image in enumerate(images):
+        where = f"images[{index}]"
+        image_id = get_field(image, "id", path, where, int)
+        if image_id in file_names:
+            raise InputError(f"{path}: {where} repeats image id {image_id}.")
+        file_names[image_id] = get_field(image, "file_name", path, where, str)
+    return file_names

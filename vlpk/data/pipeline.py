@@ -1,0 +1,164 @@
+"""`tf.data` pipelines that feed vlpk models.
+
+Every pipeline yields `(x, y)` with named inputs `x = {"images", "token_ids",
+"padding_mask"}`, so `model.fit` trains directly on it. Decoding and
+tokenization run inside the graph through the same preprocessor layers that
+the export uses.
+"""
+
+import numpy as np
+
+import vlpk  # noqa: F401
+import tensorflow as tf  # noqa: E402
+
+AUTOTUNE = tf.data.AUTOTUNE
+
+
+def caption_pairs(examples):
+    """Flattens examples into one (image path, caption, image id) per caption."""
+    paths, captions, ids = [], [], []
+    for example in examples:
+        for caption in example.captions:
+            paths.append(example.image_path)
+            captions.append(caption)
+            ids.append(example.image_id)
+    if not paths:
+        raise ValueError("No (image, caption) pairs: every example has no caption.")
+    return {
+        "image_path": np.array(paths, dtype=object),
+        "caption": np.array(captions, dtype=object),
+        "image_id": np.array(ids, dtype=np.int64),
+    }
+
+
+def contrastive_dataset(
+    examples,
+    image_preprocessor,
+    text_preprocessor,
+    batch_size=64,
+    shuffle=True,
+    seed=0,
+    drop_remainder=True,
+    repeat=False,
+):
+    """Image-caption pairs for contrastive training.
+
+    Each caption becomes one pair. The targets are the image ids, so two
+    captions of the same image in one batch count as positives of each other
+    (see `vlpk.losses.ContrastiveLoss`).
+
+    Args:
+        examples: `vlpk.data.Example`s with `image_path` and `captions`.
+        image_preprocessor: a `vlpk.data.ImagePreprocessor`.
+        text_preprocessor: a `vlpk.text.TextPreprocessor`.
+        batch_size: the global batch size.
+        shuffle: shuffle the pairs each epoch (deterministic given `seed`).
+        seed: the shuffle seed.
+        drop_remainder: drop the last partial batch (contrastive losses want
+            full batches of negatives).
+        repeat: repeat forever (for step-based training).
+
+    Returns:
+        A `tf.data.Dataset` of `({"images", "token_ids", "padding_mask"},
+        {"contrastive": image_id})`.
+
+    Example:
+    >>> ds = contrastive_dataset(read_shapes(root, "train"),
+    ...                          ImagePreprocessor(64), text_preprocessor)
+    >>> model.fit(ds, epochs=1)
+    """
+    pairs = caption_pairs(examples)
+    ds = tf.data.Dataset.from_tensor_slices(pairs)
+    if shuffle:
+        ds = ds.shuffle(len(pairs["caption"]), seed=seed, reshuffle_each_iteration=True)
+    if repeat:
+        ds = ds.repeat()
+
+    def load(pair):
+        image = image_preprocessor(tf.io.read_file(pair["image_path"]))
+        return image, pair["caption"], pair["image_id"]
+
+    ds = ds.map(load, num_parallel_calls=AUTOTUNE, deterministic=True)
+    ds = ds.batch(batch_size, drop_remainder=drop_remainder)
+
+    def tokenize(images, captions, image_ids):
+        x = {"images": images, **text_preprocessor(captions)}
+        return x, {"contrastive": image_ids}
+
+    return ds.map(tokenize, num_parallel_calls=AUTOTUNE).prefetch(AUTOTUNE)
+
+
+def image_dataset(examples, image_preprocessor, batch_size=64):
+    """Images only, in example order (for embedding an evaluation set)."""
+    paths = np.array([e.image_path for e in examples], dtype=object)
+    ds = tf.data.Dataset.from_tensor_slices(paths)
+    ds = ds.map(
+        lambda p: image_preprocessor(tf.io.read_file(p)),
+        num_parallel_calls=AUTOTUNE,
+        deterministic=True,
+    )
+    return ds.batch(batch_size).prefetch(AUTOTUNE)
+
+
+def text_dataset(texts, text_preprocessor, batch_size=256):
+    """Tokenized texts, in order (for embedding captions or prompts)."""
+    ds = tf.data.Dataset.from_tensor_slices(np.array(list(texts), dtype=object))
+    return ds.batch(batch_size).map(text_preprocessor).prefetch(AUTOTUNE)
+
+
+def classification_dataset(
+    image_paths,
+    texts,
+    labels,
+    image_preprocessor,
+    text_preprocessor,
+    batch_size=32,
+    shuffle=True,
+    seed=0,
+):
+    """(image, text) → class-index examples: VQA answers, caption matching...
+
+    Args:
+        image_paths: one image path per example.
+        texts: one string per example (a question, a caption).
+        labels: one integer class per example.
+        image_preprocessor: an `ImagePreprocessor`.
+        text_preprocessor: a `TextPreprocessor`.
+        batch_size: the batch size.
+        shuffle: shuffle each epoch (deterministic given `seed`).
+        seed: the shuffle seed.
+
+    Returns:
+        A `tf.data.Dataset` of `({"images", "token_ids", "padding_mask"},
+        {"predictions": label})`.
+
+    Example:
+    >>> ds = classification_dataset(paths, questions, answer_ids,
+    ...                             ImagePreprocessor(64), text_preprocessor)
+    """
+    if not len(image_paths) == len(texts) == len(labels):
+        raise ValueError(
+            f"image_paths, texts and labels differ in length: {len(image_paths)}, "
+            f"{len(texts)}, {len(labels)}."
+        )
+    ds = tf.data.Dataset.from_tensor_slices(
+        {
+            "image_path": np.array(list(image_paths), dtype=object),
+            "text": np.array(list(texts), dtype=object),
+            "label": np.array(list(labels), dtype=np.int64),
+        }
+    )
+    if shuffle:
+        ds = ds.shuffle(len(labels), seed=seed, reshuffle_each_iteration=True)
+
+    def load(example):
+        image = image_preprocessor(tf.io.read_file(example["image_path"]))
+        return image, example["text"], example["label"]
+
+    ds = ds.map(load, num_parallel_calls=AUTOTUNE, deterministic=True)
+    ds = ds.batch(batch_size)
+
+    def tokenize(images, text, label):
+        return {"images": images, **text_preprocessor(text)}, {"predictions": label}
+
+    return ds.map(tokenize, num_parallel_calls=AUTOTUNE).prefetch(AUTOTUNE)

@@ -1,0 +1,180 @@
+"""Reads VQA v2 questions and annotations into `Example` records.
+
+The format is the one of the official VQA v2 release. The questions file:
+
+```
+{"info": {...}, "task_type": "Open-Ended", "data_type": "mscoco",
+ "data_subtype": "val2014",
+ "questions": [{"image_id": 42, "question": "What color is...?",
+                "question_id": 42000}]}
+```
+
+and the annotations file:
+
+```
+{"info": {...}, "data_subtype": "val2014",
+ "annotations": [{"question_id": 42000, "image_id": 42,
+                  "question_type": "what color is", "answer_type": "other",
+                  "multiple_choice_answer": "red",
+                  "answers": [{"answer": "red", "answer_confidence": "yes",
+                               "answer_id": 1}, ...]}]}
+```
+
+The synthetic Shapes dataset is written in the same format
+(`data_type == "shapes"`), so real and synthetic data go through this reader.
+"""
+
+import os
+
+from vlpk.data.records import Example, get_field, read_json
+from vlpk.errors import InputError
+
+
+def read_vqa(questions_path, annotations_path, images_dir, image_files=None):
+    """Reads VQA v2 questions and their answers into one `Example` per question.
+
+    Examples follow the order of the questions file.
+
+    Args:
+        questions_path: path of a VQA v2 questions JSON file.
+        annotations_path: path of the matching annotations JSON file, or `None`
+            for a split without public answers (e.g. test-dev); the answer
+            fields are then left empty.
+        images_dir: folder holding the images.
+        image_files: optional mapping of image id -> file name relative to
+            `images_dir`. By default the file name follows the dataset's own
+            convention: `f"{image_id:012d}.jpg"` when the questions file has
+            `data_type == "shapes"`, else COCO's
+            `f"COCO_{data_subtype}_{image_id:012d}.jpg"`.
+
+    Returns:
+        A list of `Example` records with `image_path`, `image_id`, `question`,
+        `question_id`, `answers` (the raw annotator answers), `answer`
+        (`multiple_choice_answer`) and `answer_type` set; `captions` is empty.
+
+    Raises:
+        MissingFileError: (a `FileNotFoundError`) when a file does not exist.
+        InputError: (a `ValueError`) when a file is not valid JSON, a required
+            key is missing, a field has the wrong type, or the question ids of
+            the two files do not match.
+
+    Example:
+
+    >>> from vlpk.data.vqa import read_vqa
+    >>> examples = read_vqa(  # doctest: +SKIP
+    ...     "vqa/v2_OpenEnded_mscoco_val2014_questions.json",
+    ...     "vqa/v2_mscoco_val2014_annotations.json",
+    ...     "coco/val2014",
+    ... )
+    >>> examples[0].question, examples[0].answer  # doctest: +SKIP
+    ('What is the man holding?', 'frisbee')
+    """
+    questions_path = os.fspath(questions_path)
+    data = read_json(questions_path, "VQA questions")
+    questions = get_field(data, "questions", questions_path, "the top level", list)
+    file_name = _file_namer(data, questions_path, image_files)
+
+    answers = {}
+    if annotations_path is not None:
+        answers = _read_answers(os.fspath(annotations_path))
+        _check_question_ids(questions, questions_path, answers, annotations_path)
+
+    examples = []
+    for index, question in enumerate(questions):
+        where = f"questions[{index}]"
+        image_id = get_field(question, "image_id", questions_path, where, int)
+        question_id = get_field(question, "question_id", questions_path, where, int)
+        answer = answers.get(question_id, {})
+        if answer and answer["image_id"] != image_id:
+            raise InputError(
+                f"{annotations_path}: question_id {question_id} has image_id "
+                f"{answer['image_id']}, but {questions_path} says {image_id}."
+            )
+        examples.append(
+            Example(
+                image_path=os.path.join(images_dir, file_name(image_id)),
+                image_id=image_id,
+                captions=(),
+                question=get_field(question, "question", questions_path, where, str),
+                question_id=question_id,
+                answers=answer.get("answers", ()),
+                answer=answer.get("answer"),
+                answer_type=answer.get("answer_type"),
+            )
+        )
+    return examples
+
+
+def _file_namer(data, path, image_files):
+    """Returns a function image id -> file name relative to the images folder."""
+    if image_files is not None:
+
+        def from_mapping(image_id):
+            if image_id not in image_files:
+                raise InputError(
+                    f"{path}: image_id {image_id} is not in the `image_files` "
+                    "mapping passed to read_vqa."
+                )
+            return image_files[image_id]
+
+        return from_mapping
+
+    if data.get("data_type") == "shapes":
+        return lambda image_id: f"{image_id:012d}.jpg"
+    if "data_subtype" not in data:
+        raise InputError(
+            f"{path}: the top level is missing the key 'data_subtype', needed to "
+            "name COCO image files (COCO_<data_subtype>_<id>.jpg). Add it, or "
+            "pass `image_files` to read_vqa."
+        )
+    subtype = get_field(data, "data_subtype", path, "the top level", str)
+    return lambda image_id: f"COCO_{subtype}_{image_id:012d}.jpg"
+
+
+def _read_answers(path):
+    """Maps question id -> dict of image_id, answers, answer and answer_type."""
+    data = read_json(path, "VQA annotations")
+    annotations = get_field(data, "annotations", path, "the top level", list)
+    answers = {}
+    for index, annotation in enumerate(annotations):
+        where = f"annotations[{index}]"
+        question_id = get_field(annotation, "question_id", path, where, int)
+        if question_id in answers:
+            raise InputError(f"{path}: {where} repeats question_id {question_id}.")
+        raw = get_field(annotation, "answers", path, where, list)
+        answers[question_id] = {
+            "image_id": get_field(annotation, "image_id", path, where, int),
+            "answers": tuple(
+                get_field(a, "answer", path, f"{where}['answers'][{i}]", str)
+                for i, a in enumerate(raw)
+            ),
+            "answer": get_field(annotation, "multiple_choice_answer", path, where, str),
+            "answer_type": get_field(annotation, "answer_type", path, where, str),
+        }
+    return answers
+
+
+def _check_question_ids(questions, questions_path, answers, annotations_path):
+    """Raises when the two files do not cover exactly the same question ids."""
+    seen = set()
+    for index, question in enumerate(questions):
+        where = f"questions[{index}]"
+        question_id = get_field(question, "question_id", questions_path, where, int)
+        if question_id in seen:
+            raise InputError(
+                f"{questions_path}: {where} repeats question_id {question_id}."
+            )
+        seen.add(question_id)
+        if question_id not in answers:
+            raise InputError(
+                f"question_id {question_id} from {questions_path} has no "
+                f"annotation in {annotations_path}. Check that both files are of "
+                "the same split."
+            )
+    for question_id in answers:
+        if question_id not in seen:
+            raise InputError(
+                f"question_id {question_id} from {annotations_path} has no "
+                f"question in {questions_path}. Check that both files are of the "
+                "same split."
+            )

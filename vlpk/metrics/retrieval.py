@@ -1,0 +1,70 @@
+"""Image-text retrieval metrics: Recall@K and mean/median rank (COCO protocol).
+
+Each image may own several captions (COCO has five). Image→text retrieval
+counts an image as found at rank r when the best-ranked of its captions is at
+r; text→image retrieval ranks each caption's single image.
+"""
+
+import numpy as np
+
+
+def _ranks(similarity, positives):
+    """0-based rank of the best positive in each row of `similarity`.
+
+    The rank is the number of candidates that score strictly higher than the
+    best positive, which equals its position in a descending sort.
+    """
+    masked = np.where(positives, similarity, -np.inf)
+    best_positive = masked.max(axis=1, keepdims=True)
+    return (similarity > best_positive).sum(axis=1)
+
+
+def retrieval_metrics(image_embeddings, text_embeddings, text_to_image, ks=(1, 5, 10)):
+    """Recall@K (in percent) and mean/median rank in both directions.
+
+    Args:
+        image_embeddings: `[num_images, D]`.
+        text_embeddings: `[num_texts, D]`.
+        text_to_image: `[num_texts]`, the index of each text's image.
+        ks: the K of Recall@K.
+
+    Returns:
+        A dict with `i2t_r{k}`, `t2i_r{k}` (percent), `i2t_mean_rank`,
+        `i2t_median_rank`, `t2i_mean_rank`, `t2i_median_rank` (1-based) and
+        `rsum` (the sum of all recalls).
+
+    Example:
+    >>> images = np.eye(2)
+    >>> texts = np.eye(2)[[0, 0, 1]]
+    >>> retrieval_metrics(images, texts, [0, 0, 1])["i2t_r1"]
+    100.0
+    """
+    images = np.asarray(image_embeddings, np.float32)
+    texts = np.asarray(text_embeddings, np.float32)
+    text_to_image = np.asarray(text_to_image, np.int64)
+    if texts.shape[0] != text_to_image.shape[0]:
+        raise ValueError(
+            f"text_to_image has {text_to_image.shape[0]} entries for "
+            f"{texts.shape[0]} texts."
+        )
+    if text_to_image.size and (
+        text_to_image.min() < 0 or text_to_image.max() >= images.shape[0]
+    ):
+        raise ValueError("text_to_image points outside the image list.")
+    similarity = images @ texts.T  # [num_images, num_texts]
+    owns = text_to_image[None, :] == np.arange(images.shape[0])[:, None]
+    if not owns.any(axis=1).all():
+        raise ValueError("Every image needs at least one text.")
+    i2t = _ranks(similarity, owns)
+    t2i = _ranks(similarity.T, owns.T)
+    metrics = {}
+    for k in ks:
+        metrics[f"i2t_r{k}"] = float(100.0 * np.mean(i2t < k))
+    for k in ks:
+        metrics[f"t2i_r{k}"] = float(100.0 * np.mean(t2i < k))
+    metrics["i2t_mean_rank"] = float(np.mean(i2t) + 1)
+    metrics["i2t_median_rank"] = float(np.median(i2t) + 1)
+    metrics["t2i_mean_rank"] = float(np.mean(t2i) + 1)
+    metrics["t2i_median_rank"] = float(np.median(t2i) + 1)
+    metrics["rsum"] = float(sum(metrics[f"{d}_r{k}"] for d in ("i2t", "t2i") for k in ks))
+    return metrics

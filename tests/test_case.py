@@ -8,28 +8,26 @@ It checks, in the KerasHub manner:
 4. a one-step `fit`.
 """
 
+import copy
 import os
 
+import keras
 import numpy as np
-
-import vlpk  # noqa: F401  (selects the TensorFlow backend)
-import keras  # noqa: E402
-from keras import ops  # noqa: E402
+from keras import ops
 
 
 def _to_numpy(tree):
     return keras.tree.map_structure(lambda x: ops.convert_to_numpy(x), tree)
 
 
-def _shapes(tree):
-    return keras.tree.map_structure(lambda x: tuple(x.shape), tree)
-
-
 def _symbolic_inputs(input_data):
-    def make(x):
+    def make(x, name=None):
         x = np.asarray(x)
-        return keras.Input(shape=x.shape[1:], dtype=str(x.dtype), batch_size=None)
+        return keras.Input(shape=x.shape[1:], dtype=str(x.dtype), name=name)
 
+    if isinstance(input_data, dict):
+        # Named like their keys, as functional models expect.
+        return {k: make(v, name=k) for k, v in input_data.items()}
     return keras.tree.map_structure(make, input_data)
 
 
@@ -43,7 +41,8 @@ def assert_allclose_tree(a, b, atol=1e-5, rtol=1e-5):
 def run_serialization_test(obj):
     """Config round trip: `from_config(get_config())` rebuilds an equal config."""
     config = obj.get_config()
-    revived = obj.__class__.from_config(config)
+    # `Functional.from_config` consumes nested configs in place: pass a copy.
+    revived = obj.__class__.from_config(copy.deepcopy(config))
     assert revived.get_config() == config, (revived.get_config(), config)
     serialized = keras.saving.serialize_keras_object(obj)
     revived = keras.saving.deserialize_keras_object(serialized, safe_mode=True)
@@ -51,13 +50,37 @@ def run_serialization_test(obj):
     return revived
 
 
-def _check_shapes(outputs, expected_output_shape):
+def _is_shape(x):
+    return isinstance(x, (tuple, list)) and all(
+        d is None or isinstance(d, int) for d in x
+    )
+
+
+def _normalize_shapes(expected, batch=None):
+    """Maps a shape, or a dict/list of shapes, to tuples (batch optional)."""
+    if _is_shape(expected) or hasattr(expected, "as_list"):
+        shape = tuple(expected.as_list() if hasattr(expected, "as_list") else expected)
+        if batch is None:
+            return shape
+        return (None,) + shape[1:]  # symbolic: the batch dimension is unknown
+    if isinstance(expected, dict):
+        return {k: _normalize_shapes(v, batch) for k, v in expected.items()}
+    return type(expected)(_normalize_shapes(v, batch) for v in expected)
+
+
+def _shapes_tree(tree):
+    if isinstance(tree, dict):
+        return {k: _shapes_tree(v) for k, v in tree.items()}
+    if isinstance(tree, (list, tuple)):
+        return type(tree)(_shapes_tree(v) for v in tree)
+    return tuple(tree.shape)
+
+
+def _check_shapes(outputs, expected_output_shape, batch=None):
     if expected_output_shape is None:
         return
-    actual = _shapes(outputs)
-    expected = keras.tree.map_structure(
-        lambda s: tuple(s), expected_output_shape, none_is_leaf=False
-    )
+    actual = _shapes_tree(outputs)
+    expected = _normalize_shapes(expected_output_shape, batch)
     assert actual == expected, f"output shapes {actual} != expected {expected}"
 
 
@@ -70,18 +93,22 @@ def _save_and_reload(model, tmp_path, input_data, outputs):
 
 
 def _one_step_fit(model, input_data, outputs, loss=None):
-    """Fits one step on targets shaped like the outputs; weights must change."""
+    """Fits one step; at least one trainable weight must change."""
     if loss is None:
         loss = keras.tree.map_structure(lambda _: "mse", outputs)
+        # Random targets, not zeros: an L2-normalized output has a constant
+        # squared norm, so MSE against zeros would have no gradient.
+        rng = np.random.default_rng(0)
         y = keras.tree.map_structure(
-            lambda o: np.zeros(o.shape, "float32"), _to_numpy(outputs)
+            lambda o: rng.normal(size=o.shape).astype("float32"), _to_numpy(outputs)
         )
     else:
         y = None
     model.compile(optimizer=keras.optimizers.SGD(0.1), loss=loss)
     before = [np.array(w) for w in model.trainable_weights]
-    history = model.fit(input_data, y, batch_size=len_batch(input_data), epochs=1,
-                        verbose=0)
+    history = model.fit(
+        input_data, y, batch_size=len_batch(input_data), epochs=1, verbose=0
+    )
     loss_value = history.history["loss"][0]
     assert np.isfinite(loss_value), loss_value
     after = [np.array(w) for w in model.trainable_weights]
@@ -124,11 +151,7 @@ def run_layer_test(
     inputs = _symbolic_inputs(input_data)
     symbolic_layer = cls(**init_kwargs)
     symbolic_outputs = symbolic_layer(inputs)
-    if expected_output_shape is not None:
-        expected = keras.tree.map_structure(
-            lambda s: (None,) + tuple(s)[1:], expected_output_shape, none_is_leaf=False
-        )
-        assert _shapes(symbolic_outputs) == expected, _shapes(symbolic_outputs)
+    _check_shapes(symbolic_outputs, expected_output_shape, batch="symbolic")
 
     model = keras.Model(inputs, symbolic_outputs)
     model_outputs = model(input_data)
@@ -164,11 +187,7 @@ def run_model_test(
     outputs = model(input_data, training=False)
     _check_shapes(outputs, expected_output_shape)
     symbolic = model(_symbolic_inputs(input_data))
-    if expected_output_shape is not None:
-        expected = keras.tree.map_structure(
-            lambda s: (None,) + tuple(s)[1:], expected_output_shape, none_is_leaf=False
-        )
-        assert _shapes(symbolic) == expected, _shapes(symbolic)
+    _check_shapes(symbolic, expected_output_shape, batch="symbolic")
     _save_and_reload(model, tmp_path, input_data, outputs)
     if run_training:
         _one_step_fit(model, input_data, outputs, loss=loss)

@@ -11,10 +11,6 @@ import time
 
 import numpy as np
 import pytest
-
-import vlpk  # noqa: F401  (selects the TensorFlow backend before TF loads)
-
-# isort: split
 import tensorflow as tf
 
 from vlpk.data import synthetic

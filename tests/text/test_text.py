@@ -1,10 +1,10 @@
 import os
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-import keras
 from vlpk.text import (
     SPECIAL_TOKENS,
     TextPreprocessor,
@@ -71,7 +71,9 @@ def test_preprocessor_packs_and_matches_in_tf_data(vocab, tmp_path):
     ds = tf.data.Dataset.from_tensor_slices(
         ["a red circle", "a blue circle left of a red square"]
     )
-    unbatched = np.stack([x["token_ids"] for x in ds.map(preprocessor).as_numpy_iterator()])
+    unbatched = np.stack(
+        [x["token_ids"] for x in ds.map(preprocessor).as_numpy_iterator()]
+    )
     batched = next(ds.batch(2).map(preprocessor).as_numpy_iterator())["token_ids"]
     np.testing.assert_array_equal(unbatched, ids)
     np.testing.assert_array_equal(batched, ids)

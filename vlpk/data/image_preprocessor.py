@@ -4,9 +4,8 @@ One layer serves both the `tf.data` training pipeline and the exported serving
 graph, so the two decode, guard and resize identically.
 """
 
-import vlpk  # noqa: F401
-import keras  # noqa: E402
-import tensorflow as tf  # noqa: E402
+import keras
+import tensorflow as tf
 
 # 64 megapixels: far above any real photo a vision-language model is fed, far
 # below a decompression bomb that declares 30000 x 30000 pixels.

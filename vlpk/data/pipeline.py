@@ -7,9 +7,7 @@ the export uses.
 """
 
 import numpy as np
-
-import vlpk  # noqa: F401
-import tensorflow as tf  # noqa: E402
+import tensorflow as tf
 
 AUTOTUNE = tf.data.AUTOTUNE
 

@@ -66,5 +66,7 @@ def retrieval_metrics(image_embeddings, text_embeddings, text_to_image, ks=(1, 5
     metrics["i2t_median_rank"] = float(np.median(i2t) + 1)
     metrics["t2i_mean_rank"] = float(np.mean(t2i) + 1)
     metrics["t2i_median_rank"] = float(np.median(t2i) + 1)
-    metrics["rsum"] = float(sum(metrics[f"{d}_r{k}"] for d in ("i2t", "t2i") for k in ks))
+    metrics["rsum"] = float(
+        sum(metrics[f"{d}_r{k}"] for d in ("i2t", "t2i") for k in ks)
+    )
     return metrics

@@ -5,10 +5,9 @@ inside the `tf.data` pipeline during training and inside the exported serving
 graph: training and serving cannot disagree.
 """
 
-import vlpk  # noqa: F401
-import keras  # noqa: E402
-import keras_hub  # noqa: E402
-import tensorflow as tf  # noqa: E402
+import keras
+import keras_hub
+import tensorflow as tf
 
 
 @keras.saving.register_keras_serializable(package="vlpk")
@@ -50,6 +49,8 @@ class TextPreprocessor(keras.layers.Layer):
             return_padding_mask=True,
             name="packer",
         )
+        # No weights: built from the start, so it can be tracked for export.
+        self.built = True
 
     def _sync_special_tokens(self):
         # A tokenizer revived from a `.keras` file gets its vocabulary (and so

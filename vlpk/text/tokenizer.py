@@ -5,8 +5,7 @@ WordPiece vocabulary by default, or any KerasHub tokenizer loaded from a preset
 the user has on disk.
 """
 
-import vlpk  # noqa: F401
-import keras_hub  # noqa: E402
+import keras_hub
 
 
 def wordpiece_tokenizer(vocabulary, lowercase=True):

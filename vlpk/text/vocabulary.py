@@ -9,9 +9,8 @@ it.
 
 import os
 
-import vlpk  # noqa: F401
-import keras_hub  # noqa: E402
-import tensorflow as tf  # noqa: E402
+import keras_hub
+import tensorflow as tf
 
 # BERT's special tokens: KerasHub's `BertTokenizer` requires all of them.
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")

@@ -1,0 +1,77 @@
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from vlpk.losses import ContrastiveLoss, positive_targets
+
+
+def pack(image, text, scale):
+    n = image.shape[0]
+    return np.concatenate([image, text, np.full((n, 1), scale)], -1).astype("float32")
+
+
+def reference_clip_loss(image, text, scale):
+    """OpenCLIP's ClipLoss, written out in numpy for distinct pairs."""
+    logits = scale * image @ text.T
+
+    def ce(z):
+        z = z - z.max(1, keepdims=True)
+        logp = z - np.log(np.exp(z).sum(1, keepdims=True))
+        return -np.diag(logp).mean()
+
+    return 0.5 * (ce(logits) + ce(logits.T))
+
+
+def unit(x):
+    return x / np.linalg.norm(x, axis=-1, keepdims=True)
+
+
+def test_matches_reference_for_distinct_pairs():
+    rng = np.random.default_rng(0)
+    image, text = unit(rng.normal(size=(6, 4))), unit(rng.normal(size=(6, 4)))
+    loss = ContrastiveLoss()(np.arange(6), pack(image, text, 10.0))
+    assert float(loss) == pytest.approx(reference_clip_loss(image, text, 10.0), 1e-5)
+
+
+def test_aligned_pairs_score_lower_than_shuffled():
+    rng = np.random.default_rng(1)
+    image = unit(rng.normal(size=(8, 16)))
+    aligned = ContrastiveLoss()(np.arange(8), pack(image, image, 20.0))
+    shuffled = ContrastiveLoss()(np.arange(8), pack(image, image[::-1], 20.0))
+    assert float(aligned) < 0.05 < float(shuffled)
+
+
+def test_duplicate_ids_are_positives_not_negatives():
+    targets = np.asarray(positive_targets(np.array([7, 7, 3]), np.array([7, 7, 3])))
+    np.testing.assert_allclose(targets, [[0.5, 0.5, 0], [0.5, 0.5, 0], [0, 0, 1]])
+    # With ids [7, 7, 3], rows 0 and 1 share positives: the loss is the
+    # soft-target cross-entropy, computed here by hand.
+    rng = np.random.default_rng(3)
+    image, text = unit(rng.normal(size=(3, 4))), unit(rng.normal(size=(3, 4)))
+    logits = 10.0 * image @ text.T
+    t = np.array([[0.5, 0.5, 0], [0.5, 0.5, 0], [0, 0, 1]])
+
+    def soft_ce(z, t):
+        z = z - z.max(1, keepdims=True)
+        logp = z - np.log(np.exp(z).sum(1, keepdims=True))
+        return -(t * logp).sum(1)
+
+    expected = 0.5 * (soft_ce(logits, t) + soft_ce(logits.T, t.T)).mean()
+    loss = ContrastiveLoss()(np.array([7, 7, 3]), pack(image, text, 10.0))
+    assert float(loss) == pytest.approx(expected, 1e-5)
+    distinct = ContrastiveLoss()(np.array([1, 2, 3]), pack(image, text, 10.0))
+    assert float(distinct) != pytest.approx(expected, 1e-3)
+
+
+def test_gradient_reaches_the_scale_and_serializes():
+    image = tf.Variable(
+        unit(np.random.default_rng(2).normal(size=(4, 3))), dtype="float32"
+    )
+    with tf.GradientTape() as tape:
+        y_pred = tf.concat([image, image[::-1], tf.fill((4, 1), 5.0)], -1)
+        loss = ContrastiveLoss()(np.arange(4), y_pred)
+    assert np.abs(tape.gradient(loss, image).numpy()).sum() > 0
+    config = keras.losses.serialize(ContrastiveLoss(label_smoothing=0.1))
+    revived = keras.losses.deserialize(config)
+    assert isinstance(revived, ContrastiveLoss) and revived.label_smoothing == 0.1

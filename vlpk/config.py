@@ -1,0 +1,84 @@
+"""Experiment configs: small dataclasses, loadable from Python files.
+
+A config only holds numbers and names; `vlpk.recipes` turns it into the same
+public objects a user would build by hand. Experiment files under
+`training/configs/` define a module-level `config` (and optionally a `smoke()`
+function that shrinks it to run anywhere).
+"""
+
+import dataclasses
+import importlib.util
+import os
+
+from vlpk.errors import InputError
+
+
+@dataclasses.dataclass
+class PretrainConfig:
+    """Contrastive pretraining of a dual encoder on Shapes (the quickstart).
+
+    The defaults are the quickstart's: a small CNN and a 2-layer BERT that
+    train in a few minutes on a 2-core CPU.
+    """
+
+    name: str = "quickstart"
+    seed: int = 0
+    # Data (Shapes).
+    image_size: int = 64
+    train_images: int = 2000
+    val_images: int = 200
+    test_images: int = 500
+    # Text.
+    vocabulary_size: int = 400
+    sequence_length: int = 24
+    # Image encoder: a small CNN (the "user's own model" path).
+    image_widths: tuple = (32, 64, 128, 256)
+    # Text encoder: KerasHub BERT built from this config.
+    text_layers: int = 2
+    text_heads: int = 4
+    text_hidden_dim: int = 128
+    text_intermediate_dim: int = 256
+    text_dropout: float = 0.0
+    # Dual encoder.
+    embedding_dim: int = 128
+    initial_temperature: float = 0.07
+    # Optimization.
+    batch_size: int = 64
+    epochs: int = 12
+    steps_per_epoch: int | None = None
+    learning_rate: float = 2e-3
+    warmup_fraction: float = 0.05
+    weight_decay: float = 1e-4
+
+    def replace(self, **changes):
+        """A copy with some fields changed (`None` values are ignored)."""
+        changes = {k: v for k, v in changes.items() if v is not None}
+        unknown = set(changes) - {f.name for f in dataclasses.fields(self)}
+        if unknown:
+            raise InputError(f"Unknown config fields: {sorted(unknown)}")
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+
+def load_config(path, smoke=False):
+    """Loads `config` from an experiment file (and applies `smoke()` if asked).
+
+    Args:
+        path: a Python file defining a module-level `config`.
+        smoke: call the file's `smoke(config)` to shrink it.
+    """
+    if not os.path.isfile(path):
+        raise InputError(f"No config file at {path}.")
+    spec = importlib.util.spec_from_file_location("vlpk_experiment_config", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    if not hasattr(module, "config"):
+        raise InputError(f"{path} defines no module-level `config`.")
+    config = module.config
+    if smoke:
+        if not hasattr(module, "smoke"):
+            raise InputError(f"{path} defines no `smoke(config)` function.")
+        config = module.smoke(config)
+    return config

@@ -1,0 +1,71 @@
+"""The projection head that maps encoder features into the shared space."""
+
+import keras
+
+
+@keras.saving.register_keras_serializable(package="vlpk")
+class ProjectionHead(keras.layers.Layer):
+    """Projects features to `embedding_dim` and L2-normalizes them.
+
+    With `hidden_dim` set it is the keras.io dual-encoder head: a linear
+    projection, GELU, a second linear layer, dropout, a residual connection
+    and layer normalization. Without it, a single linear map (CLIP).
+
+    Args:
+        embedding_dim: size of the shared embedding space.
+        hidden_dim: width of the optional hidden layer; None for linear.
+        dropout: dropout rate in the non-linear head.
+        normalize: L2-normalize the output (cosine similarity downstream).
+
+    Example:
+    >>> ProjectionHead(16)(np.ones((2, 8))).shape
+    TensorShape([2, 16])
+    """
+
+    def __init__(
+        self, embedding_dim, hidden_dim=None, dropout=0.0, normalize=True, **kwargs
+    ):
+        super().__init__(**kwargs)
+        self.embedding_dim = embedding_dim
+        self.hidden_dim = hidden_dim
+        self.dropout = dropout
+        self.normalize = normalize
+        self.projection = keras.layers.Dense(embedding_dim, name="projection")
+        if hidden_dim is not None:
+            self.hidden = keras.layers.Dense(
+                embedding_dim, activation="gelu", name="hidden"
+            )
+            self.dropout_layer = keras.layers.Dropout(dropout, name="dropout")
+            self.layer_norm = keras.layers.LayerNormalization(name="layer_norm")
+        self.unit_norm = keras.layers.UnitNormalization(axis=-1, name="l2_normalize")
+
+    def build(self, input_shape):
+        self.projection.build(input_shape)
+        if self.hidden_dim is not None:
+            self.hidden.build((None, self.embedding_dim))
+            self.layer_norm.build((None, self.embedding_dim))
+
+    def call(self, x, training=None):
+        x = self.projection(x)
+        if self.hidden_dim is not None:
+            x = self.layer_norm(
+                x + self.dropout_layer(self.hidden(x), training=training)
+            )
+        if self.normalize:
+            x = self.unit_norm(x)
+        return x
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (self.embedding_dim,)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "embedding_dim": self.embedding_dim,
+                "hidden_dim": self.hidden_dim,
+                "dropout": self.dropout,
+                "normalize": self.normalize,
+            }
+        )
+        return config

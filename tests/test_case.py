@@ -92,7 +92,7 @@ def _save_and_reload(model, tmp_path, input_data, outputs):
     return restored
 
 
-def _one_step_fit(model, input_data, outputs, loss=None):
+def _one_step_fit(model, input_data, outputs, loss=None, y=None):
     """Fits one step; at least one trainable weight must change."""
     if loss is None:
         loss = keras.tree.map_structure(lambda _: "mse", outputs)
@@ -102,8 +102,6 @@ def _one_step_fit(model, input_data, outputs, loss=None):
         y = keras.tree.map_structure(
             lambda o: rng.normal(size=o.shape).astype("float32"), _to_numpy(outputs)
         )
-    else:
-        y = None
     model.compile(optimizer=keras.optimizers.SGD(0.1), loss=loss)
     before = [np.array(w) for w in model.trainable_weights]
     history = model.fit(
@@ -167,6 +165,7 @@ def run_model_test(
     tmp_path,
     expected_output_shape=None,
     loss=None,
+    y=None,
     run_training=True,
 ):
     """Runs every standard check on a (functional subclass) model.
@@ -178,7 +177,8 @@ def run_model_test(
         expected_output_shape: dict of output shapes, batch included.
         loss: the loss to compile with for the `fit` step. Defaults to MSE
             against zeros on every output; a loss whose targets come from the
-            model itself (contrastive) is passed with `y=None`.
+            model itself (contrastive) is passed with its own `y`.
+        y: the targets for `loss`.
         run_training: whether to run a one-step `fit`.
     Returns:
         The eager outputs.
@@ -190,5 +190,5 @@ def run_model_test(
     _check_shapes(symbolic, expected_output_shape, batch="symbolic")
     _save_and_reload(model, tmp_path, input_data, outputs)
     if run_training:
-        _one_step_fit(model, input_data, outputs, loss=loss)
+        _one_step_fit(model, input_data, outputs, loss=loss, y=y)
     return outputs

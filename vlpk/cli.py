@@ -11,7 +11,10 @@ def _quickstart(args):
     from vlpk.config import PretrainConfig, load_config
     from vlpk.quickstart import run_quickstart
 
-    config = load_config(args.config) if args.config else PretrainConfig()
+    if args.config:
+        config = load_config(args.config, smoke=args.smoke)
+    else:
+        config = PretrainConfig().smoke() if args.smoke else PretrainConfig()
     config = config.replace(
         epochs=args.epochs,
         steps_per_epoch=args.steps_per_epoch,
@@ -27,6 +30,16 @@ def _quickstart(args):
     return 0
 
 
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="vlpk", description="Vision-language pretraining kit for Keras."
@@ -40,9 +53,10 @@ def build_parser():
     q.add_argument("--export-dir", default="saved_models", help="TF Serving root")
     q.add_argument("--data-dir", default=None, help="Shapes cache (default: in run)")
     q.add_argument("--config", default=None, help="an experiment config .py file")
-    q.add_argument("--epochs", type=int, default=None)
-    q.add_argument("--steps-per-epoch", type=int, default=None)
-    q.add_argument("--train-images", type=int, default=None)
+    q.add_argument("--smoke", action="store_true", help="a tiny run in seconds")
+    q.add_argument("--epochs", type=_positive_int, default=None)
+    q.add_argument("--steps-per-epoch", type=_positive_int, default=None)
+    q.add_argument("--train-images", type=_positive_int, default=None)
     q.add_argument("--seed", type=int, default=None)
     q.set_defaults(run=_quickstart)
     return parser

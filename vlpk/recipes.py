@@ -31,7 +31,7 @@ def build_dual_encoder(config, vocabulary_size):
         intermediate_dim=config.text_intermediate_dim,
         max_sequence_length=config.sequence_length,
         dropout=config.text_dropout,
-        pooling="cls",
+        pooling="pooler",
     )
     return DualEncoder(
         image_encoder,

@@ -28,6 +28,7 @@ def dual_encoder_archive(model, image_preprocessor, text_preprocessor):
         image_preprocessor: the `ImagePreprocessor` used in training.
         text_preprocessor: the `TextPreprocessor` used in training.
     """
+    _check_text_compatibility(model.text_encoder, text_preprocessor)
     image_embedder = model.image_embedder()
     text_embedder = model.text_embedder()
     archive = keras.export.ExportArchive()
@@ -62,6 +63,29 @@ def dual_encoder_archive(model, image_preprocessor, text_preprocessor):
     archive.add_endpoint("score", score)
     archive.add_endpoint("serving_default", score)
     return archive
+
+
+def _check_text_compatibility(text_encoder, text_preprocessor):
+    """Fails at export, not at the first request, on a mismatched tokenizer."""
+    backbone = getattr(text_encoder, "backbone", None)
+    encoder_vocabulary = getattr(backbone, "vocabulary_size", None)
+    tokenizer_vocabulary = text_preprocessor.tokenizer.vocabulary_size()
+    if encoder_vocabulary is not None and tokenizer_vocabulary > encoder_vocabulary:
+        raise ValueError(
+            f"The tokenizer has {tokenizer_vocabulary} tokens but the text encoder "
+            f"embeds only {encoder_vocabulary}. Build the encoder with "
+            f"vocabulary_size={tokenizer_vocabulary}."
+        )
+    limit = getattr(backbone, "max_sequence_length", None) or getattr(
+        text_encoder, "max_sequence_length", None
+    )
+    length = getattr(text_preprocessor, "sequence_length", None)
+    if limit is not None and length is not None and length > limit:
+        raise ValueError(
+            f"The text preprocessor packs {length} tokens but the text encoder "
+            f"accepts at most {limit}. Use TextPreprocessor(..., "
+            f"sequence_length={limit}) or a longer encoder."
+        )
 
 
 def export_saved_model(archive, export_root, name, version=None, overwrite=False):

@@ -1,0 +1,154 @@
+"""The SavedModel export, checked the way TF Serving would use it."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+from tests.models.conftest import tiny_image_encoder
+from vlpk.data.image_preprocessor import ImagePreprocessor
+from vlpk.encoders import bert_encoder
+from vlpk.export import (
+    dual_encoder_archive,
+    existing_versions,
+    export_saved_model,
+    next_version,
+)
+from vlpk.export.versioning import write_version_atomically
+from vlpk.models import DualEncoder
+from vlpk.text import TextPreprocessor, learn_vocabulary, wordpiece_tokenizer
+
+# Runs in a fresh interpreter that imports only what TF Serving links:
+# TensorFlow and TF Text ops. No keras_hub, no vlpk.
+SERVING_CLIENT = r"""
+import json, sys
+import tensorflow as tf
+import tensorflow_text  # noqa: F401  (registers the tokenizer ops)
+
+path, request = sys.argv[1], json.load(open(sys.argv[2]))
+images = [open(p, "rb").read() for p in request["images"]]
+loaded = tf.saved_model.load(path)
+out = {"signatures": sorted(loaded.signatures.keys())}
+sig = loaded.signatures
+out["embed_image"] = sig["embed_image"](image_bytes=tf.constant(images))[
+    "image_embedding"].numpy().tolist()
+out["embed_text"] = sig["embed_text"](text=tf.constant(request["texts"]))[
+    "text_embedding"].numpy().tolist()
+out["score"] = sig["score"](
+    image_bytes=tf.constant(images), text=tf.constant(request["texts"]))[
+    "score"].numpy().tolist()
+out["serving_default"] = sig["serving_default"](
+    image_bytes=tf.constant(images), text=tf.constant(request["texts"]))[
+    "score"].numpy().tolist()
+out["modules"] = sorted(m for m in ("keras_hub", "vlpk") if m in sys.modules)
+print(json.dumps(out))
+"""
+
+TEXTS = ["a red circle left of a blue square", "two shapes", "一个红色的圆"]
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    root = tmp_path_factory.mktemp("export")
+    vocabulary = learn_vocabulary(TEXTS * 5, 60)
+    text_preprocessor = TextPreprocessor(wordpiece_tokenizer(vocabulary), 6)
+    image_preprocessor = ImagePreprocessor(32)
+    text_encoder = bert_encoder(
+        len(vocabulary), num_layers=1, hidden_dim=16, max_sequence_length=6
+    )
+    model = DualEncoder(tiny_image_encoder(), text_encoder, embedding_dim=8)
+    archive = dual_encoder_archive(model, image_preprocessor, text_preprocessor)
+    path = export_saved_model(archive, str(root), "tiny")
+    images = []
+    rng = np.random.default_rng(0)
+    for i, (size, fmt) in enumerate([((40, 50), "JPEG"), ((32, 32), "PNG")] * 2):
+        array = rng.integers(0, 255, size + (3,), dtype=np.uint8)
+        file = os.path.join(root, f"image{i}.{fmt.lower()}")
+        Image.fromarray(array).save(file, fmt)
+        images.append(file)
+    images = images[:3]
+    return {
+        "root": str(root),
+        "path": path,
+        "archive": archive,
+        "model": model,
+        "images": images,
+        "image_preprocessor": image_preprocessor,
+        "text_preprocessor": text_preprocessor,
+    }
+
+
+def test_layout_is_tf_serving(exported):
+    assert exported["path"] == os.path.join(exported["root"], "tiny", "1")
+    assert os.path.isfile(os.path.join(exported["path"], "saved_model.pb"))
+    assert os.path.isdir(os.path.join(exported["path"], "variables"))
+    # No temporary folders are left behind.
+    assert os.listdir(os.path.join(exported["root"], "tiny")) == ["1"]
+
+
+def test_plain_tensorflow_process_serves_it(exported, tmp_path):
+    request = os.path.join(tmp_path, "request.json")
+    with open(request, "w") as f:
+        json.dump({"images": exported["images"], "texts": TEXTS}, f)
+    result = subprocess.run(
+        [sys.executable, "-c", SERVING_CLIENT, exported["path"], request],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    served = json.loads(result.stdout.strip().splitlines()[-1])
+    assert served["modules"] == []
+    assert {"embed_image", "embed_text", "score", "serving_default"} <= set(
+        served["signatures"]
+    )
+    # Compare with the Keras model in this process.
+    model = exported["model"]
+    raw = tf.constant([open(p, "rb").read() for p in exported["images"]])
+    images = exported["image_preprocessor"](raw)
+    text = exported["text_preprocessor"](tf.constant(TEXTS))
+    image_embedding = np.asarray(model.image_embedder()(images))
+    text_embedding = np.asarray(model.text_embedder()(text))
+    np.testing.assert_allclose(served["embed_image"], image_embedding, atol=1e-5)
+    np.testing.assert_allclose(served["embed_text"], text_embedding, atol=1e-5)
+    expected_score = (image_embedding * text_embedding).sum(-1)
+    np.testing.assert_allclose(served["score"], expected_score, atol=1e-5)
+    np.testing.assert_allclose(served["serving_default"], expected_score, atol=1e-5)
+
+
+def test_too_long_text_preprocessor_is_refused(exported):
+    vocabulary = learn_vocabulary(TEXTS, 40)
+    too_long = TextPreprocessor(wordpiece_tokenizer(vocabulary), 12)
+    with pytest.raises(ValueError, match="at most 6"):
+        dual_encoder_archive(
+            exported["model"], exported["image_preprocessor"], too_long
+        )
+
+
+def test_versions_increment_and_refuse_overwrite(exported):
+    root, archive = exported["root"], exported["archive"]
+    model_dir = os.path.join(root, "tiny")
+    path = export_saved_model(archive, root, "tiny")
+    assert path.endswith(os.path.join("tiny", "2"))
+    assert existing_versions(model_dir) == [1, 2] and next_version(model_dir) == 3
+    with pytest.raises(FileExistsError, match="--overwrite"):
+        export_saved_model(archive, root, "tiny", version=2)
+    export_saved_model(archive, root, "tiny", version=2, overwrite=True)
+    assert sorted(os.listdir(model_dir)) == ["1", "2"]
+
+
+def test_failed_write_leaves_no_version(tmp_path):
+    def broken(path):
+        os.makedirs(path)
+        with open(os.path.join(path, "saved_model.pb"), "w") as f:
+            f.write("half")
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError, match="disk full"):
+        write_version_atomically(str(tmp_path / "m"), broken)
+    assert os.listdir(tmp_path / "m") == []

@@ -1,0 +1,73 @@
+"""End-to-end smoke test of the main job, through the real `vlpk` command."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+RETRIEVAL_KEYS = {"i2t_r1", "i2t_r5", "i2t_r10", "t2i_r1", "t2i_r5", "t2i_r10"}
+
+
+def vlpk_command():
+    exe = shutil.which("vlpk")
+    return [exe] if exe else [sys.executable, "-m", "vlpk.cli"]
+
+
+def run(args, cwd):
+    return subprocess.run(
+        vlpk_command() + args, cwd=cwd, capture_output=True, text=True, timeout=600
+    )
+
+
+def test_quickstart_smoke(tmp_path):
+    result = run(["quickstart", "--smoke", "--workdir", "run"], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-4000:]
+    workdir = tmp_path / "run"
+    metrics = json.loads((workdir / "metrics.json").read_text())
+    assert RETRIEVAL_KEYS <= set(metrics["retrieval"])
+    for key in RETRIEVAL_KEYS:
+        assert 0.0 <= metrics["retrieval"][key] <= 100.0
+    # Recall@10 over 8 test images is 100% whatever the model: a sanity floor.
+    assert metrics["retrieval"]["i2t_r10"] == 100.0
+    for name in ("vocab.txt", "model.keras", "config.json"):
+        assert (workdir / name).is_file(), name
+    assert any((workdir / "logs" / "train").iterdir())  # TensorBoard events
+    # The export lands in ./saved_models/quickstart/<version>/ by default.
+    export = tmp_path / "saved_models" / "quickstart" / "1"
+    assert (export / "saved_model.pb").is_file()
+    assert "[4/6] Pretraining" in result.stderr  # progress is shown
+    assert "image->text" in result.stdout  # the summary table
+
+    # A second run reuses the cached data and writes the next version.
+    again = run(["quickstart", "--smoke", "--workdir", "run"], cwd=tmp_path)
+    assert again.returncode == 0, again.stderr[-4000:]
+    assert (tmp_path / "saved_models" / "quickstart" / "2").is_dir()
+    assert "wrote train" not in again.stderr  # Shapes was cached, not rewritten
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["quickstart", "--config", "missing.py"], "No config file"),
+        (["quickstart", "--epochs", "0"], "positive integer"),
+    ],
+)
+def test_bad_input_exits_2(tmp_path, args, message):
+    result = run(args, cwd=tmp_path)
+    assert result.returncode == 2
+    assert message in result.stderr
+
+
+def test_config_file_with_smoke(tmp_path):
+    config = os.path.join(
+        os.path.dirname(__file__), "..", "training", "configs", "shapes_tiny.py"
+    )
+    from vlpk.config import load_config
+
+    full = load_config(config)
+    smoke = load_config(config, smoke=True)
+    assert full.name == "quickstart" and full.epochs == 10
+    assert smoke.train_images < full.train_images and smoke.epochs == 1

@@ -69,3 +69,68 @@ def test_vgg(tmp_path):
     encoder = image_encoder_from_keras_hub(backbone)
     assert encoder.normalization == "unit"
     run_model_test(encoder, images(), tmp_path, expected_output_shape=shape(2, 8))
+
+
+def tiny_efficientnet():
+    # KerasHub 0.32's `EfficientNetBackbone.get_config` drops `num_features`,
+    # so a backbone built with another value does not survive `from_config` or
+    # a `.keras` reload: keep the default 1280-filter head.
+    return keras_hub.models.EfficientNetBackbone(
+        stackwise_width_coefficients=[1.0, 1.0],
+        stackwise_depth_coefficients=[1.0, 1.0],
+        stackwise_kernel_sizes=[3, 3],
+        stackwise_num_repeats=[1, 1],
+        stackwise_input_filters=[8, 8],
+        stackwise_output_filters=[8, 16],
+        stackwise_expansion_ratios=[1, 2],
+        stackwise_squeeze_and_excite_ratios=[0.0, 0.25],
+        stackwise_strides=[1, 2],
+        stackwise_block_types=["fused", "unfused"],
+        input_shape=(32, 32, 3),
+    )
+
+
+@pytest.mark.parametrize(
+    "output, expected",
+    # Stem stride 2, then stride 2: an 8x8 map.
+    [("pooled", shape(2, 1280)), ("tokens", shape(2, 64, 1280))],
+)
+def test_efficientnet(output, expected, tmp_path):
+    encoder = image_encoder_from_keras_hub(
+        tiny_efficientnet(), output=output, normalization="torch"
+    )
+    assert encoder.output_dim == 1280
+    run_model_test(encoder, images(), tmp_path, expected_output_shape=expected)
+
+
+def tiny_mobilenet():
+    return keras_hub.models.MobileNetBackbone(
+        stackwise_expansion=[[16]],
+        stackwise_num_blocks=[1],
+        stackwise_num_filters=[[8]],
+        stackwise_kernel_size=[[3]],
+        stackwise_num_strides=[[2]],
+        stackwise_se_ratio=[[None]],  # no squeeze-and-excite: keeps it fast
+        stackwise_activation=[["hard_swish"]],
+        stackwise_padding=[[1]],
+        output_num_filters=None,
+        depthwise_filters=8,
+        depthwise_stride=2,
+        depthwise_residual=False,
+        last_layer_filter=16,
+        input_num_filters=8,
+        image_shape=(32, 32, 3),
+    )
+
+
+@pytest.mark.parametrize(
+    "output, expected",
+    # Stem, depthwise and inverted residual blocks each stride 2: a 4x4 map.
+    [("pooled", shape(2, 16)), ("tokens", shape(2, 16, 16))],
+)
+def test_mobilenet(output, expected, tmp_path):
+    encoder = image_encoder_from_keras_hub(
+        tiny_mobilenet(), output=output, normalization="tf"
+    )
+    assert encoder.output_dim == 16
+    run_model_test(encoder, images(), tmp_path, expected_output_shape=expected)

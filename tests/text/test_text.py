@@ -92,3 +92,14 @@ def test_preprocessor_serialization(vocab, tmp_path):
     )
     config = preprocessor.get_config()
     assert TextPreprocessor.from_config(config).get_config() == config
+
+
+def test_tokenizer_from_local_preset(vocab, tmp_path):
+    from vlpk.text import tokenizer_from_preset
+
+    tokenizer = wordpiece_tokenizer(vocab)
+    preset = os.path.join(tmp_path, "preset")
+    tokenizer.save_to_preset(preset)
+    restored = tokenizer_from_preset(preset)
+    text = "a red circle left of a blue square"
+    np.testing.assert_array_equal(restored(text), tokenizer(text))

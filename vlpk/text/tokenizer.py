@@ -30,6 +30,8 @@ def tokenizer_from_preset(preset):
     Offline, a preset name that needs a download fails with a message that says
     how to point at a local preset folder instead.
     """
-    from vlpk.encoders.weights import load_preset
+    from vlpk.encoders.weights import load_preset_backbone
 
-    return load_preset(keras_hub.tokenizers.Tokenizer, preset)
+    return load_preset_backbone(
+        preset, loader=keras_hub.tokenizers.Tokenizer.from_preset
+    )

@@ -64,6 +64,7 @@ def vgg16_concat_classifier(
         intermediate_dim=2 * text_hidden_dim,
         max_sequence_length=sequence_length,
         dropout=0.1,
+        pooling="pooler",
     )
     return FusionClassifier(
         image_encoder,

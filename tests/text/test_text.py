@@ -95,10 +95,22 @@ def test_preprocessor_serialization(vocab, tmp_path):
 
 
 def test_tokenizer_from_local_preset(vocab, tmp_path):
+    import keras_hub
+
     from vlpk.text import tokenizer_from_preset
 
+    # A KerasHub preset folder, as a user would have it on disk.
     tokenizer = wordpiece_tokenizer(vocab)
     preset = os.path.join(tmp_path, "preset")
+    backbone = keras_hub.models.BertBackbone(
+        vocabulary_size=len(vocab),
+        num_layers=1,
+        num_heads=1,
+        hidden_dim=8,
+        intermediate_dim=8,
+        max_sequence_length=8,
+    )
+    backbone.save_to_preset(preset)
     tokenizer.save_to_preset(preset)
     restored = tokenizer_from_preset(preset)
     text = "a red circle left of a blue square"

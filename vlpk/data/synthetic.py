@@ -14,46 +14,7 @@ Example:
 >>> train = synthetic.read_shapes("/tmp/shapes", "train")  # doctest: +SKIP
 """
 
-from vlpk.data.shapes import (
-    CLASS_NAMES,
-    COLOR_RGB,
-    COLORS,
-    DEFAULT_SPLITS,
-    FORMAT_VERSION,
-    MARKER,
-    SHAPES,
-    SIZES,
-    generate_example,
-    generate_examples,
-    holds,
-    is_above,
-    is_left_of,
-    read_labels,
-    read_shapes,
-    read_shapes_vqa,
-    shapes_paths,
-    split_seed,
-    write_shapes,
-)
+from vlpk.data import shapes
+from vlpk.data.shapes import *  # noqa: F403  (this module is its public alias)
 
-__all__ = [
-    "CLASS_NAMES",
-    "COLOR_RGB",
-    "COLORS",
-    "DEFAULT_SPLITS",
-    "FORMAT_VERSION",
-    "MARKER",
-    "SHAPES",
-    "SIZES",
-    "generate_example",
-    "generate_examples",
-    "holds",
-    "is_above",
-    "is_left_of",
-    "read_labels",
-    "read_shapes",
-    "read_shapes_vqa",
-    "shapes_paths",
-    "split_seed",
-    "write_shapes",
-]
+__all__ = list(shapes.__all__)

@@ -5,5 +5,13 @@ from vlpk.losses.contrastive import (
     positive_targets,
     unpack_contrastive,
 )
+from vlpk.losses.gather import gather_from_replicas
+from vlpk.losses.sigmoid import SigmoidContrastiveLoss
 
-__all__ = ["ContrastiveLoss", "positive_targets", "unpack_contrastive"]
+__all__ = [
+    "ContrastiveLoss",
+    "SigmoidContrastiveLoss",
+    "gather_from_replicas",
+    "positive_targets",
+    "unpack_contrastive",
+]

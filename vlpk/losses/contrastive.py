@@ -3,15 +3,24 @@
 import keras
 from keras import ops
 
+from vlpk.losses.gather import gather_from_replicas
+
 
 def unpack_contrastive(y_pred):
-    """Splits a `LogitScale` output into image, text embeddings and the scale.
+    """Splits a `LogitScale` output into embeddings, scale and bias.
+
+    The packed width is `2 * dim + 1` (scale only) or `2 * dim + 2` (scale
+    and the sigmoid loss's bias).
 
     Returns:
-        `(image_embedding [B, D], text_embedding [B, D], logit_scale [])`.
+        `(image_embedding [B, D], text_embedding [B, D], logit_scale [],
+        logit_bias [] or None)`.
     """
-    dim = (y_pred.shape[-1] - 1) // 2
-    return y_pred[:, :dim], y_pred[:, dim : 2 * dim], y_pred[0, 2 * dim]
+    width = y_pred.shape[-1]
+    has_bias = width % 2 == 0
+    dim = (width - 2) // 2 if has_bias else (width - 1) // 2
+    bias = y_pred[0, 2 * dim + 1] if has_bias else None
+    return y_pred[:, :dim], y_pred[:, dim : 2 * dim], y_pred[0, 2 * dim], bias
 
 
 def positive_targets(row_ids, column_ids, dtype="float32"):
@@ -36,8 +45,17 @@ class ContrastiveLoss(keras.losses.Loss):
     pair (the image id): pairs that share an id are positives of each other.
     The loss averages image→text and text→image cross-entropy.
 
+    Under a `tf.distribute` strategy, each replica scores its own images
+    against the texts of the **global** batch (and its texts against all
+    images), gathered with `ReplicaContext.all_gather`. With Keras's
+    per-replica reduction (local mean, scaled by `1 / replicas`) the sum over
+    replicas is exactly the single-device loss on the global batch, and so
+    are the gradients.
+
     Args:
         label_smoothing: smoothing applied to the soft targets.
+        global_negatives: gather negatives from every replica. False scores
+            each replica's slice alone (only for ablations).
 
     Example:
     >>> loss = ContrastiveLoss()
@@ -48,26 +66,42 @@ class ContrastiveLoss(keras.losses.Loss):
         - OpenCLIP's `ClipLoss`.
     """
 
-    def __init__(self, label_smoothing=0.0, name="contrastive_loss", **kwargs):
+    def __init__(
+        self,
+        label_smoothing=0.0,
+        global_negatives=True,
+        name="contrastive_loss",
+        **kwargs,
+    ):
         super().__init__(name=name, **kwargs)
         self.label_smoothing = label_smoothing
+        self.global_negatives = global_negatives
 
     def call(self, y_true, y_pred):
-        image, text, scale = unpack_contrastive(y_pred)
-        logits = scale * ops.matmul(image, ops.transpose(text))
-        targets = positive_targets(y_true, y_true, logits.dtype)
+        image, text, scale, _ = unpack_contrastive(y_pred)
+        ids = ops.reshape(y_true, (-1,))
+        if self.global_negatives:
+            all_image, all_text, all_ids = gather_from_replicas(image, text, ids)
+        else:
+            all_image, all_text, all_ids = image, text, ids
+        # Local rows against global columns, in both directions.
+        image_to_text = scale * ops.matmul(image, ops.transpose(all_text))
+        text_to_image = scale * ops.matmul(text, ops.transpose(all_image))
+        targets = positive_targets(ids, all_ids, image_to_text.dtype)
         if self.label_smoothing:
-            n = ops.cast(ops.shape(logits)[-1], logits.dtype)
+            n = ops.cast(ops.shape(targets)[-1], targets.dtype)
             targets = targets * (1 - self.label_smoothing) + self.label_smoothing / n
-        image_to_text = keras.losses.categorical_crossentropy(
-            targets, logits, from_logits=True
+        return 0.5 * (
+            keras.losses.categorical_crossentropy(
+                targets, image_to_text, from_logits=True
+            )
+            + keras.losses.categorical_crossentropy(
+                targets, text_to_image, from_logits=True
+            )
         )
-        text_to_image = keras.losses.categorical_crossentropy(
-            ops.transpose(targets), ops.transpose(logits), from_logits=True
-        )
-        return 0.5 * (image_to_text + text_to_image)
 
     def get_config(self):
         config = super().get_config()
         config["label_smoothing"] = self.label_smoothing
+        config["global_negatives"] = self.global_negatives
         return config

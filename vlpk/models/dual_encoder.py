@@ -28,7 +28,9 @@ class DualEncoder(keras.Model):
         projection_hidden_dim: width of a non-linear projection head (the
             keras.io recipe); None for CLIP's linear projection.
         projection_dropout: dropout in the non-linear head.
-        initial_temperature: CLIP's starting temperature.
+        initial_temperature: the starting temperature (CLIP 0.07, SigLIP 0.1).
+        initial_bias: the starting bias of `SigmoidContrastiveLoss` (SigLIP
+            uses -10); None (CLIP) packs no bias.
 
     Example:
     >>> model = DualEncoder(image_encoder, text_encoder, embedding_dim=64)
@@ -45,6 +47,7 @@ class DualEncoder(keras.Model):
         projection_hidden_dim=None,
         projection_dropout=0.0,
         initial_temperature=0.07,
+        initial_bias=None,
         **kwargs,
     ):
         # === Layers ===
@@ -60,7 +63,9 @@ class DualEncoder(keras.Model):
             dropout=projection_dropout,
             name="text_projection",
         )
-        logit_scale = LogitScale(initial_temperature, name="logit_scale")
+        logit_scale = LogitScale(
+            initial_temperature, initial_bias=initial_bias, name="logit_scale"
+        )
 
         # === Functional model ===
         images = image_input(image_encoder)
@@ -94,6 +99,7 @@ class DualEncoder(keras.Model):
         self.projection_hidden_dim = projection_hidden_dim
         self.projection_dropout = projection_dropout
         self.initial_temperature = initial_temperature
+        self.initial_bias = initial_bias
         self.image_projection = image_projection
         self.text_projection = text_projection
         self.logit_scale_layer = logit_scale
@@ -124,6 +130,7 @@ class DualEncoder(keras.Model):
                 "projection_hidden_dim": self.projection_hidden_dim,
                 "projection_dropout": self.projection_dropout,
                 "initial_temperature": self.initial_temperature,
+                "initial_bias": self.initial_bias,
             }
         )
         return config

@@ -53,6 +53,8 @@ def test_quickstart_smoke(tmp_path):
     [
         (["quickstart", "--config", "missing.py"], "No config file"),
         (["quickstart", "--epochs", "0"], "positive integer"),
+        (["quickstart", "--set", "loss=triplet"], "Unknown loss"),
+        (["pretrain", "--workdir", "x"], "--config"),
     ],
 )
 def test_bad_input_exits_2(tmp_path, args, message):
@@ -71,3 +73,45 @@ def test_config_file_with_smoke(tmp_path):
     smoke = load_config(config, smoke=True)
     assert full.name == "quickstart" and full.epochs == 10
     assert smoke.train_images < full.train_images and smoke.epochs == 1
+
+
+def test_pretrain_command_with_overrides(tmp_path):
+    config = os.path.join(
+        os.path.dirname(__file__), "..", "training", "configs", "shapes_siglip.py"
+    )
+    result = run(
+        [
+            "pretrain",
+            "--config",
+            os.path.abspath(config),
+            "--smoke",
+            "--set",
+            "strategy=mirrored",
+            "--set",
+            "embedding_dim=12",
+            "--workdir",
+            "run",
+        ],
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert saved["loss"] == "siglip" and saved["strategy"] == "mirrored"
+    assert saved["embedding_dim"] == 12
+    assert "siglip loss, 1 replica(s)" in result.stderr
+    assert (tmp_path / "saved_models" / "shapes_siglip" / "1").is_dir()
+
+
+def test_config_overrides_are_typed():
+    from vlpk.config import PretrainConfig
+    from vlpk.errors import InputError
+
+    config = PretrainConfig().override(
+        ["epochs=3", "image_widths=16,32", "jit_compile=true", "learning_rate=1e-4"]
+    )
+    assert config.epochs == 3 and config.image_widths == (16, 32)
+    assert config.jit_compile is True and config.learning_rate == 1e-4
+    with pytest.raises(InputError, match="expected a int"):
+        PretrainConfig().override(["epochs=many"])
+    with pytest.raises(InputError, match="config field"):
+        PretrainConfig().override(["nonsense=1"])

@@ -42,6 +42,12 @@ class PretrainConfig:
     # Dual encoder.
     embedding_dim: int = 64
     initial_temperature: float = 0.07
+    # Objective: "clip" (softmax InfoNCE) or "siglip" (pairwise sigmoid).
+    loss: str = "clip"
+    # Distribution and speed switches (see vlpk.distribute).
+    strategy: str = "default"
+    precision: str = "float32"
+    jit_compile: bool = False
     # Optimization.
     batch_size: int = 64
     epochs: int = 10
@@ -56,6 +62,46 @@ class PretrainConfig:
         unknown = set(changes) - {f.name for f in dataclasses.fields(self)}
         if unknown:
             raise InputError(f"Unknown config fields: {sorted(unknown)}")
+        return dataclasses.replace(self, **changes)
+
+    def validate(self):
+        """Fails early, before any work, on names vlpk does not know."""
+        choices = {
+            "loss": ("clip", "siglip"),
+            "strategy": ("default", "mirrored", "multi_worker", "tpu"),
+            "precision": ("float32", "mixed_bfloat16", "mixed_float16"),
+        }
+        for key, allowed in choices.items():
+            if getattr(self, key) not in allowed:
+                raise InputError(
+                    f"Unknown {key} {getattr(self, key)!r}; choose one of {allowed}."
+                )
+        for key in ("epochs", "batch_size", "train_images", "val_images"):
+            if getattr(self, key) <= 0:
+                raise InputError(f"{key} must be positive, got {getattr(self, key)}.")
+        return self
+
+    def override(self, assignments):
+        """A copy with `key=value` strings applied (the CLI's `--set`).
+
+        Values are parsed by the field's type: ints, floats, `true`/`false`,
+        comma-separated tuples, `none`.
+
+        Example:
+        >>> PretrainConfig().override(["epochs=3", "image_widths=16,32"]).epochs
+        3
+        """
+        changes = {}
+        fields = {f.name: f for f in dataclasses.fields(self)}
+        for assignment in assignments:
+            key, sep, raw = assignment.partition("=")
+            key = key.strip()
+            if not sep or key not in fields:
+                raise InputError(
+                    f"--set expects key=value with a config field; got {assignment!r}. "
+                    f"Fields: {sorted(fields)}"
+                )
+            changes[key] = _parse(raw.strip(), getattr(self, key), key)
         return dataclasses.replace(self, **changes)
 
     def to_dict(self):
@@ -77,6 +123,27 @@ class PretrainConfig:
             epochs=1,
             steps_per_epoch=2,
         )
+
+
+def _parse(raw, current, key):
+    if raw.lower() == "none":
+        return None
+    try:
+        if isinstance(current, bool):
+            if raw.lower() not in ("true", "false", "1", "0"):
+                raise ValueError(raw)
+            return raw.lower() in ("true", "1")
+        if isinstance(current, int):
+            return int(raw)
+        if isinstance(current, float):
+            return float(raw)
+        if isinstance(current, tuple):
+            return tuple(int(v) for v in raw.split(",") if v)
+    except ValueError:
+        raise InputError(
+            f"--set {key}={raw}: expected a {type(current).__name__}."
+        ) from None
+    return raw
 
 
 def load_config(path, smoke=False):

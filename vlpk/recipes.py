@@ -7,7 +7,11 @@ composition a notebook would write (encoders → model → optimizer).
 import keras
 
 from vlpk.encoders import ImageEncoder, bert_encoder, small_cnn
+from vlpk.errors import InputError
+from vlpk.losses import ContrastiveLoss, SigmoidContrastiveLoss
 from vlpk.models.dual_encoder import DualEncoder
+
+LOSSES = ("clip", "siglip")
 
 
 def build_dual_encoder(config, vocabulary_size):
@@ -33,13 +37,28 @@ def build_dual_encoder(config, vocabulary_size):
         dropout=config.text_dropout,
         pooling="pooler",
     )
+    _check_loss(config)
+    siglip = config.loss == "siglip"
     return DualEncoder(
         image_encoder,
         text_encoder,
         embedding_dim=config.embedding_dim,
-        initial_temperature=config.initial_temperature,
+        # SigLIP starts from temperature 0.1 and bias -10 (Zhai et al.).
+        initial_temperature=0.1 if siglip else config.initial_temperature,
+        initial_bias=-10.0 if siglip else None,
         name="dual_encoder",
     )
+
+
+def build_loss(config):
+    """`ContrastiveLoss` for "clip", `SigmoidContrastiveLoss` for "siglip"."""
+    _check_loss(config)
+    return SigmoidContrastiveLoss() if config.loss == "siglip" else ContrastiveLoss()
+
+
+def _check_loss(config):
+    if config.loss not in LOSSES:
+        raise InputError(f"Unknown loss {config.loss!r}; choose one of {LOSSES}.")
 
 
 def build_optimizer(config, total_steps):

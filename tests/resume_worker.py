@@ -1,0 +1,69 @@
+"""Trains a tiny dual encoder with `fit_resumable`; can kill itself mid-run.
+
+Usage: resume_worker.py WORKDIR OUT.npz [CRASH_AFTER_CHUNK|rewind]
+
+`rewind` resumes while replaying the data from the start (the
+`BackupAndRestore`-only behaviour), to show the test can tell the difference.
+"""
+
+import os
+import signal
+import sys
+
+import numpy as np
+import tensorflow as tf
+
+tf.config.experimental.enable_op_determinism()
+
+import keras  # noqa: E402
+
+import vlpk  # noqa: E402, F401
+from vlpk.config import PretrainConfig  # noqa: E402
+from vlpk.data import ImagePreprocessor, contrastive_dataset, read_shapes, write_shapes  # noqa: E402  # noqa: E402
+from vlpk.recipes import build_dual_encoder, build_loss, build_optimizer  # noqa: E402
+from vlpk.resume import fit_resumable  # noqa: E402
+from vlpk.text import (  # noqa: E402
+    TextPreprocessor,
+    learn_vocabulary,
+    wordpiece_tokenizer,  # noqa: E402
+)
+
+workdir, out = sys.argv[1], sys.argv[2]
+mode = sys.argv[3] if len(sys.argv) > 3 else None
+crash_after = int(mode) if mode and mode.isdigit() else None
+if mode == "rewind":
+    tf.data.Dataset.skip = lambda self, count, name=None: self
+config = PretrainConfig().smoke().replace(text_dropout=0.1)
+keras.utils.set_random_seed(0)
+write_shapes(
+    os.path.join(workdir, "shapes"),
+    image_size=64,
+    progress=False,
+    splits={"train": 12, "val": 4, "test": 4},
+)
+train = read_shapes(os.path.join(workdir, "shapes"), "train")
+vocab = learn_vocabulary([c for e in train for c in e.captions], 120)
+text_pre = TextPreprocessor(wordpiece_tokenizer(vocab), config.sequence_length)
+image_pre = ImagePreprocessor(64)
+model = build_dual_encoder(config, len(vocab))
+model.compile(
+    optimizer=build_optimizer(config, 12), loss={"contrastive": build_loss(config)}
+)
+
+
+class Crash(keras.callbacks.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        if crash_after is not None and epoch + 1 == crash_after:
+            os.kill(os.getpid(), signal.SIGKILL)  # after the chunk's checkpoint
+
+
+fit_resumable(
+    model,
+    lambda: contrastive_dataset(train, image_pre, text_pre, batch_size=8, repeat=True),
+    total_steps=12,
+    checkpoint_every=3,
+    backup_dir=os.path.join(workdir, "backup"),
+    callbacks=[Crash()],
+    verbose=0,
+)
+np.savez(out, *model.get_weights(), iterations=int(model.optimizer.iterations))

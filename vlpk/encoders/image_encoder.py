@@ -1,11 +1,10 @@
 """`ImageEncoder`: any image backbone behind one input and one output contract."""
 
-import copy
-
 import keras
 
 from vlpk.layers.pixel_normalization import PixelNormalization
 from vlpk.layers.token_pooling import TokenPooling
+from vlpk.serialization import deserialize_nested
 
 OUTPUTS = ("pooled", "tokens")
 
@@ -125,13 +124,7 @@ class ImageEncoder(keras.Model):
 
     @classmethod
     def from_config(cls, config):
-        config = dict(config)
-        if isinstance(config.get("backbone"), dict):
-            # `deserialize` consumes the nested config; keep the caller's intact.
-            config["backbone"] = keras.layers.deserialize(
-                copy.deepcopy(config["backbone"])
-            )
-        return cls(**config)
+        return cls(**deserialize_nested(config, ("backbone",)))
 
 
 def _backbone_image_shape(backbone):

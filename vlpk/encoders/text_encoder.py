@@ -1,11 +1,10 @@
 """`TextEncoder`: a KerasHub text backbone behind one input and output contract."""
 
-import copy
-
 import keras
 from keras import ops
 
 from vlpk.layers.token_pooling import TokenPooling
+from vlpk.serialization import deserialize_nested
 
 POOLINGS = ("cls", "mean", "pooler")
 
@@ -153,13 +152,7 @@ class TextEncoder(keras.Model):
 
     @classmethod
     def from_config(cls, config):
-        config = dict(config)
-        if isinstance(config.get("backbone"), dict):
-            # `deserialize` consumes the nested config; keep the caller's intact.
-            config["backbone"] = keras.layers.deserialize(
-                copy.deepcopy(config["backbone"])
-            )
-        return cls(**config)
+        return cls(**deserialize_nested(config, ("backbone",)))
 
 
 def _input_names(backbone):

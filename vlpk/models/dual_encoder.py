@@ -5,6 +5,7 @@ import keras
 from vlpk.layers.logit_scale import LogitScale
 from vlpk.layers.projection_head import ProjectionHead
 from vlpk.models.inputs import image_input, text_inputs
+from vlpk.serialization import deserialize_nested
 
 
 @keras.saving.register_keras_serializable(package="vlpk")
@@ -137,8 +138,4 @@ class DualEncoder(keras.Model):
 
     @classmethod
     def from_config(cls, config):
-        config = dict(config)
-        for key in ("image_encoder", "text_encoder"):
-            if isinstance(config[key], dict):
-                config[key] = keras.layers.deserialize(config[key])
-        return cls(**config)
+        return cls(**deserialize_nested(config, ("image_encoder", "text_encoder")))

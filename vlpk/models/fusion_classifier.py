@@ -6,6 +6,7 @@ from vlpk.layers.concat_fusion import ConcatFusion
 from vlpk.layers.cross_attention_fusion import CrossAttentionFusion
 from vlpk.layers.token_pooling import TokenPooling
 from vlpk.models.inputs import image_input, text_inputs
+from vlpk.serialization import deserialize_nested
 
 
 @keras.saving.register_keras_serializable(package="vlpk")
@@ -100,8 +101,5 @@ class FusionClassifier(keras.Model):
 
     @classmethod
     def from_config(cls, config):
-        config = dict(config)
-        for key in ("image_encoder", "text_encoder", "fusion"):
-            if isinstance(config[key], dict):
-                config[key] = keras.layers.deserialize(config[key])
-        return cls(**config)
+        keys = ("image_encoder", "text_encoder", "fusion")
+        return cls(**deserialize_nested(config, keys))

@@ -9,6 +9,8 @@ import keras
 import keras_hub
 import tensorflow as tf
 
+from vlpk.serialization import deserialize_nested
+
 
 @keras.saving.register_keras_serializable(package="vlpk")
 class TextPreprocessor(keras.layers.Layer):
@@ -97,10 +99,7 @@ class TextPreprocessor(keras.layers.Layer):
 
     @classmethod
     def from_config(cls, config):
-        config = dict(config)
-        if isinstance(config["tokenizer"], dict):
-            config["tokenizer"] = keras.layers.deserialize(config["tokenizer"])
-        return cls(**config)
+        return cls(**deserialize_nested(config, ("tokenizer",)))
 
 
 def _first_attr(obj, names):

@@ -1,0 +1,23 @@
+"""The one helper every composite vlpk layer and model uses in `from_config`."""
+
+import copy
+
+import keras
+
+
+def deserialize_nested(config, keys):
+    """A copy of `config` with the serialized sub-layers under `keys` revived.
+
+    Composite objects (encoders wrapping a backbone, models wrapping encoders,
+    preprocessors wrapping a tokenizer) store sub-layers with
+    `keras.layers.serialize`. `deserialize` consumes nested configs in place,
+    so each one is deep-copied first and the caller's config stays intact.
+
+    Example:
+    >>> config = deserialize_nested(config, ("image_encoder", "text_encoder"))
+    """
+    config = dict(config)
+    for key in keys:
+        if isinstance(config.get(key), dict):
+            config[key] = keras.layers.deserialize(copy.deepcopy(config[key]))
+    return config

@@ -88,6 +88,8 @@ def test_pretrain_command_with_overrides(tmp_path):
             "--set",
             "strategy=mirrored",
             "--set",
+            "devices=/cpu:0",
+            "--set",
             "embedding_dim=12",
             "--workdir",
             "run",
@@ -97,8 +99,9 @@ def test_pretrain_command_with_overrides(tmp_path):
     assert result.returncode == 0, result.stderr[-4000:]
     saved = json.loads((tmp_path / "run" / "config.json").read_text())
     assert saved["loss"] == "siglip" and saved["strategy"] == "mirrored"
-    assert saved["embedding_dim"] == 12
-    assert "siglip loss, 1 replica(s)" in result.stderr
+    assert saved["embedding_dim"] == 12 and saved["devices"] == "/cpu:0"
+    assert "siglip contrastive loss" in result.stderr
+    assert "1 replica(s)" in result.stderr
     assert (tmp_path / "saved_models" / "shapes_siglip" / "1").is_dir()
 
 

@@ -34,3 +34,26 @@ def test_kill_and_resume_matches_uninterrupted(tmp_path):
         # Resuming at the same batch reproduces the uninterrupted weights;
         # replaying the data from the start (epoch-only restore) does not.
         assert same == should_match, name
+
+
+def test_last_chunk_is_shorter_and_a_finished_run_trains_no_more(tmp_path):
+    import keras
+
+    from vlpk.resume import fit_resumable
+
+    x = np.random.default_rng(0).normal(size=(64, 3)).astype("float32")
+    y = x.sum(axis=1, keepdims=True)
+
+    def dataset():
+        import tensorflow as tf
+
+        return tf.data.Dataset.from_tensor_slices((x, y)).batch(4).repeat()
+
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    history = fit_resumable(model, dataset, 5, 2, str(tmp_path / "backup"), verbose=0)
+    assert int(model.optimizer.iterations) == 5  # 2 + 2 + 1, not 6
+    assert len(history.history["loss"]) == 3
+    history = fit_resumable(model, dataset, 5, 2, str(tmp_path / "backup"), verbose=0)
+    assert int(model.optimizer.iterations) == 5
+    assert history.history == {}

@@ -8,9 +8,14 @@ One config key picks the strategy:
 - `"tpu"`: `TPUStrategy` (the code path; no TPU is available to test it here).
 
 Build the model and call `compile` inside `strategy.scope()`. vlpk's
-contrastive losses gather negatives across replicas themselves, and vlpk's
-pipelines emit int32 padding masks, avoiding the bool-AddN failure of `fit`
-under `MirroredStrategy`.
+contrastive losses and hard-negative sampler gather from every replica
+themselves, and vlpk's pipelines emit int32 padding masks, avoiding the
+bool-AddN failure of `fit` under `MirroredStrategy`.
+
+`fit` fails under `MultiWorkerMirroredStrategy` in Keras 3.15 (keras#20585),
+so multi-worker runs train with `vlpk.training.DistributedTrainer`, a small
+`tf.function` step on `strategy.run` (`vlpk pretrain` switches to it by
+itself when `strategy="multi_worker"`).
 """
 
 import json

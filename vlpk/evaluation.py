@@ -45,3 +45,88 @@ def evaluate_retrieval(model, examples, image_preprocessor, text_preprocessor):
         model, examples, image_preprocessor, text_preprocessor
     )
     return retrieval_metrics(images, texts, owner)
+
+
+def evaluate_objectives(model, dataset):
+    """Each head's loss and accuracy on a held-out `pretraining_dataset`.
+
+    The matching accuracy counts, over every positive pair and its two
+    hardest in-batch negatives (at inference the sampler takes the arg-max),
+    the pairs classified correctly. Masked-LM and captioning accuracies count
+    the real target tokens predicted exactly.
+
+    Returns:
+        A dict such as `{"matching_accuracy": ..., "masked_lm_accuracy": ...,
+        "captioning_accuracy": ..., "<head>_loss": ..., "loss": ...}`.
+    """
+    return {
+        key: float(value)
+        for key, value in model.evaluate(dataset, verbose=0, return_dict=True).items()
+    }
+
+
+def generate_split_captions(
+    model,
+    examples,
+    image_preprocessor,
+    tokenizer,
+    sampler="greedy",
+    batch_size=64,
+    **sampler_kwargs,
+):
+    """Captions every image of `examples` with the model's caption decoder.
+
+    `sampler` is a KerasHub sampler or its name ("greedy", "beam", "top_k");
+    `sampler_kwargs` configure a named one (`num_beams=3`, `k=5, seed=0`).
+
+    Returns:
+        A list of strings, one per example.
+    """
+    from vlpk.generation import decode_captions, generate_captions
+
+    image_tokens = model.image_tokenizer()
+    start = tokenizer.token_to_id("[CLS]")
+    end = tokenizer.token_to_id("[SEP]")
+    captions = []
+    for batch in image_dataset(examples, image_preprocessor, batch_size):
+        tokens = image_tokens(batch, training=False)
+        ids = generate_captions(
+            model.caption_decoder,
+            tokens,
+            start,
+            end,
+            sampler=sampler,
+            **sampler_kwargs,
+        )
+        captions.extend(decode_captions(ids, tokenizer))
+    return captions
+
+
+def caption_bleu(references, candidates):
+    """Corpus BLEU-4 (KerasHub's `Bleu`, the monitoring metric), in percent.
+
+    Args:
+        references: one list of reference captions per image.
+        candidates: one generated caption per image.
+    """
+    import keras_hub
+
+    bleu = keras_hub.metrics.Bleu(max_order=4)
+    bleu.update_state([list(r) for r in references], list(candidates))
+    return 100.0 * float(bleu.result())
+
+
+def evaluate_with_mismatched_images(model, dataset):
+    """`evaluate_objectives` with every caption paired with another image.
+
+    Images are rolled by one position inside each batch, so each caption
+    meets the image of its neighbour. A masked-LM or captioning head that
+    really reads the image loses accuracy here; one that only learned the
+    language of the captions does not. Compare with `evaluate_objectives`.
+    """
+    import tensorflow as tf
+
+    def mismatch(x, y):
+        return dict(x, images=tf.roll(x["images"], shift=1, axis=0)), y
+
+    return evaluate_objectives(model, dataset.map(mismatch))

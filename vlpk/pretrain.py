@@ -1,8 +1,11 @@
-"""`vlpk pretrain`: pretrain, evaluate and export a dual encoder on Shapes.
+"""`vlpk pretrain`: pretrain, evaluate and export a vision-language model.
 
 The whole job, top to bottom, in the order a reader would do it by hand:
-data → vocabulary → model → fit → evaluate → export → report. `vlpk
-quickstart` is this job with the default config.
+data → vocabulary → model → fit → evaluate → export → report. The config's
+objectives choose the model: contrastive alone trains a `DualEncoder`
+(CLIP/SigLIP); adding matching and masked LM (ALBEF/BLIP) or captioning
+(CoCa) trains a `VisionLanguagePretrainer`. `vlpk quickstart` is this job
+with the default config.
 """
 
 import json
@@ -12,16 +15,30 @@ import sys
 import time
 
 import keras
+import tensorflow as tf
 
-from vlpk.callbacks import RetrievalEvaluation
+from vlpk.data.coco import read_coco_captions
 from vlpk.data.image_preprocessor import ImagePreprocessor
-from vlpk.data.pipeline import caption_pairs, contrastive_dataset
+from vlpk.data.pipeline import caption_pairs
+from vlpk.data.pretraining import masked_lm_generator, pretraining_dataset
 from vlpk.data.synthetic import read_shapes, write_shapes
 from vlpk.distribute import build_strategy, set_precision
-from vlpk.evaluation import evaluate_retrieval
+from vlpk.evaluation import (
+    caption_bleu,
+    evaluate_objectives,
+    evaluate_retrieval,
+    evaluate_with_mismatched_images,
+    generate_split_captions,
+)
 from vlpk.export import dual_encoder_archive, export_saved_model
-from vlpk.recipes import build_dual_encoder, build_loss, build_optimizer
-from vlpk.text import TextPreprocessor, learn_vocabulary, wordpiece_tokenizer
+from vlpk.recipes import build_losses, build_model, build_optimizer, contrastive_only
+from vlpk.text import (
+    TextPreprocessor,
+    learn_vocabulary,
+    tokenizer_from_preset,
+    wordpiece_tokenizer,
+)
+from vlpk.training.loop import TrainingInputs, is_chief, train_model
 
 RETRIEVAL_KEYS = ("i2t_r1", "i2t_r5", "i2t_r10", "t2i_r1", "t2i_r5", "t2i_r10")
 
@@ -36,6 +53,7 @@ def run_pretrain(
     export_root="saved_models",
     data_dir=None,
     verbose=2,
+    callbacks=(),
 ):
     """Runs the pretraining job and returns its metrics dict.
 
@@ -48,98 +66,151 @@ def run_pretrain(
         data_dir: where Shapes is generated (cached); `<workdir>/shapes` when
             None.
         verbose: `fit` verbosity (2: one line an epoch).
+        callbacks: more Keras callbacks for `fit` (they see one "epoch" per
+            checkpoint interval when `checkpoint_every` is set).
 
     Returns:
         The dict written to `metrics.json`.
     """
     config.validate()
+    if config.deterministic:
+        tf.config.experimental.enable_op_determinism()
+    # First, before any other TensorFlow op: MultiWorkerMirroredStrategy must
+    # configure the collectives at program start.
+    devices = config.devices.split(",") if config.devices else None
+    strategy = build_strategy(config.strategy, devices=devices)
     previous_policy = keras.mixed_precision.global_policy().name
     set_precision(config.precision)
     try:
-        return _run(config, workdir, export_root, data_dir, verbose)
+        return _run(
+            config, strategy, workdir, export_root, data_dir, verbose, callbacks
+        )
     finally:
         keras.mixed_precision.set_global_policy(previous_policy)
 
 
-def _run(config, workdir, export_root, data_dir, verbose):
+def _run(config, strategy, workdir, export_root, data_dir, verbose, callbacks):
     keras.utils.set_random_seed(config.seed)
     os.makedirs(workdir, exist_ok=True)
-    data_dir = data_dir or os.path.join(workdir, "shapes")
     with open(os.path.join(workdir, "config.json"), "w") as f:
         json.dump(config.to_dict(), f, indent=2)
     timings = {}
     start = time.perf_counter()
 
-    _say(f"[1/6] Shapes data in {data_dir}")
-    write_shapes(
-        data_dir,
-        seed=config.seed,
-        image_size=config.image_size,
-        splits={
-            "train": config.train_images,
-            "val": config.val_images,
-            "test": config.test_images,
-        },
-    )
-    train, val, test = (read_shapes(data_dir, s) for s in ("train", "val", "test"))
+    _say(f"[1/6] {config.dataset} data")
+    train, val, test = _read_data(config, data_dir or os.path.join(workdir, "shapes"))
     timings["data_s"] = time.perf_counter() - start
 
-    _say("[2/6] Learning the WordPiece vocabulary from the training captions")
-    captions = [c for e in train for c in e.captions]
-    vocabulary = learn_vocabulary(
-        captions, config.vocabulary_size, os.path.join(workdir, "vocab.txt")
-    )
-    text_preprocessor = TextPreprocessor(
-        wordpiece_tokenizer(vocabulary), config.sequence_length
-    )
+    _say("[2/6] Tokenizer")
+    tokenizer = _tokenizer(config, train, workdir)
+    text_preprocessor = TextPreprocessor(tokenizer, config.sequence_length)
     image_preprocessor = ImagePreprocessor(config.image_size)
-    _say(f"      {len(vocabulary)} tokens -> {os.path.join(workdir, 'vocab.txt')}")
+    vocabulary_size = tokenizer.vocabulary_size()
 
-    _say(f"[3/6] Building the dual encoder (strategy {config.strategy!r})")
-    strategy = build_strategy(config.strategy)
+    objectives = tuple(config.objectives)
+    _say(
+        f"[3/6] Building the model: {', '.join(objectives)} (strategy "
+        f"{config.strategy!r})"
+    )
     pairs = len(caption_pairs(train)["caption"])
     steps_per_epoch = config.steps_per_epoch or pairs // config.batch_size
+    total_steps = steps_per_epoch * config.epochs
     with strategy.scope():
-        model = build_dual_encoder(config, len(vocabulary))
+        model = build_model(config, vocabulary_size)
+        losses, loss_weights, metrics = build_losses(config)
         model.compile(
-            optimizer=build_optimizer(config, steps_per_epoch * config.epochs),
-            loss={"contrastive": build_loss(config)},
+            optimizer=build_optimizer(config, total_steps),
+            loss=losses,
+            loss_weights=loss_weights,
+            metrics=metrics or None,
             jit_compile=config.jit_compile,
         )
     _say(
-        f"      {model.count_params():,} parameters, {config.loss} loss, "
-        f"{strategy.num_replicas_in_sync} replica(s), {config.precision}"
+        f"      {model.count_params():,} parameters, {config.loss} contrastive "
+        f"loss, weights {loss_weights}, {strategy.num_replicas_in_sync} "
+        f"replica(s), {config.precision}"
     )
+
+    mask_generator = (
+        masked_lm_generator(tokenizer, config.sequence_length, config.mlm_rate)
+        if "masked_lm" in objectives
+        else None
+    )
+
+    def dataset(examples, training=True):
+        return pretraining_dataset(
+            examples,
+            image_preprocessor,
+            text_preprocessor,
+            objectives=objectives,
+            mask_generator=mask_generator,
+            batch_size=config.batch_size,
+            shuffle=training,
+            seed=config.seed,
+            repeat=training
+            and (
+                config.steps_per_epoch is not None
+                or bool(config.checkpoint_every)
+                or config.strategy == "multi_worker"
+            ),
+        )
 
     _say(
         f"[4/6] Pretraining: {config.epochs} epochs x {steps_per_epoch} steps, "
         f"batch {config.batch_size}"
-    )
-    train_ds = contrastive_dataset(
-        train,
-        image_preprocessor,
-        text_preprocessor,
-        batch_size=config.batch_size,
-        seed=config.seed,
-        repeat=config.steps_per_epoch is not None,
+        + (
+            f", checkpoint every {config.checkpoint_every} steps"
+            if config.checkpoint_every
+            else ""
+        )
     )
     fit_start = time.perf_counter()
-    history = model.fit(
-        train_ds,
-        epochs=config.epochs,
-        steps_per_epoch=config.steps_per_epoch,
-        callbacks=[
-            RetrievalEvaluation(val, image_preprocessor, text_preprocessor),
-            keras.callbacks.TensorBoard(os.path.join(workdir, "logs")),
-        ],
-        verbose=verbose,
-        shuffle=False,  # the dataset shuffles itself, deterministically
+    inputs = TrainingInputs(
+        train,
+        val,
+        tokenizer,
+        image_preprocessor,
+        text_preprocessor,
+        dataset,
+        steps_per_epoch,
     )
+    history = train_model(config, model, strategy, inputs, workdir, verbose, callbacks)
     timings["fit_s"] = time.perf_counter() - fit_start
+    if not is_chief(strategy):
+        # Other workers trained in lockstep; only the chief writes results.
+        _say("      not the chief worker: leaving evaluation and export to it")
+        return {"train_history": history}
     model.save(os.path.join(workdir, "model.keras"))
+    if config.strategy == "multi_worker":
+        # The other workers are gone: evaluate a copy outside the strategy,
+        # whose collectives would wait for them forever.
+        model = keras.saving.load_model(os.path.join(workdir, "model.keras"))
 
-    _say(f"[5/6] Evaluating retrieval on the test split ({len(test)} images)")
+    _say(f"[5/6] Evaluating: retrieval on test ({len(test)} images), heads on val")
     retrieval = evaluate_retrieval(model, test, image_preprocessor, text_preprocessor)
+    heads = {}
+    if not contrastive_only(config):
+        heads = evaluate_objectives(model, dataset(val, training=False))
+        if {"masked_lm", "captioning"} & set(objectives):
+            # The same heads with each caption paired with another image: the
+            # drop in token accuracy is what the image contributes.
+            mismatched = evaluate_with_mismatched_images(
+                model, dataset(val, training=False)
+            )
+            for head in ("masked_lm", "captioning"):
+                if f"{head}_accuracy" in mismatched:
+                    heads[f"{head}_accuracy_mismatched_images"] = mismatched[
+                        f"{head}_accuracy"
+                    ]
+    if "captioning" in objectives:
+        captions = generate_split_captions(
+            model, val, image_preprocessor, tokenizer, config.caption_sampler
+        )
+        heads["caption_bleu4"] = caption_bleu([e.captions for e in val], captions)
+        heads["caption_samples"] = [
+            {"image_id": e.image_id, "generated": c, "references": list(e.captions)}
+            for e, c in list(zip(val, captions))[:5]
+        ]
 
     _say(f"[6/6] Exporting a SavedModel under {export_root}/{config.name}/")
     export_path = export_saved_model(
@@ -151,10 +222,14 @@ def _run(config, workdir, export_root, data_dir, verbose):
 
     metrics = {
         "retrieval": retrieval,
-        "train_loss": [float(v) for v in history.history["loss"]],
+        "validation": heads,
+        "objectives": dict(config.objectives),
+        "train_loss": [float(v) for v in history.get("loss", [])],
+        "train_history": history,
         "temperature": model.temperature,
         "test_images": len(test),
         "test_captions": sum(len(e.captions) for e in test),
+        "steps": total_steps,
         "export_path": os.path.abspath(export_path),
         "timings": timings,
     }
@@ -164,6 +239,42 @@ def _run(config, workdir, export_root, data_dir, verbose):
         json.dump(metrics, f, indent=2)
     print(summary_table(metrics))
     return metrics
+
+
+def _read_data(config, data_dir):
+    """(train, val, test) `Example`s: generated Shapes, or COCO from disk."""
+    if config.dataset == "coco":
+        train = read_coco_captions(
+            config.coco_train_annotations, config.coco_train_images
+        )
+        val = read_coco_captions(config.coco_val_annotations, config.coco_val_images)
+        _say(f"      COCO: {len(train)} train, {len(val)} val images")
+        # The val split doubles as the retrieval test set here; Karpathy's
+        # 5k test split arrives with the dataset readers.
+        return train, val, val
+    _say(f"      Shapes in {data_dir}")
+    write_shapes(
+        data_dir,
+        seed=config.seed,
+        image_size=config.image_size,
+        splits={
+            "train": config.train_images,
+            "val": config.val_images,
+            "test": config.test_images,
+        },
+    )
+    return tuple(read_shapes(data_dir, s) for s in ("train", "val", "test"))
+
+
+def _tokenizer(config, train, workdir):
+    if config.text_preset:
+        _say(f"      the preset's tokenizer ({config.text_preset})")
+        return tokenizer_from_preset(config.text_preset)
+    captions = [c for e in train for c in e.captions]
+    path = os.path.join(workdir, "vocab.txt")
+    vocabulary = learn_vocabulary(captions, config.vocabulary_size, path)
+    _say(f"      learned a {len(vocabulary)}-token WordPiece vocabulary -> {path}")
+    return wordpiece_tokenizer(vocabulary)
 
 
 def summary_table(metrics):
@@ -178,8 +289,30 @@ def summary_table(metrics):
         f"   {r['i2t_median_rank']:6.0f}",
         f"  text->image  {r['t2i_r1']:6.1f}  {r['t2i_r5']:6.1f}  {r['t2i_r10']:6.1f}"
         f"   {r['t2i_median_rank']:6.0f}",
-        f"  final train loss {metrics['train_loss'][-1]:.3f}, "
+        f"  final train loss {(metrics['train_loss'] or [float('nan')])[-1]:.3f}, "
         f"temperature {metrics['temperature']:.4f}",
+    ]
+    heads = metrics.get("validation") or {}
+    for key, label in (
+        ("matching_accuracy", "image-text matching accuracy"),
+        ("masked_lm_accuracy", "masked-LM token accuracy"),
+        (
+            "masked_lm_accuracy_mismatched_images",
+            "masked-LM accuracy, mismatched images",
+        ),
+        ("captioning_accuracy", "captioning next-token accuracy"),
+        (
+            "captioning_accuracy_mismatched_images",
+            "captioning accuracy, mismatched images",
+        ),
+        ("caption_bleu4", "caption BLEU-4"),
+    ):
+        if key in heads:
+            if key == "caption_bleu4":  # already 0-100, and not a percentage
+                lines.append(f"  val {label}: {heads[key]:.1f}")
+            else:
+                lines.append(f"  val {label}: {100 * heads[key]:.1f}%")
+    lines += [
         f"  SavedModel: {metrics['export_path']}",
         f"  time: {metrics['timings']['total_s']:.0f} s "
         f"(training {metrics['timings']['fit_s']:.0f} s)",

@@ -14,7 +14,6 @@ Keras 3.15's `save_weights` does not store the states of `SeedGenerator`s
 `SeedStateCheckpoint` saves them next to the weights after every chunk.
 """
 
-import math
 import os
 import warnings
 
@@ -87,7 +86,8 @@ def fit_resumable(
         **fit_kwargs: passed to `fit` (e.g. `verbose`).
 
     Returns:
-        The `History` of this (possibly resumed) call.
+        The `History` of this (possibly resumed) call. When `total_steps` is
+        not a multiple of `checkpoint_every`, the last chunk is shorter.
 
     Example:
     >>> fit_resumable(model, lambda: contrastive_dataset(train, ip, tp,
@@ -106,12 +106,42 @@ def fit_resumable(
     done_chunks = int(model._initial_epoch or 0)
     seeds = SeedStateCheckpoint(os.path.join(backup_dir, "seed_states.npz"))
     seeds.restore(model, done_chunks)
-    chunks = math.ceil(total_steps / checkpoint_every)
-    dataset = dataset_fn().skip(done_chunks * checkpoint_every)
-    return model.fit(
-        dataset,
-        epochs=chunks,
-        steps_per_epoch=checkpoint_every,
-        callbacks=[backup, seeds, *callbacks],
-        **fit_kwargs,
-    )
+    full_chunks, rest = divmod(total_steps, checkpoint_every)
+    callbacks = [backup, seeds, *callbacks]
+    history = None
+    if done_chunks < full_chunks:
+        dataset = dataset_fn().skip(done_chunks * checkpoint_every)
+        history = model.fit(
+            dataset,
+            epochs=full_chunks,
+            steps_per_epoch=checkpoint_every,
+            callbacks=callbacks,
+            **fit_kwargs,
+        )
+    if rest:
+        # The last, shorter chunk: a second `fit` whose one "epoch" has the
+        # remaining steps, so the run trains exactly `total_steps`.
+        dataset = dataset_fn().skip(full_chunks * checkpoint_every)
+        tail = model.fit(
+            dataset,
+            epochs=full_chunks + 1,
+            initial_epoch=full_chunks,
+            steps_per_epoch=rest,
+            callbacks=callbacks,
+            **fit_kwargs,
+        )
+        history = _merge(history, tail)
+    if history is None:  # everything was done before this call
+        history = keras.callbacks.History()
+        history.history, history.epoch = {}, []
+    return history
+
+
+def _merge(first, second):
+    """One `History` covering both `fit` calls."""
+    if first is None:
+        return second
+    for key, values in second.history.items():
+        first.history.setdefault(key, []).extend(values)
+    first.epoch.extend(second.epoch)
+    return first

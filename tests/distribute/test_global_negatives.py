@@ -1,22 +1,13 @@
 """Global negatives under MirroredStrategy equal the single-device loss."""
 
-import json
-import os
-import subprocess
-import sys
-
 import pytest
 
-WORKER = os.path.join(os.path.dirname(__file__), "global_negatives_worker.py")
+from tests.distribute.workers import run_json_worker
 
 
 @pytest.fixture(scope="module")
 def results():
-    out = subprocess.run(
-        [sys.executable, WORKER], capture_output=True, text=True, timeout=300
-    )
-    assert out.returncode == 0, out.stderr[-3000:]
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return run_json_worker("global_negatives_worker.py")
 
 
 def matches_single_device(result):

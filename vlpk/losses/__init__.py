@@ -1,5 +1,6 @@
 """Pretraining objectives as `keras.losses.Loss` subclasses."""
 
+from vlpk.losses.captioning import CaptioningLoss
 from vlpk.losses.contrastive import (
     ContrastiveLoss,
     positive_targets,
@@ -9,6 +10,7 @@ from vlpk.losses.gather import gather_from_replicas
 from vlpk.losses.sigmoid import SigmoidContrastiveLoss
 
 __all__ = [
+    "CaptioningLoss",
     "ContrastiveLoss",
     "SigmoidContrastiveLoss",
     "gather_from_replicas",

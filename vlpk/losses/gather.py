@@ -31,5 +31,23 @@ def gather_from_replicas(*tensors):
     gathered = []
     for tensor in tensors:
         with tf.control_dependencies(gathered[-1:]):
-            gathered.append(context.all_gather(tensor, axis=0))
-    return tuple(gathered)
+            # `identity` places the tensor on this replica's device: a model
+            # input fed straight from a distributed dataset has no device,
+            # and MultiWorkerMirroredStrategy's gather then finds no
+            # destination ("destinations can not be empty").
+            gathered.append(context.all_gather(tf.identity(tensor), axis=0))
+    return tuple(_dense_gradient(g) if g.dtype.is_floating else g for g in gathered)
+
+
+@tf.custom_gradient
+def _dense_gradient(x):
+    """Identity whose gradient is always a dense tensor.
+
+    Rows picked from a gathered tensor with `tf.gather` (the hard negatives)
+    send back `IndexedSlices`, which `all_gather`'s gradient cannot take.
+    """
+
+    def grad(upstream):
+        return tf.convert_to_tensor(upstream)
+
+    return tf.identity(x), grad

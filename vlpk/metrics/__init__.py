@@ -1,5 +1,6 @@
 """Evaluation metrics: retrieval (VQA and captioning arrive with their tasks)."""
 
 from vlpk.metrics.retrieval import retrieval_metrics
+from vlpk.metrics.token_accuracy import MaskedTokenAccuracy
 
-__all__ = ["retrieval_metrics"]
+__all__ = ["MaskedTokenAccuracy", "retrieval_metrics"]

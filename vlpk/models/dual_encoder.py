@@ -4,12 +4,13 @@ import keras
 
 from vlpk.layers.logit_scale import LogitScale
 from vlpk.layers.projection_head import ProjectionHead
+from vlpk.models.embedders import ContrastiveEmbedders
 from vlpk.models.inputs import image_input, text_inputs
 from vlpk.serialization import deserialize_nested
 
 
 @keras.saving.register_keras_serializable(package="vlpk")
-class DualEncoder(keras.Model):
+class DualEncoder(ContrastiveEmbedders, keras.Model):
     """Embeds images and text into one space, for contrastive pretraining.
 
     Inputs are a dict `images` `[B, H, W, 3]` (float, 0–255), `token_ids` and
@@ -104,22 +105,6 @@ class DualEncoder(keras.Model):
         self.image_projection = image_projection
         self.text_projection = text_projection
         self.logit_scale_layer = logit_scale
-
-    def image_embedder(self):
-        """A model from `images` to `image_embedding`, sharing these weights."""
-        return keras.Model(
-            self.input["images"], self.output["image_embedding"], name="image_embedder"
-        )
-
-    def text_embedder(self):
-        """A model from `token_ids`/`padding_mask` to `text_embedding`."""
-        inputs = {k: self.input[k] for k in ("token_ids", "padding_mask")}
-        return keras.Model(inputs, self.output["text_embedding"], name="text_embedder")
-
-    @property
-    def temperature(self):
-        """The current temperature, `1 / logit_scale`."""
-        return 1.0 / float(self.logit_scale_layer.logit_scale())
 
     def get_config(self):
         config = super().get_config()

@@ -1,0 +1,123 @@
+"""`vlpk pretrain` end to end on the ALBEF and CoCa smoke configs.
+
+Each run trains every objective of its config, evaluates the heads, logs to
+TensorBoard and exports. The ALBEF run is also killed mid-way and resumed:
+it must end with the uninterrupted run's weights.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+from tensorboard.backend.event_processing import event_accumulator
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+WORKER = os.path.join(ROOT, "tests", "pretrain_worker.py")
+
+
+def config_path(name):
+    return os.path.join(ROOT, "training", "configs", f"{name}.py")
+
+
+def pretrain(name, workdir, crash_after=None):
+    args = [sys.executable, WORKER, config_path(name), str(workdir)]
+    if crash_after is not None:
+        args.append(str(crash_after))
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    return subprocess.run(args, capture_output=True, text=True, timeout=600, env=env)
+
+
+def scalars(log_dir):
+    """Every scalar tag written under `log_dir`, by run subfolder."""
+    tags = {}
+    for run in os.listdir(log_dir):
+        path = os.path.join(log_dir, run)
+        if not os.path.isdir(path):
+            continue
+        acc = event_accumulator.EventAccumulator(path, size_guidance={"tensors": 0})
+        acc.Reload()
+        tags[run] = set(acc.Tags()["tensors"]) | set(acc.Tags()["scalars"])
+    return tags
+
+
+def weights(workdir):
+    model = keras.saving.load_model(os.path.join(workdir, "model.keras"))
+    return model.get_weights()
+
+
+@pytest.fixture(scope="module")
+def albef(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("albef")
+    run = pretrain("shapes_albef", workdir)
+    assert run.returncode == 0, run.stderr[-4000:]
+    return workdir
+
+
+def test_albef_trains_and_evaluates_every_head(albef):
+    metrics = json.load(open(albef / "metrics.json"))
+    assert set(metrics["objectives"]) == {"contrastive", "matching", "masked_lm"}
+    validation = metrics["validation"]
+    for key in ("matching_accuracy", "masked_lm_accuracy", "matching_loss"):
+        assert 0.0 <= validation[key] <= 1.0 or key.endswith("loss"), key
+        assert np.isfinite(validation[key]), key
+    history = metrics["train_history"]
+    for key in ("contrastive_loss", "matching_loss", "masked_lm_loss"):
+        assert len(history[key]) == 4 and np.all(np.isfinite(history[key]))
+    assert metrics["steps"] == 4
+
+
+def test_albef_logs_each_objective_and_the_extras_to_tensorboard(albef):
+    logs = albef / "logs"
+    tags = scalars(logs)
+    train = tags["train"]
+    for tag in (
+        "epoch_contrastive_loss",
+        "epoch_matching_loss",
+        "epoch_masked_lm_loss",
+        "epoch_learning_rate",
+        "epoch_temperature",
+    ):
+        assert tag in train, (tag, sorted(train))
+    # Keras writes `val_*` logs to the validation run, without the prefix.
+    for tag in ("epoch_i2t_r1", "epoch_t2i_r1", "epoch_matching_accuracy"):
+        assert tag in tags["validation"], (tag, sorted(tags["validation"]))
+    assert os.path.exists(logs / "projector_config.pbtxt")
+    assert os.path.exists(logs / "metadata.tsv")
+    assert {"images", "outputs"} <= tags["samples"]
+    acc = event_accumulator.EventAccumulator(
+        str(logs / "samples"), size_guidance={"tensors": 0}
+    )
+    acc.Reload()
+    table = acc.Tensors("outputs")[-1].tensor_proto.string_val[0].decode()
+    # Each sample image with its nearest caption and the matching head's verdict.
+    assert table.count("match p=") == 4, table
+
+
+def test_albef_resumes_after_kill_at_the_same_weights(albef, tmp_path):
+    crashed = pretrain("shapes_albef", tmp_path, crash_after=2)
+    assert crashed.returncode == -signal.SIGKILL, crashed.stderr[-2000:]
+    assert not os.path.exists(tmp_path / "model.keras")
+    resumed = pretrain("shapes_albef", tmp_path)
+    assert resumed.returncode == 0, resumed.stderr[-4000:]
+    history = json.load(open(tmp_path / "metrics.json"))["train_history"]
+    assert len(history["loss"]) == 2  # only the chunks after the checkpoint
+    for a, b in zip(weights(albef), weights(tmp_path)):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-6)
+
+
+def test_coca_trains_captions_and_scores_bleu(tmp_path):
+    run = pretrain("shapes_coca", tmp_path)
+    assert run.returncode == 0, run.stderr[-4000:]
+    metrics = json.load(open(tmp_path / "metrics.json"))
+    validation = metrics["validation"]
+    assert 0.0 <= validation["caption_bleu4"] <= 100.0
+    assert 0.0 <= validation["captioning_accuracy"] <= 1.0
+    samples = validation["caption_samples"]
+    assert samples and all(isinstance(s["generated"], str) for s in samples)
+    train = scalars(tmp_path / "logs")["train"]
+    assert "epoch_captioning_loss" in train and "epoch_contrastive_loss" in train

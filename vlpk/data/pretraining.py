@@ -1,0 +1,113 @@
+"""The input pipeline for multi-objective pretraining (ALBEF, BLIP, CoCa).
+
+It extends `contrastive_dataset` with what each head needs: image ids for
+hard-negative sampling, masked text for the masked LM (KerasHub's
+`MaskedLMMaskGenerator`), and shifted targets for the captioning LM.
+"""
+
+import math
+
+import keras_hub
+import tensorflow as tf
+
+from vlpk.data.pipeline import AUTOTUNE, contrastive_dataset
+from vlpk.layers.caption_decoder import next_token_targets
+
+
+def masked_lm_generator(tokenizer, sequence_length, rate=0.15, seed=None):
+    """KerasHub's BERT-style masking for a vlpk tokenizer.
+
+    15% of the real tokens are selected (never `[PAD]`, `[CLS]` or `[SEP]`);
+    of those, 80% become `[MASK]`, 10% a random token and 10% stay.
+
+    Args:
+        tokenizer: the KerasHub tokenizer (e.g. `BertTokenizer`).
+        sequence_length: the packed text length.
+        rate: the selection rate.
+        seed: unused by tf-text's selector; kept for the config's record.
+
+    Returns:
+        A `keras_hub.layers.MaskedLMMaskGenerator` with room for
+        `ceil(2 * rate * sequence_length)` masked positions per caption.
+    """
+    del seed
+    special = [tokenizer.token_to_id(token) for token in ("[PAD]", "[CLS]", "[SEP]")]
+    return keras_hub.layers.MaskedLMMaskGenerator(
+        vocabulary_size=tokenizer.vocabulary_size(),
+        mask_selection_rate=rate,
+        mask_token_id=tokenizer.token_to_id("[MASK]"),
+        mask_selection_length=max(2, math.ceil(2 * rate * sequence_length)),
+        unselectable_token_ids=special,
+    )
+
+
+def pretraining_dataset(
+    examples,
+    image_preprocessor,
+    text_preprocessor,
+    objectives=("contrastive",),
+    mask_generator=None,
+    batch_size=64,
+    shuffle=True,
+    seed=0,
+    repeat=False,
+):
+    """Image-caption batches with the inputs and targets of every objective.
+
+    Args:
+        examples: `vlpk.data.Example`s with `image_path` and `captions`.
+        image_preprocessor: a `vlpk.data.ImagePreprocessor`.
+        text_preprocessor: a `vlpk.text.TextPreprocessor`.
+        objectives: the heads being trained (see `VisionLanguagePretrainer`).
+        mask_generator: a `MaskedLMMaskGenerator` (needed for `masked_lm`;
+            see `masked_lm_generator`).
+        batch_size: the global batch size (the last partial batch is dropped).
+        shuffle: shuffle each epoch, deterministically given `seed`.
+        seed: the shuffle seed.
+        repeat: repeat forever (for step-based, resumable training).
+
+    Returns:
+        A `tf.data.Dataset` of `(x, y)`. `x` has `images`, `token_ids`,
+        `padding_mask`, plus `image_id` (matching) and `masked_token_ids`,
+        `mask_positions` (masked LM). `y` has one target per objective:
+        `contrastive` (image ids), `matching` (`[1, 0, 0]` per row),
+        `masked_lm` (the masked tokens' ids, 0 in unused slots) and
+        `captioning` (the next token at each position, 0 after the end).
+
+    Example:
+    >>> ds = pretraining_dataset(train, ImagePreprocessor(64), text_pre,
+    ...     objectives=("contrastive", "matching", "masked_lm"),
+    ...     mask_generator=masked_lm_generator(tokenizer, 20))
+    >>> model.fit(ds, epochs=1)
+    """
+    objectives = tuple(objectives)
+    if "masked_lm" in objectives and mask_generator is None:
+        raise ValueError("The masked_lm objective needs a `mask_generator`.")
+    ds = contrastive_dataset(
+        examples,
+        image_preprocessor,
+        text_preprocessor,
+        batch_size=batch_size,
+        shuffle=shuffle,
+        seed=seed,
+        repeat=repeat,
+    )
+
+    def add_targets(x, y):
+        x, y = dict(x), dict(y)
+        if "matching" in objectives:
+            x["image_id"] = tf.cast(y["contrastive"], "int32")
+            rows = tf.shape(x["token_ids"])[0]
+            y["matching"] = tf.tile(tf.constant([[1.0, 0.0, 0.0]]), [rows, 1])
+        if "captioning" in objectives:
+            y["captioning"] = next_token_targets(x["token_ids"])
+        if "masked_lm" in objectives:
+            masked = mask_generator(x["token_ids"])
+            x["masked_token_ids"] = tf.cast(masked["token_ids"], "int32")
+            x["mask_positions"] = tf.cast(masked["mask_positions"], "int32")
+            y["masked_lm"] = tf.cast(masked["mask_ids"], "int32")
+        return x, y
+
+    # Sequential (not parallel): the masking draws random numbers, and one
+    # ordered stream of draws keeps the run reproducible and resumable.
+    return ds.map(add_targets).prefetch(AUTOTUNE)

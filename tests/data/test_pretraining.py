@@ -3,9 +3,10 @@
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from vlpk.data.image_preprocessor import ImagePreprocessor
-from vlpk.data.pretraining import masked_lm_generator, pretraining_dataset
+from vlpk.data.pretraining import mask_rows, masked_lm_generator, pretraining_dataset
 from vlpk.data.synthetic import read_shapes, write_shapes
 from vlpk.text import TextPreprocessor, learn_vocabulary, wordpiece_tokenizer
 
@@ -102,3 +103,43 @@ def test_masked_lm_without_a_generator_is_refused(shapes):
             TextPreprocessor(tokenizer, LENGTH),
             objectives=ALL,
         )
+
+
+def test_masks_are_the_same_on_every_run_of_the_stream(shapes):
+    # tf-text's selector draws in a parallel `map_fn`, so masking a whole batch
+    # at once hands the draws to rows in thread order (this test fails that
+    # way); `mask_rows` masks one row at a time and must replay exactly.
+    _, tokenizer = shapes
+    generator = masked_lm_generator(tokenizer, LENGTH, rate=0.3)
+    ids = np.random.default_rng(0).integers(
+        5, tokenizer.vocabulary_size(), (512, LENGTH)
+    )
+
+    def stream():
+        tf.random.set_seed(0)
+        ds = tf.data.Dataset.from_tensor_slices(ids.astype("int32")).batch(64)
+        ds = ds.map(lambda t: mask_rows(generator, t)["mask_positions"])
+        return np.concatenate([np.asarray(batch) for batch in ds])
+
+    first = stream()
+    assert first.any()
+    for _ in range(3):
+        np.testing.assert_array_equal(stream(), first)
+
+
+def test_mask_rows_matches_the_generator_row_by_row(shapes):
+    _, tokenizer = shapes
+    generator = masked_lm_generator(tokenizer, LENGTH)
+    ids = np.random.default_rng(1).integers(5, tokenizer.vocabulary_size(), (4, LENGTH))
+    masked = mask_rows(generator, tf.constant(ids, "int32"))
+    assert masked["token_ids"].shape == (4, LENGTH)
+    assert masked["mask_positions"].shape == (4, generator.mask_selection_length)
+    tokens = np.asarray(masked["token_ids"])
+    for row in range(4):
+        weights = np.asarray(masked["mask_weights"][row]) > 0
+        positions = np.asarray(masked["mask_positions"][row])[weights]
+        np.testing.assert_array_equal(
+            np.asarray(masked["mask_ids"][row])[weights], ids[row, positions]
+        )
+        untouched = np.setdiff1d(np.arange(LENGTH), positions)
+        np.testing.assert_array_equal(tokens[row, untouched], ids[row, untouched])

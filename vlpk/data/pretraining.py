@@ -41,6 +41,52 @@ def masked_lm_generator(tokenizer, sequence_length, rate=0.15, seed=None):
     )
 
 
+def mask_rows(mask_generator, token_ids):
+    """Applies `mask_generator` to a batch one row at a time, in order.
+
+    tf-text's `RandomItemSelector` (inside `MaskedLMMaskGenerator`) shuffles
+    each row in a `tf.map_fn` whose iterations run in parallel and share one
+    stateful random op, so which row gets which draw depends on thread
+    timing: the masks differ from run to run even with
+    `enable_op_determinism`. Masking one row per call, with one iteration in
+    flight, fixes the order of the draws and so makes the masks (and a
+    resumed run) reproducible.
+
+    Args:
+        mask_generator: a `keras_hub.layers.MaskedLMMaskGenerator` with a
+            `mask_selection_length`.
+        token_ids: an int `[batch, sequence_length]` tensor.
+
+    Returns:
+        The generator's dict (`token_ids`, `mask_positions`, `mask_ids` as
+        int32, `mask_weights` as float32), batched like `token_ids`.
+
+    Example:
+    >>> masked = mask_rows(masked_lm_generator(tokenizer, 20), token_ids)
+    """
+    length = mask_generator.mask_selection_length
+    dtypes = {
+        "token_ids": "int32",
+        "mask_positions": "int32",
+        "mask_ids": "int32",
+        "mask_weights": "float32",
+    }
+
+    def mask_one(row):
+        masked = mask_generator(row)
+        return {key: tf.cast(masked[key], dtype) for key, dtype in dtypes.items()}
+
+    signature = {
+        key: tf.TensorSpec(
+            [token_ids.shape[1] if key == "token_ids" else length], dtype
+        )
+        for key, dtype in dtypes.items()
+    }
+    return tf.map_fn(
+        mask_one, token_ids, fn_output_signature=signature, parallel_iterations=1
+    )
+
+
 def pretraining_dataset(
     examples,
     image_preprocessor,
@@ -102,7 +148,7 @@ def pretraining_dataset(
         if "captioning" in objectives:
             y["captioning"] = next_token_targets(x["token_ids"])
         if "masked_lm" in objectives:
-            masked = mask_generator(x["token_ids"])
+            masked = mask_rows(mask_generator, x["token_ids"])
             x["masked_token_ids"] = tf.cast(masked["token_ids"], "int32")
             x["mask_positions"] = tf.cast(masked["mask_positions"], "int32")
             y["masked_lm"] = tf.cast(masked["mask_ids"], "int32")

@@ -8,7 +8,7 @@ from vlpk.data.pipeline import (
     image_dataset,
     text_dataset,
 )
-from vlpk.data.pretraining import masked_lm_generator, pretraining_dataset
+from vlpk.data.pretraining import mask_rows, masked_lm_generator, pretraining_dataset
 from vlpk.data.records import Example
 from vlpk.data.synthetic import read_shapes, read_shapes_vqa, write_shapes
 from vlpk.data.vqa import read_vqa
@@ -19,6 +19,7 @@ __all__ = [
     "classification_dataset",
     "contrastive_dataset",
     "image_dataset",
+    "mask_rows",
     "masked_lm_generator",
     "pretraining_dataset",
     "read_coco_captions",

@@ -1,0 +1,88 @@
+"""The TFRecord layout of converted datasets: one `tf.train.Example` per image.
+
+`vlpk data convert` writes it, and `vlpk.data.shards` reads it. Every record
+carries the encoded image bytes (as found on disk, after validation) and the
+fields of `vlpk.data.Example`; absent fields are stored empty:
+
+| feature | type | content |
+|---|---|---|
+| `image` | bytes | the encoded image (JPEG, PNG, ...) |
+| `image_id` | int64 | the dataset's image id |
+| `height`, `width` | int64 | the image's size, read from its header |
+| `source` | bytes | the image path the record came from |
+| `captions` | bytes list | UTF-8 captions, possibly empty |
+| `question`, `answer`, `answer_type` | bytes | VQA fields, or `b""` |
+| `question_id` | int64 | VQA question id, or -1 |
+| `answers` | bytes list | the raw annotator answers |
+"""
+
+import tensorflow as tf
+
+FEATURES = {
+    "image": tf.io.FixedLenFeature([], tf.string),
+    "image_id": tf.io.FixedLenFeature([], tf.int64),
+    "height": tf.io.FixedLenFeature([], tf.int64),
+    "width": tf.io.FixedLenFeature([], tf.int64),
+    "source": tf.io.FixedLenFeature([], tf.string),
+    "captions": tf.io.RaggedFeature(tf.string),
+    "question": tf.io.FixedLenFeature([], tf.string, default_value=b""),
+    "question_id": tf.io.FixedLenFeature([], tf.int64, default_value=-1),
+    "answers": tf.io.RaggedFeature(tf.string),
+    "answer": tf.io.FixedLenFeature([], tf.string, default_value=b""),
+    "answer_type": tf.io.FixedLenFeature([], tf.string, default_value=b""),
+}
+
+
+def _bytes(values):
+    return tf.train.Feature(bytes_list=tf.train.BytesList(value=values))
+
+
+def _int(value):
+    return tf.train.Feature(int64_list=tf.train.Int64List(value=[value]))
+
+
+def _utf8(text):
+    return (text or "").encode("utf-8")
+
+
+def serialize_example(example, image_bytes, height, width):
+    """Encodes one `Example` and its image as a serialized `tf.train.Example`.
+
+    Args:
+        example: a `vlpk.data.Example`.
+        image_bytes: the encoded image.
+        height: the image height in pixels.
+        width: the image width in pixels.
+
+    Returns:
+        The serialized proto (`bytes`), ready for `tf.io.TFRecordWriter`.
+
+    Example:
+    >>> record = serialize_example(Example("a.jpg", 1, ("a cat",)), data, 4, 4)
+    >>> parse_example(record)["captions"]
+    """
+    feature = {
+        "image": _bytes([image_bytes]),
+        "image_id": _int(int(example.image_id)),
+        "height": _int(int(height)),
+        "width": _int(int(width)),
+        "source": _bytes([_utf8(example.image_path)]),
+        "captions": _bytes([_utf8(c) for c in example.captions]),
+        "question": _bytes([_utf8(example.question)]),
+        "question_id": _int(
+            -1 if example.question_id is None else int(example.question_id)
+        ),
+        "answers": _bytes([_utf8(a) for a in example.answers]),
+        "answer": _bytes([_utf8(example.answer)]),
+        "answer_type": _bytes([_utf8(example.answer_type)]),
+    }
+    proto = tf.train.Example(features=tf.train.Features(feature=feature))
+    return proto.SerializeToString()
+
+
+def parse_example(serialized):
+    """Parses one serialized record (a scalar string tensor) into a dict.
+
+    `captions` and `answers` come back as 1-D string tensors of varying length.
+    """
+    return tf.io.parse_single_example(serialized, FEATURES)

@@ -35,6 +35,61 @@ def _pretrain(args):
     return 0
 
 
+def _convert(args):
+    from vlpk.data.formats import convert_dataset
+
+    manifest = convert_dataset(
+        args.format,
+        args.annotations,
+        args.images,
+        args.out,
+        split=args.split,
+        strict=args.strict,
+        top_answers=args.top_answers,
+        image_column=args.image_column,
+        caption_column=args.caption_column,
+        shard_size=args.shard_size,
+        compression=args.compression,
+        workers=args.workers,
+        max_pixels=args.max_pixels,
+        max_words=args.max_words,
+        split_long=args.split_long,
+    )
+    print(
+        f"{manifest['examples']} examples written, {len(manifest['skipped'])} "
+        f"skipped: {args.out}/manifest.json"
+    )
+    return 0
+
+
+def _add_convert_arguments(command):
+    from vlpk.data.formats import FORMATS
+    from vlpk.data.image_preprocessor import DEFAULT_MAX_PIXELS
+
+    add = command.add_argument
+    add("--format", required=True, choices=FORMATS, help="the source format")
+    add("--images", required=True, help="the folder the image paths are relative to")
+    add(
+        "--annotations",
+        required=True,
+        nargs="+",
+        help="annotation file (vqa: questions file, then annotations file)",
+    )
+    add("--out", required=True, help="output folder for shards and manifest.json")
+    add("--strict", action="store_true", help="exit 2 at the first bad record")
+    add("--split", default=None, help="split name; karpathy: splits to read")
+    add("--shard-size", type=_positive_int, default=1000, help="examples per shard")
+    add("--compression", choices=["gzip"], default=None)
+    add("--workers", type=_positive_int, default=None, help="image-check threads")
+    add("--max-pixels", type=_positive_int, default=DEFAULT_MAX_PIXELS)
+    add("--max-words", type=_positive_int, default=128, help="longer captions are cut")
+    add("--split-long", action="store_true", help="split long captions instead")
+    add("--top-answers", type=_positive_int, default=3129, help="vqa answer vocabulary")
+    add("--image-column", default="image", help="csv: the image path column")
+    add("--caption-column", default="caption", help="csv: the caption column")
+    command.set_defaults(run=_convert)
+
+
 def _positive_int(text):
     try:
         value = int(text)
@@ -83,6 +138,14 @@ def build_parser():
             "pretrain", help="pretrain from an experiment config (--set to override)"
         ),
         config_required=True,
+    )
+    data = commands.add_parser("data", help="dataset tools").add_subparsers(
+        dest="data_command", required=True
+    )
+    _add_convert_arguments(
+        data.add_parser(
+            "convert", help="convert a dataset to TFRecord shards with a manifest"
+        )
     )
     return parser
 

@@ -1,7 +1,12 @@
 """Data: Shapes, dataset readers, the image preprocessor and `tf.data` pipelines."""
 
+from vlpk.data.captions import clean_caption
 from vlpk.data.coco import read_coco_captions
+from vlpk.data.convert import SkipLog, convert_examples
+from vlpk.data.flickr import read_flickr8k, read_flickr30k
+from vlpk.data.formats import convert_dataset, read_source
 from vlpk.data.image_preprocessor import ImagePreprocessor
+from vlpk.data.karpathy import read_karpathy
 from vlpk.data.pipeline import (
     classification_dataset,
     contrastive_dataset,
@@ -12,10 +17,24 @@ from vlpk.data.pretraining import mask_rows, masked_lm_generator, pretraining_da
 from vlpk.data.records import Example
 from vlpk.data.synthetic import read_shapes, read_shapes_vqa, write_shapes
 from vlpk.data.vqa import read_vqa
+from vlpk.data.vqa_answers import answer_vocabulary, soft_score_vector, soft_scores
+from vlpk.data.web_pairs import iter_caption_pairs
 
 __all__ = [
     "Example",
     "ImagePreprocessor",
+    "SkipLog",
+    "answer_vocabulary",
+    "clean_caption",
+    "convert_dataset",
+    "convert_examples",
+    "iter_caption_pairs",
+    "read_flickr8k",
+    "read_flickr30k",
+    "read_karpathy",
+    "read_source",
+    "soft_score_vector",
+    "soft_scores",
     "classification_dataset",
     "contrastive_dataset",
     "image_dataset",

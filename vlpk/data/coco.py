@@ -14,11 +14,11 @@ synthetic data go through this one reader.
 
 import os
 
-from vlpk.data.records import Example, get_field, read_json
+from vlpk.data.records import Example, get_field, read_json, report_or_raise
 from vlpk.errors import InputError
 
 
-def read_coco_captions(annotations_path, images_dir):
+def read_coco_captions(annotations_path, images_dir, report=None):
     """Reads a COCO captions file into one `Example` per captioned image.
 
     Examples are ordered by image id; each holds the image's captions in
@@ -27,6 +27,9 @@ def read_coco_captions(annotations_path, images_dir):
     Args:
         annotations_path: path of a COCO captions JSON file.
         images_dir: folder that the images' `file_name`s are relative to.
+        report: `report(source, reason)` for a bad annotation (a missing or
+            ill-typed field, an unknown image id), which is then skipped;
+            `None` (default) raises `InputError` instead.
 
     Returns:
         A list of `Example` records with `image_path`, `image_id` and
@@ -57,13 +60,21 @@ def read_coco_captions(annotations_path, images_dir):
     captions = {image_id: [] for image_id in file_names}
     for index, annotation in enumerate(annotations):
         where = f"annotations[{index}]"
-        image_id = get_field(annotation, "image_id", path, where, int)
-        caption = get_field(annotation, "caption", path, where, str)
+        try:
+            image_id = get_field(annotation, "image_id", path, where, int)
+            caption = get_field(annotation, "caption", path, where, str)
+        except InputError as error:
+            if report is None:
+                raise
+            report(f"{path}: {where}", str(error).removeprefix(f"{path}: "))
+            continue
         if image_id not in captions:
-            raise InputError(
-                f"{path}: {where} has image_id {image_id}, which is not listed "
-                "under 'images'."
+            report_or_raise(
+                report,
+                f"{path}: {where}",
+                f"has image_id {image_id}, which is not listed under 'images'",
             )
+            continue
         captions[image_id].append(caption)
 
     return [

@@ -142,3 +142,21 @@ def _has_type(value, kind):
     if isinstance(value, bool) and bool not in kinds:
         return False
     return isinstance(value, kinds)
+
+
+def report_or_raise(report, source, reason):
+    """Hands a bad record to `report(source, reason)`, or raises without one.
+
+    Readers take `report=None`: strict by default (an `InputError` naming the
+    record), lenient when the converter passes its `SkipLog`.
+
+    Example:
+    >>> skipped = []
+    >>> keep = lambda source, reason: skipped.append((source, reason))
+    >>> report_or_raise(keep, "a.csv: line 3", "empty caption")
+    >>> skipped
+    [('a.csv: line 3', 'empty caption')]
+    """
+    if report is None:
+        raise InputError(f"{source}: {reason}")
+    report(source, reason)

@@ -30,7 +30,9 @@ from vlpk.data.records import Example, get_field, read_json
 from vlpk.errors import InputError
 
 
-def read_vqa(questions_path, annotations_path, images_dir, image_files=None):
+def read_vqa(
+    questions_path, annotations_path, images_dir, image_files=None, report=None
+):
     """Reads VQA v2 questions and their answers into one `Example` per question.
 
     Examples follow the order of the questions file.
@@ -46,6 +48,8 @@ def read_vqa(questions_path, annotations_path, images_dir, image_files=None):
             convention: `f"{image_id:012d}.jpg"` when the questions file has
             `data_type == "shapes"`, else COCO's
             `f"COCO_{data_subtype}_{image_id:012d}.jpg"`.
+        report: `report(source, reason)` for a bad question record, which is
+            then skipped; `None` (default) raises `InputError` instead.
 
     Returns:
         A list of `Example` records with `image_path`, `image_id`, `question`,
@@ -81,28 +85,48 @@ def read_vqa(questions_path, annotations_path, images_dir, image_files=None):
 
     examples = []
     for index, question in enumerate(questions):
-        where = f"questions[{index}]"
-        image_id = get_field(question, "image_id", questions_path, where, int)
-        question_id = get_field(question, "question_id", questions_path, where, int)
-        answer = answers.get(question_id, {})
-        if answer and answer["image_id"] != image_id:
-            raise InputError(
-                f"{annotations_path}: question_id {question_id} has image_id "
-                f"{answer['image_id']}, but {questions_path} says {image_id}."
+        try:
+            examples.append(
+                _read_question(
+                    question,
+                    index,
+                    questions_path,
+                    annotations_path,
+                    answers,
+                    images_dir,
+                    file_name,
+                )
             )
-        examples.append(
-            Example(
-                image_path=os.path.join(images_dir, file_name(image_id)),
-                image_id=image_id,
-                captions=(),
-                question=get_field(question, "question", questions_path, where, str),
-                question_id=question_id,
-                answers=answer.get("answers", ()),
-                answer=answer.get("answer"),
-                answer_type=answer.get("answer_type"),
-            )
-        )
+        except InputError as error:
+            if report is None:
+                raise
+            report(f"{questions_path}: questions[{index}]", str(error))
     return examples
+
+
+def _read_question(
+    question, index, questions_path, annotations_path, answers, images_dir, file_name
+):
+    """One question's `Example`; raises `InputError` for a bad record."""
+    where = f"questions[{index}]"
+    image_id = get_field(question, "image_id", questions_path, where, int)
+    question_id = get_field(question, "question_id", questions_path, where, int)
+    answer = answers.get(question_id, {})
+    if answer and answer["image_id"] != image_id:
+        raise InputError(
+            f"{annotations_path}: question_id {question_id} has image_id "
+            f"{answer['image_id']}, but {questions_path} says {image_id}."
+        )
+    return Example(
+        image_path=os.path.join(images_dir, file_name(image_id)),
+        image_id=image_id,
+        captions=(),
+        question=get_field(question, "question", questions_path, where, str),
+        question_id=question_id,
+        answers=answer.get("answers", ()),
+        answer=answer.get("answer"),
+        answer_type=answer.get("answer_type"),
+    )
 
 
 def _file_namer(data, path, image_files):

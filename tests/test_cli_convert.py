@@ -1,0 +1,69 @@
+"""`vlpk data convert` on a hand-made COCO folder with bad files in it."""
+
+import json
+
+import numpy as np
+import tensorflow as tf
+
+from vlpk.cli import main
+
+
+def write_coco(root):
+    images = root / "images"
+    images.mkdir()
+    rng = np.random.default_rng(0)
+    entries, annotations = [], []
+    for i in range(4):
+        name = f"{i:012d}.jpg"
+        pixels = rng.integers(0, 255, (12, 12, 3), "uint8")
+        (images / name).write_bytes(tf.io.encode_jpeg(pixels).numpy())
+        entries.append({"id": i, "file_name": name})
+        annotations.append({"id": 10 + i, "image_id": i, "caption": f"shape {i}"})
+    (images / "000000000002.jpg").write_bytes(b"GIF89a not really")  # corrupt
+    entries.append({"id": 7, "file_name": "gone.jpg"})  # missing file
+    annotations.append({"id": 20, "image_id": 7, "caption": "lost"})
+    annotations.append({"id": 21, "image_id": 99, "caption": "nobody"})  # unknown id
+    path = root / "captions.json"
+    path.write_text(json.dumps({"images": entries, "annotations": annotations}))
+    return images, path
+
+
+def convert(images, annotations, out, *flags):
+    return main(
+        [
+            "data",
+            "convert",
+            "--format",
+            "coco",
+            "--images",
+            str(images),
+            "--annotations",
+            str(annotations),
+            "--out",
+            str(out),
+            *flags,
+        ]
+    )
+
+
+def test_default_policy_skips_reports_and_exits_0(tmp_path, capsys):
+    images, annotations = write_coco(tmp_path)
+    assert convert(images, annotations, tmp_path / "out", "--shard-size", "2") == 0
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert manifest["examples"] == 3
+    assert manifest["format"] == "coco"
+    reasons = sorted(entry["reason"] for entry in manifest["skipped"])
+    assert len(reasons) == 3, manifest["skipped"]
+    assert "file not found" in reasons
+    assert any("99" in reason for reason in reasons)  # the unknown image id
+    assert any(r.startswith(("not an image", "truncated")) for r in reasons)
+    err = capsys.readouterr().err
+    assert "gone.jpg: file not found" in err
+
+
+def test_strict_exits_2_naming_the_first_bad_record(tmp_path, capsys):
+    images, annotations = write_coco(tmp_path)
+    assert convert(images, annotations, tmp_path / "out", "--strict") == 2
+    err = capsys.readouterr().err
+    assert "vlpk data: error:" in err
+    assert "99" in err  # the reader meets the unknown image id first

@@ -1,0 +1,272 @@
+"""Converts a dataset on disk into sharded TFRecords with a manifest.
+
+`convert_examples` streams `Example`s into shards of `shard_size` examples:
+
+- **Bad input is skipped and reported.** Each image is checked
+  (`vlpk.data.image_check`): missing, empty, non-image, unsupported,
+  oversized (by its header, before decoding) or truncated files are
+  skipped, and so are captions that are empty or not UTF-8. Each skip is a
+  `{"source", "reason"}` entry in `manifest.json` and a line in the log. With
+  `strict=True` the first bad record raises `InputError` naming it instead.
+- **Streaming.** Examples are consumed one shard at a time, so a CSV of
+  millions of rows is never held in memory, and the work is linear in the
+  number of examples.
+- **Parallel.** Images of a shard are read and checked in a thread pool
+  (Pillow decodes outside the GIL); the shard is written in order.
+- **Resumable.** Each finished shard is written atomically with a small
+  `.json` sidecar (its count and skips). A re-run with the same options
+  keeps finished shards and converts only the rest.
+
+`vlpk data convert` (see `vlpk.cli`) wraps it for every supported format.
+"""
+
+import concurrent.futures
+import dataclasses
+import itertools
+import json
+import os
+import sys
+import time
+
+import keras
+import tensorflow as tf
+
+from vlpk.data.captions import clean_caption
+from vlpk.data.image_check import BadImage, check_image
+from vlpk.data.image_preprocessor import DEFAULT_MAX_PIXELS
+from vlpk.data.tfrecord import serialize_example
+from vlpk.errors import InputError
+
+MANIFEST = "manifest.json"
+
+
+class SkipLog:
+    """Collects skipped records; in strict mode, raises on the first one.
+
+    Args:
+        strict: raise `InputError(f"{source}: {reason}")` instead of
+            collecting.
+        stream: where each skip is logged as it happens (`None`: silent).
+
+    Example:
+    >>> skips = SkipLog()
+    >>> skips("captions.json: annotations[3]", "unknown image id 99")
+    >>> skips.entries
+    [{'source': 'captions.json: annotations[3]', 'reason': 'unknown image id 99'}]
+    """
+
+    def __init__(self, strict=False, stream=None):
+        self.strict = strict
+        self.stream = stream
+        self.entries = []
+
+    def __call__(self, source, reason):
+        if self.strict:
+            raise InputError(
+                f"{source}: {reason} (--strict stops at the first bad record)"
+            )
+        self.entries.append({"source": str(source), "reason": str(reason)})
+        if self.stream is not None:
+            print(f"skipped {source}: {reason}", file=self.stream)
+
+
+def convert_examples(
+    examples,
+    out_dir,
+    split="train",
+    shard_size=1000,
+    compression=None,
+    workers=None,
+    max_pixels=DEFAULT_MAX_PIXELS,
+    max_words=128,
+    split_long=False,
+    strict=False,
+    log=None,
+    extra_manifest=None,
+    verbose=1,
+):
+    """Writes `examples` as TFRecord shards plus `out_dir/manifest.json`.
+
+    Args:
+        examples: an iterable (may be a generator) of `vlpk.data.Example`.
+        out_dir: the output folder (created if needed).
+        split: the split's name, used in shard names and the manifest.
+        shard_size: examples read per shard (a shard holds fewer when some
+            are skipped).
+        compression: `None` or `"gzip"`.
+        workers: threads that read and check images (default: CPU count).
+        max_pixels: reject images whose header declares more pixels.
+        max_words: captions longer than this are truncated (or split).
+        split_long: split long captions into several captions instead.
+        strict: raise `InputError` at the first bad record.
+        log: a `SkipLog` shared with the reader (pass it as the reader's
+            `report`), so the records the reader skips are in the manifest
+            too; its `strict` then applies. Default: a new one.
+        extra_manifest: more keys for the manifest (format, sources...).
+        verbose: 1 shows a progress bar and logs skips on stderr.
+
+    Returns:
+        The manifest dict: `examples` (written), `skipped` (list of
+        `{"source", "reason"}`), `split`, `shards` (`[{"file", "examples"}]`),
+        `captions`, `options`, `seconds`.
+
+    Raises:
+        InputError: on the first bad record when `strict`, or when `out_dir`
+            holds shards written with different options.
+
+    Example:
+    >>> manifest = convert_examples(read_coco_captions(ann, images), "shards/")
+    >>> manifest["examples"], len(manifest["skipped"])
+    """
+    if shard_size <= 0:
+        raise InputError(f"shard_size must be positive, got {shard_size}.")
+    if compression not in (None, "gzip"):
+        raise InputError(f"compression must be None or 'gzip', got {compression!r}.")
+    os.makedirs(out_dir, exist_ok=True)
+    options = {
+        "split": split,
+        "shard_size": shard_size,
+        "compression": compression,
+        "max_pixels": max_pixels,
+        "max_words": max_words,
+        "split_long": split_long,
+    }
+    if log is None:
+        log = SkipLog(strict, sys.stderr if verbose else None)
+    started = time.perf_counter()
+    progress = keras.utils.Progbar(None, unit_name="example") if verbose else None
+    shards, seen = [], 0
+    workers = workers or os.cpu_count() or 1
+    with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+        iterator = iter(examples)
+        for index in itertools.count():
+            chunk = list(itertools.islice(iterator, shard_size))
+            if not chunk:
+                break
+            seen += len(chunk)
+            name = f"{split}-{index:05d}.tfrecord" + (".gz" if compression else "")
+            shard = _finished_shard(out_dir, name, options)
+            if shard is None:
+                shard = _write_shard(pool, chunk, out_dir, name, options, log)
+            else:
+                for entry in shard["skipped"]:
+                    log(entry["source"], entry["reason"])
+            shards.append(shard)
+            if progress is not None:
+                progress.update(seen)
+    if progress is not None:
+        progress.update(seen, finalize=True)
+    skipped = log.entries
+    manifest = {
+        "split": split,
+        "examples": sum(s["examples"] for s in shards),
+        "captions": sum(s["captions"] for s in shards),
+        "skipped": skipped,
+        "records_read": seen,
+        "shards": [{"file": s["file"], "examples": s["examples"]} for s in shards],
+        "options": options,
+        **(extra_manifest or {}),
+        "seconds": round(time.perf_counter() - started, 3),
+    }
+    _write_json(os.path.join(out_dir, MANIFEST), manifest)
+    if verbose:
+        print(
+            f"wrote {manifest['examples']} examples ({manifest['captions']} captions) "
+            f"in {len(shards)} shard(s) to {out_dir}; skipped {len(skipped)}",
+            file=sys.stderr,
+        )
+    return manifest
+
+
+def _sidecar(out_dir, name):
+    return os.path.join(out_dir, name + ".json")
+
+
+def _finished_shard(out_dir, name, options):
+    """The sidecar of a shard finished by an earlier run, or `None`."""
+    sidecar = _sidecar(out_dir, name)
+    if not (os.path.exists(sidecar) and os.path.exists(os.path.join(out_dir, name))):
+        return None
+    with open(sidecar, encoding="utf-8") as f:
+        shard = json.load(f)
+    if shard.get("options") != options:
+        raise InputError(
+            f"{out_dir} holds shards written with other options "
+            f"({shard.get('options')}, now {options}): use a new --out folder, or "
+            "the same options to resume."
+        )
+    return shard
+
+
+def _write_shard(pool, chunk, out_dir, name, options, log):
+    """Checks a chunk's images in `pool` and writes the good ones, in order."""
+
+    def prepare(example):
+        captions, caption_skips = _clean_captions(example, options)
+        if not captions and example.question is None:
+            reason = caption_skips[0][1] if caption_skips else "no caption"
+            return example, None, reason, []
+        try:
+            data, height, width = check_image(example.image_path, options["max_pixels"])
+        except BadImage as error:
+            return example, None, str(error), []
+        example = dataclasses.replace(example, captions=captions)
+        return example, (data, height, width), None, caption_skips
+
+    path = os.path.join(out_dir, name)
+    tmp = path + ".tmp"
+    written, captions, skipped_before = 0, 0, len(log.entries)
+    compression = "GZIP" if options["compression"] else None
+    try:
+        with tf.io.TFRecordWriter(tmp, options=compression) as writer:
+            for example, image, reason, caption_skips in pool.map(prepare, chunk):
+                if reason is not None:
+                    log(example.image_path, reason)
+                    continue
+                for source, caption_reason in caption_skips:
+                    log(source, caption_reason)
+                writer.write(serialize_example(example, *image))
+                written += 1
+                captions += len(example.captions)
+    except BaseException:
+        os.remove(tmp)
+        raise
+    os.replace(tmp, path)
+    shard = {
+        "file": name,
+        "examples": written,
+        "captions": captions,
+        "skipped": log.entries[skipped_before:],
+        "options": options,
+    }
+    _write_json(_sidecar(out_dir, name), shard)
+    return shard
+
+
+def _clean_captions(example, options):
+    """`(captions, skips)`: the cleaned captions, and `(source, reason)` pairs.
+
+    One bad caption among good ones is dropped and reported (the image keeps
+    the rest); the caller skips an image whose every caption is bad, unless
+    it is a VQA record (with a question), which may have no captions at all.
+    """
+    cleaned, skips = [], []
+    for index, caption in enumerate(example.captions):
+        try:
+            cleaned.extend(
+                clean_caption(
+                    caption,
+                    max_words=options["max_words"],
+                    split_long=options["split_long"],
+                )
+            )
+        except InputError as error:
+            skips.append((f"{example.image_path}: caption {index}", str(error)))
+    return tuple(cleaned), skips
+
+
+def _write_json(path, value):
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(value, f, indent=1, ensure_ascii=False)
+    os.replace(tmp, path)

@@ -1,0 +1,78 @@
+"""VQA v2 answer vocabulary and soft scores, as in the VQA literature.
+
+VQA models classify over the most frequent answers (3,129 in the
+bottom-up-attention line of work) and train on *soft* targets: an answer
+given by `c` of the 10 annotators scores the official VQA accuracy,
+
+    score(c) = mean over the 10 sets of 9 annotators of min(1, matches / 3)
+
+which is 0.3, 0.6, 0.9 and 1.0 for c = 1, 2, 3 and 4 or more.
+"""
+
+import collections
+
+import numpy as np
+
+
+def normalize_answer(answer):
+    """Lowercases, strips and drops a trailing period."""
+    answer = answer.strip().lower()
+    return answer[:-1].rstrip() if answer.endswith(".") else answer
+
+
+def answer_vocabulary(examples, top_k=3129):
+    """The `top_k` most frequent annotator answers (ties alphabetical).
+
+    Args:
+        examples: VQA `Example`s (their `answers`).
+        top_k: the vocabulary size.
+
+    Returns:
+        A list of normalized answers, most frequent first.
+
+    Example:
+    >>> vocabulary = answer_vocabulary(read_vqa(q, a, images), top_k=3129)
+    """
+    counts = collections.Counter(
+        normalize_answer(a) for example in examples for a in example.answers
+    )
+    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    return [answer for answer, _ in ranked[:top_k] if answer]
+
+
+def soft_scores(answers, vocabulary):
+    """`{answer: score}` for one question's annotator answers.
+
+    Args:
+        answers: the raw annotator answers (10 in VQA v2).
+        vocabulary: the answer vocabulary; other answers are dropped.
+
+    Returns:
+        The VQA accuracy of each in-vocabulary answer (see the module doc).
+
+    Example:
+    >>> soft_scores(["red"] * 2 + ["blue"] * 8, ["red", "blue"])
+    {'blue': 1.0, 'red': 0.6}
+    """
+    counts = collections.Counter(normalize_answer(a) for a in answers)
+    known = set(vocabulary)
+    total = len(answers)
+    scores = {}
+    for answer, count in sorted(counts.items()):
+        if answer not in known:
+            continue
+        # Leave out each annotator in turn: `count` of the subsets lose a match.
+        score = (
+            (total - count) * min(1.0, count / 3) + count * min(1.0, (count - 1) / 3)
+        ) / total
+        scores[answer] = round(score, 6)
+    return scores
+
+
+def soft_score_vector(answers, vocabulary):
+    """`soft_scores` as a float32 vector aligned with `vocabulary`."""
+    index = {answer: i for i, answer in enumerate(vocabulary)}
+    vector = np.zeros(len(vocabulary), "float32")
+    for answer, score in soft_scores(answers, vocabulary).items():
+        vector[index[answer]] = score
+    return vector

@@ -67,3 +67,51 @@ def test_strict_exits_2_naming_the_first_bad_record(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "vlpk data: error:" in err
     assert "99" in err  # the reader meets the unknown image id first
+
+
+def test_vqa_writes_the_answer_vocabulary(tmp_path):
+    from vlpk.data.formats import convert_dataset
+
+    images = tmp_path / "images"
+    images.mkdir()
+    pixels = np.zeros((8, 8, 3), "uint8")
+    (images / "000000000001.jpg").write_bytes(tf.io.encode_jpeg(pixels).numpy())
+    questions = {
+        "data_type": "shapes",
+        "questions": [
+            {"image_id": 1, "question": "What colour?", "question_id": 10},
+            {"image_id": 1, "question": "How many?", "question_id": 11},
+            {"image_id": 5, "question": "Where?", "question_id": 12},  # no file
+        ],
+    }
+    answers = {
+        "annotations": [
+            {
+                "question_id": qid,
+                "image_id": image,
+                "answer_type": "other",
+                "multiple_choice_answer": best,
+                "answers": [{"answer": a} for a in given],
+            }
+            for qid, image, best, given in [
+                (10, 1, "red", ["red"] * 7 + ["blue"] * 3),
+                (11, 1, "two", ["two"] * 9 + ["red"]),
+                (12, 5, "left", ["left"] * 10),
+            ]
+        ]
+    }
+    (tmp_path / "q.json").write_text(json.dumps(questions))
+    (tmp_path / "a.json").write_text(json.dumps(answers))
+    manifest = convert_dataset(
+        "vqa",
+        [tmp_path / "q.json", tmp_path / "a.json"],
+        images,
+        tmp_path / "out",
+        top_answers=2,
+        verbose=0,
+    )
+    assert manifest["examples"] == 2
+    assert [s["reason"] for s in manifest["skipped"]] == ["file not found"]
+    vocabulary = (tmp_path / "out" / "answer_vocabulary.txt").read_text().split("\n")
+    assert vocabulary[:2] == ["left", "two"]  # given 10 and 9 times; "red" 8
+    assert manifest["answers"] == 2

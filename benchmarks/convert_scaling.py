@@ -116,8 +116,9 @@ def main():
         "self_max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "date": time.strftime("%Y-%m-%d"),
     }
+    growth = last["rows"] // first["rows"]
     print(
-        f"{last['rows'] // first['rows']}x the rows: {summary['time_ratio']}x the time, "
+        f"{growth}x the rows: {summary['time_ratio']}x the time, "
         f"{summary['peak_rss_ratio']}x the peak memory"
     )
     os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)

@@ -15,6 +15,12 @@ from vlpk.data.pipeline import (
 )
 from vlpk.data.pretraining import mask_rows, masked_lm_generator, pretraining_dataset
 from vlpk.data.records import Example
+from vlpk.data.shards import (
+    caption_pair_dataset,
+    decode_guarded,
+    read_records,
+    shard_files,
+)
 from vlpk.data.synthetic import read_shapes, read_shapes_vqa, write_shapes
 from vlpk.data.vqa import read_vqa
 from vlpk.data.vqa_answers import answer_vocabulary, soft_score_vector, soft_scores
@@ -25,6 +31,10 @@ __all__ = [
     "ImagePreprocessor",
     "SkipLog",
     "answer_vocabulary",
+    "caption_pair_dataset",
+    "decode_guarded",
+    "read_records",
+    "shard_files",
     "clean_caption",
     "convert_dataset",
     "convert_examples",

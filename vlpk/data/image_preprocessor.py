@@ -81,7 +81,14 @@ class ImagePreprocessor(keras.layers.Layer):
             message=f"image declares more than max_pixels={self.max_pixels} pixels",
         )
         image = tf.io.decode_image(image_bytes, channels=3, expand_animations=False)
-        image = tf.image.resize(image, self.image_size, antialias=True)
+        # An image already at the target size (pre-resized web data) skips the
+        # resize: antialiased resizing at scale 1 is the identity anyway.
+        same_size = tf.reduce_all(tf.shape(image)[:2] == tf.constant(self.image_size))
+        image = tf.cond(
+            same_size,
+            lambda: tf.cast(image, tf.float32),
+            lambda: tf.image.resize(image, self.image_size, antialias=True),
+        )
         image = tf.clip_by_value(image, 0.0, 255.0)
         return tf.ensure_shape(image, self.image_size + (3,))
 

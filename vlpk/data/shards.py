@@ -1,0 +1,385 @@
+"""Reading converted datasets: TFRecord shards in, training batches out.
+
+`vlpk data convert` writes a dataset as TFRecord shards in the layout of
+`vlpk.data.tfrecord` (one record per image, with its encoded bytes and
+captions). This module reads them back:
+
+- `shard_files` finds the shards of a directory, a manifest or a glob.
+- `read_records` interleaves the shards into parsed records, sharded by file
+  across the workers of a `MultiWorkerMirroredStrategy`.
+- `decode_guarded` decodes one image through the `ImagePreprocessor`, and says
+  instead of raising when the bytes are not an image or declare too many
+  pixels.
+- `caption_pair_dataset` turns the records into the same batches as
+  `vlpk.data.contrastive_dataset`, so a model trains on shards unchanged.
+
+Bad records never stop training; they are skipped with a warning:
+
+| record | what happens |
+|---|---|
+| not a `tf.train.Example` (random bytes) | parse error, skipped by `ignore_errors` |
+| image bytes in no known format (text, random) | not decoded, skipped, logged |
+| PNG/JPEG header declaring more than `max_pixels` | not decoded, skipped, logged |
+| truncated JPEG (TF 2.21 raises, no gray fill) | skipped by `ignore_errors` |
+| record without captions | no pairs |
+| shard cut short | records before the cut are read, the rest of that shard is lost |
+"""
+
+import json
+import os
+import sys
+
+import tensorflow as tf
+
+from vlpk.data.image_preprocessor import image_dimensions
+from vlpk.data.tfrecord import parse_example
+from vlpk.errors import InputError
+
+AUTOTUNE = tf.data.AUTOTUNE
+
+# Formats `tf.io.decode_image` decodes, recognised by their first bytes.
+_SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a", b"BM")
+
+# Captions of one image leave the decoder side by side; a second, small shuffle
+# of this many batches of decoded pairs spreads them over several batches. It
+# holds decoded images, so it stays far smaller than the record shuffle.
+_PAIR_SHUFFLE_BATCHES = 4
+
+
+def shard_files(path):
+    """Lists the TFRecord shards of a dataset, sorted.
+
+    Args:
+        path: a directory, or a glob pattern such as `"data/train-*.tfrecord"`
+            (local or any filesystem `tf.io.gfile` knows, e.g. `gs://`). In a
+            directory holding a `manifest.json`, the shards are the relative
+            file names listed under its `"shards"` key; otherwise they are all
+            `*.tfrecord` and `*.tfrecord.gz` files of the directory.
+
+    Returns:
+        A sorted list of file paths (`.gz` files are read as GZIP).
+
+    Raises:
+        InputError: when nothing matches, the manifest is malformed, or a
+            shard it lists is missing. The message names the path.
+
+    Example:
+    >>> shard_files("converted/coco_train")
+    ['converted/coco_train/train-00000.tfrecord', ...]
+    """
+    path = os.fspath(path)
+    if tf.io.gfile.isdir(path):
+        manifest = os.path.join(path, "manifest.json")
+        if tf.io.gfile.exists(manifest):
+            files = _manifest_shards(manifest)
+        else:
+            files = tf.io.gfile.glob(os.path.join(path, "*.tfrecord"))
+            files += tf.io.gfile.glob(os.path.join(path, "*.tfrecord.gz"))
+    else:
+        files = tf.io.gfile.glob(path)
+    if not files:
+        raise InputError(
+            f"No TFRecord shards found at {path}: expected a directory with "
+            "*.tfrecord / *.tfrecord.gz files or a manifest.json, or a glob "
+            "pattern that matches shard files. Convert a dataset with "
+            "`vlpk data convert` first."
+        )
+    return sorted(files)
+
+
+def _manifest_shards(manifest):
+    try:
+        with tf.io.gfile.GFile(manifest, "r") as f:
+            content = json.load(f)
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise InputError(f"{manifest}: is not valid JSON ({error}).") from None
+    shards = content.get("shards") if isinstance(content, dict) else None
+    # `vlpk data convert` lists `{"file": name, "examples": n}`; plain names
+    # are accepted too.
+    names = [s.get("file") if isinstance(s, dict) else s for s in shards or ()]
+    if not isinstance(shards, list) or not all(isinstance(n, str) for n in names):
+        raise InputError(
+            f"{manifest}: should be a JSON object whose 'shards' key lists the "
+            "shard files (names, or {'file': name} objects), relative to the "
+            "manifest's directory."
+        )
+    root = os.path.dirname(manifest)
+    files = [os.path.join(root, name) for name in names]
+    missing = [f for f in files if not tf.io.gfile.exists(f)]
+    if missing:
+        raise InputError(
+            f"{manifest}: lists {len(missing)} shard(s) that do not exist, "
+            f"e.g. {missing[0]}. Re-run the conversion or fix the manifest."
+        )
+    return files
+
+
+def read_records(
+    path, deterministic=True, cycle_length=None, shuffle_files=False, seed=0
+):
+    """Reads the records of TFRecord shards as parsed dicts (`FEATURES`).
+
+    The shards are read in parallel by `interleave`, one record from each in
+    turn. Records that are not a `tf.train.Example` are skipped with a logged
+    warning.
+
+    Multi-worker training: the dataset's auto-shard policy is set to `FILE`, so
+    under `MultiWorkerMirroredStrategy` each worker reads its own subset of the
+    files instead of reading everything and dropping all but 1/N of the
+    records. The file shuffle is seeded, so every worker draws the same
+    permutation and the subsets stay disjoint. There must be at least as many
+    shards as workers: TF does not fall back to `DATA` sharding under an
+    explicit `FILE` policy, and iterating fails with an `InvalidArgumentError`
+    ("Could not apply FILE based sharding: the dataset only has N file(s),
+    which is not enough for the required W shards/workers"; measured with TF
+    2.21: the workers that own a file raise it, the others see an empty
+    dataset). Write more shards, or set the policy to `DATA` on the returned
+    dataset.
+
+    Args:
+        path: shards, as accepted by `shard_files`.
+        deterministic: keep a reproducible record order. `False` lets the
+            interleave return whichever shard is ready first (faster on slow
+            storage).
+        cycle_length: how many shards are read at once (`None`: TF's default,
+            the number of CPU cores).
+        shuffle_files: shuffle the file order each iteration (seeded).
+        seed: the file shuffle seed.
+
+    Returns:
+        A `tf.data.Dataset` of dicts with the keys of
+        `vlpk.data.tfrecord.FEATURES`.
+
+    Example:
+    >>> for record in read_records("converted/coco_train").take(1):
+    ...     print(record["image_id"], record["captions"])
+    """
+    files = shard_files(path)
+    ds = tf.data.Dataset.from_tensor_slices(files)
+    if shuffle_files:
+        ds = ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
+
+    def read(file):
+        compressed = tf.strings.regex_full_match(file, r".*\.gz")
+        return tf.data.TFRecordDataset(
+            file, compression_type=tf.where(compressed, "GZIP", "")
+        )
+
+    ds = ds.interleave(
+        read,
+        cycle_length=cycle_length,
+        num_parallel_calls=AUTOTUNE,
+        deterministic=deterministic,
+    )
+    ds = ds.map(parse_example, num_parallel_calls=AUTOTUNE, deterministic=deterministic)
+    ds = ds.ignore_errors(log_warning=True)
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = (
+        tf.data.experimental.AutoShardPolicy.FILE
+    )
+    return ds.with_options(options)
+
+
+def decode_guarded(image_bytes, image_preprocessor):
+    """Decodes and resizes one image, unless its bytes are unsafe or no image.
+
+    The format and the pixel count are read from the first bytes (see
+    `vlpk.data.image_preprocessor.image_dimensions`): bytes in no format
+    `tf.io.decode_image` knows, and images whose header declares more than
+    `image_preprocessor.max_pixels` pixels, are never decoded. Bytes that
+    pass these checks but are corrupt inside (a truncated JPEG) still raise
+    an `InvalidArgumentError` when decoded: TF 2.21 does not fill a cut JPEG
+    with gray, it fails with "jpeg::Uncompress failed". Pipelines follow this
+    function with `ignore_errors` (see `caption_pair_dataset`).
+
+    Args:
+        image_bytes: a scalar string tensor, the encoded image.
+        image_preprocessor: the `vlpk.data.ImagePreprocessor` that decodes it.
+
+    Returns:
+        `(image, ok)`: float32 pixels `[H, W, 3]` as the preprocessor returns
+        them (zeros when not ok), and a bool scalar.
+
+    Example:
+    >>> image, ok = decode_guarded(tf.io.read_file("cat.jpg"), ImagePreprocessor(64))
+    """
+    head = tf.strings.substr(image_bytes, 0, 8)
+    known = tf.reduce_any(
+        [tf.strings.substr(head, 0, len(s)) == s for s in _SIGNATURES]
+    )
+
+    def pixels():
+        height, width = image_dimensions(image_bytes)
+        return height * width
+
+    # Only a known header is parsed: `extract_jpeg_shape` needs a JPEG.
+    count = tf.cond(known, pixels, lambda: tf.constant(0, tf.int64))
+    ok = known & (count <= image_preprocessor.max_pixels)
+    shape = image_preprocessor.image_size + (3,)
+    image = tf.cond(
+        ok,
+        lambda: image_preprocessor.decode_one(image_bytes),
+        lambda: tf.zeros(shape, tf.float32),
+    )
+    return image, ok
+
+
+def caption_pair_dataset(
+    path,
+    image_preprocessor,
+    text_preprocessor,
+    batch_size=64,
+    shuffle_buffer=10_000,
+    seed=0,
+    deterministic=True,
+    augment=None,
+    cache=False,
+    repeat=False,
+    drop_remainder=True,
+    one_caption_per_image=False,
+):
+    """Image-caption pairs from TFRecord shards, for contrastive training.
+
+    The batches are those of `vlpk.data.contrastive_dataset`: each caption of
+    an image becomes one pair whose target is the image id. Each image is
+    decoded once, however many captions it has. Bad records (not an image,
+    corrupt, a decompression bomb) are skipped with a warning, never decoded
+    past their header when they declare too many pixels.
+
+    The order of operations keeps memory small: the record shuffle holds
+    encoded bytes, images are decoded after it, and the captions of one image
+    are then spread by a small shuffle of decoded pairs (4 batches). With
+    `cache`, images are decoded once, before the cache, and the shuffle holds
+    cached decoded images instead.
+
+    Args:
+        path: shards, as accepted by `shard_files`.
+        image_preprocessor: a `vlpk.data.ImagePreprocessor`, which decodes,
+            guards and resizes every image (as in serving).
+        text_preprocessor: a `vlpk.text.TextPreprocessor`.
+        batch_size: the global batch size.
+        shuffle_buffer: records held by the shuffle buffer (0: no shuffling,
+            files and records are read in order). The shuffle is seeded and
+            differs each epoch.
+        seed: seed of the file shuffle, record shuffle and caption choice.
+        deterministic: reproducible order given `seed`; `False` trades it for
+            throughput.
+        augment: optional Keras layer (or `keras.Sequential`) called on each
+            decoded float32 image `[H, W, 3]` in `[0, 255]`, after the cache,
+            e.g. `keras.layers.RandomCrop`, `RandomZoom`, `RandomContrast`.
+            Avoid horizontal flips: they make captions such as "a dog left of
+            a car" false.
+        cache: `True` caches decoded images in memory, a string caches them in
+            that file; either way decoding runs once, in the first epoch.
+        repeat: repeat forever (for step-based training).
+        drop_remainder: drop the last partial batch.
+        one_caption_per_image: emit one pair per image instead of one per
+            caption, the caption drawn at random each epoch (seeded, stateless
+            draw).
+
+    Returns:
+        A `tf.data.Dataset` of `({"images", "token_ids", "padding_mask"},
+        {"contrastive": image_id})`.
+
+    Example:
+    >>> ds = caption_pair_dataset("converted/coco_train", ImagePreprocessor(224),
+    ...                           text_preprocessor, batch_size=256, repeat=True)
+    >>> model.fit(ds, steps_per_epoch=1000, epochs=10)
+    """
+    shuffle = shuffle_buffer > 0
+    ds = read_records(path, deterministic, shuffle_files=shuffle, seed=seed)
+    ds = ds.map(
+        lambda r: {
+            "image": r["image"],
+            "captions": r["captions"],
+            "image_id": r["image_id"],
+            "source": r["source"],
+        },
+        num_parallel_calls=AUTOTUNE,
+        deterministic=deterministic,
+    )
+    ds = ds.filter(lambda r: tf.size(r["captions"]) > 0)
+
+    def decode(ds):
+        def decode_record(record):
+            image, ok = decode_guarded(record["image"], image_preprocessor)
+            tf.cond(
+                ok,
+                tf.no_op,
+                lambda: tf.print(
+                    "WARNING: vlpk skipped image",
+                    record["image_id"],
+                    record["source"],
+                    "(unknown format, or more than max_pixels)",
+                    output_stream=sys.stderr,
+                ),
+            )
+            return {
+                "image": image,
+                "captions": record["captions"],
+                "image_id": record["image_id"],
+                "ok": ok,
+            }
+
+        ds = ds.map(
+            decode_record, num_parallel_calls=AUTOTUNE, deterministic=deterministic
+        )
+        # Corrupt data behind a valid header (a truncated JPEG) raises in the
+        # decoder; drop that record rather than the epoch.
+        ds = ds.ignore_errors(log_warning=True)
+        return ds.filter(lambda r: r["ok"])
+
+    if cache:
+        ds = decode(ds).cache("" if cache is True else os.fspath(cache))
+    if shuffle:
+        ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+    if repeat:
+        ds = ds.repeat()
+    if not cache:
+        ds = decode(ds)
+
+    if one_caption_per_image:
+        draws = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
+
+        def pick(record, draw):
+            n = tf.shape(record["captions"], out_type=tf.int64)[0]
+            index = tf.random.stateless_uniform(
+                [],
+                seed=tf.stack([draw, record["image_id"]]),
+                minval=0,
+                maxval=n,
+                dtype=tf.int64,
+            )
+            return record["image"], record["captions"][index], record["image_id"]
+
+        ds = tf.data.Dataset.zip(ds, draws).map(
+            pick, num_parallel_calls=AUTOTUNE, deterministic=deterministic
+        )
+    else:
+
+        def expand(record):
+            n = tf.shape(record["captions"])[0]
+            images = tf.repeat(record["image"][None], n, axis=0)
+            ids = tf.fill([n], record["image_id"])
+            return images, record["captions"], ids
+
+        ds = ds.map(expand, num_parallel_calls=AUTOTUNE, deterministic=deterministic)
+        ds = ds.unbatch()
+        if shuffle:
+            pairs = min(shuffle_buffer, _PAIR_SHUFFLE_BATCHES * batch_size)
+            ds = ds.shuffle(pairs, seed=seed + 1, reshuffle_each_iteration=True)
+
+    if augment is not None:
+        ds = ds.map(
+            lambda image, caption, image_id: (augment(image), caption, image_id),
+            num_parallel_calls=AUTOTUNE,
+            deterministic=deterministic,
+        )
+    ds = ds.batch(batch_size, drop_remainder=drop_remainder)
+
+    def tokenize(images, captions, image_ids):
+        x = {"images": images, **text_preprocessor(captions)}
+        return x, {"contrastive": image_ids}
+
+    ds = ds.map(tokenize, num_parallel_calls=AUTOTUNE, deterministic=deterministic)
+    return ds.prefetch(AUTOTUNE)

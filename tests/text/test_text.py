@@ -115,3 +115,24 @@ def test_tokenizer_from_local_preset(vocab, tmp_path):
     restored = tokenizer_from_preset(preset)
     text = "a red circle left of a blue square"
     np.testing.assert_array_equal(restored(text), tokenizer(text))
+
+
+def test_cjk_captions_survive_vocabulary_learning_and_tokenization():
+    from vlpk.text import learn_vocabulary, wordpiece_tokenizer
+
+    captions = [
+        "一只红色的圆形",
+        "蓝色的正方形在左边",
+        "三角形 above the 圆形",
+        "Ünïcödé façade",
+    ]
+    vocabulary = learn_vocabulary(captions, 120)
+    assert "红" in vocabulary and "圆" in vocabulary  # CJK is split per character
+    tokenizer = wordpiece_tokenizer(vocabulary)
+    unk = tokenizer.token_to_id("[UNK]")
+    for caption in captions[:3]:
+        ids = [int(i) for i in tokenizer(caption)]
+        assert ids and unk not in ids, (caption, ids)
+        text = tokenizer.detokenize(ids)
+        text = text.numpy().decode() if hasattr(text, "numpy") else text
+        assert text.replace(" ", "") == caption.replace(" ", "").lower()

@@ -14,8 +14,14 @@ synthetic data go through this one reader.
 
 import os
 
-from vlpk.data.records import Example, get_field, read_json, report_or_raise
-from vlpk.errors import InputError
+from vlpk.data.records import (
+    Example,
+    RecordError,
+    get_field,
+    read_json,
+    report_error,
+    report_or_raise,
+)
 
 
 def read_coco_captions(annotations_path, images_dir, report=None):
@@ -27,9 +33,11 @@ def read_coco_captions(annotations_path, images_dir, report=None):
     Args:
         annotations_path: path of a COCO captions JSON file.
         images_dir: folder that the images' `file_name`s are relative to.
-        report: `report(source, reason)` for a bad annotation (a missing or
-            ill-typed field, an unknown image id), which is then skipped;
-            `None` (default) raises `InputError` instead.
+        report: `report(source, reason)` for a bad record, which is then
+            skipped: an image or annotation with a missing or ill-typed field,
+            a repeated image id, a caption naming an unknown image id, an
+            empty caption. `source` is `"<file>: annotations[<i>]"` (or
+            `images[<i>]`). `None` (default) raises `InputError` instead.
 
     Returns:
         A list of `Example` records with `image_path`, `image_id` and
@@ -39,8 +47,7 @@ def read_coco_captions(annotations_path, images_dir, report=None):
         MissingFileError: (a `FileNotFoundError`) when `annotations_path` does
             not exist.
         InputError: (a `ValueError`) when the file is not valid JSON, a required
-            key is missing, a field has the wrong type, or a caption names an
-            unknown image.
+            key is missing, or, without `report`, for the first bad record.
 
     Example:
 
@@ -56,24 +63,27 @@ def read_coco_captions(annotations_path, images_dir, report=None):
     images = get_field(data, "images", path, "the top level", list)
     annotations = get_field(data, "annotations", path, "the top level", list)
 
-    file_names = _read_file_names(images, path)
+    file_names, dropped = _read_file_names(images, path, report)
     captions = {image_id: [] for image_id in file_names}
     for index, annotation in enumerate(annotations):
         where = f"annotations[{index}]"
         try:
             image_id = get_field(annotation, "image_id", path, where, int)
             caption = get_field(annotation, "caption", path, where, str)
-        except InputError as error:
-            if report is None:
-                raise
-            report(f"{path}: {where}", str(error).removeprefix(f"{path}: "))
+        except RecordError as error:
+            report_error(report, error)
             continue
+        if image_id in dropped:
+            continue  # its image record was reported already
         if image_id not in captions:
             report_or_raise(
                 report,
                 f"{path}: {where}",
                 f"has image_id {image_id}, which is not listed under 'images'",
             )
+            continue
+        if not caption.strip():
+            report_or_raise(report, f"{path}: {where}", "empty caption")
             continue
         captions[image_id].append(caption)
 
@@ -88,13 +98,27 @@ def read_coco_captions(annotations_path, images_dir, report=None):
     ]
 
 
-def _read_file_names(images, path):
-    """Maps image id -> file name, checking the `images` list."""
-    file_names = {}
+def _read_file_names(images, path, report):
+    """`(file_names, dropped)`: image id -> file name, and the ids of bad records.
+
+    A bad image record is reported; when its id is readable, the id goes to
+    `dropped` so that its captions are skipped without a second report.
+    """
+    file_names, dropped = {}, set()
     for index, image in enumerate(images):
         where = f"images[{index}]"
-        image_id = get_field(image, "id", path, where, int)
+        try:
+            image_id = get_field(image, "id", path, where, int)
+        except RecordError as error:
+            report_error(report, error)
+            continue
         if image_id in file_names:
-            raise InputError(f"{path}: {where} repeats image id {image_id}.")
-        file_names[image_id] = get_field(image, "file_name", path, where, str)
-    return file_names
+            # The first record of the id keeps its captions.
+            report_or_raise(report, f"{path}: {where}", f"repeats image id {image_id}")
+            continue
+        try:
+            file_names[image_id] = get_field(image, "file_name", path, where, str)
+        except RecordError as error:
+            report_error(report, error)
+            dropped.add(image_id)
+    return file_names, dropped - set(file_names)

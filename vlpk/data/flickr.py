@@ -20,80 +20,131 @@ def read_flickr8k(token_path, images_dir, report=None):
     """Reads `Flickr8k.token.txt` into one `Example` per image.
 
     Args:
-        token_path: the token file.
+        token_path: the token file, lines `<image>#<n><TAB><caption>`.
         images_dir: the folder of the JPEGs (`Flicker8k_Dataset/`).
         report: `report(source, reason)` for a bad line, which is then
-            skipped; `None` (default) raises `InputError` instead.
+            skipped: not UTF-8 (`"caption is not valid UTF-8"`), no tab or no
+            `#` before it, an empty caption. `source` is
+            `"<file>: line <n>"` (1-based). `None` (default) raises
+            `InputError` instead. Blank lines are ignored.
 
     Returns:
         `Example`s in order of first appearance; `image_id` is that order
         (0-based), `captions` keep the file's order.
 
+    Raises:
+        MissingFileError: (a `FileNotFoundError`) when the file does not exist.
+        InputError: (a `ValueError`) without `report`, for the first bad line.
+
     Example:
-    >>> examples = read_flickr8k("Flickr8k.token.txt", "Flicker8k_Dataset")
+
+    >>> from vlpk.data.flickr import read_flickr8k
+    >>> examples = read_flickr8k(  # doctest: +SKIP
+    ...     "Flickr8k.token.txt", "Flicker8k_Dataset"
+    ... )
+    >>> examples[0].captions[0]  # doctest: +SKIP
+    'A child in a pink dress is climbing up a set of stairs in an entry way .'
     """
+    token_path = os.fspath(token_path)
     captions = {}
     for number, line in _lines(token_path, report):
-        if "\t" not in line or "#" not in line.split("\t", 1)[0]:
-            report_or_raise(
-                report,
-                f"{token_path}: line {number}",
-                "expected '<image>#<n><TAB><caption>'",
-            )
+        source = f"{token_path}: line {number}"
+        key, tab, caption = line.partition("\t")
+        name, hash_, _ = key.rpartition("#")
+        if not tab or not hash_ or not name.strip():
+            report_or_raise(report, source, "expected '<image>#<n><TAB><caption>'")
             continue
-        key, caption = line.split("\t", 1)
-        captions.setdefault(key.rsplit("#", 1)[0], []).append(caption)
+        if not caption.strip():
+            report_or_raise(report, source, "empty caption")
+            continue
+        captions.setdefault(name.strip(), []).append(caption.strip())
     return _examples(captions, images_dir)
 
 
 def read_flickr30k(results_csv, images_dir, report=None):
     """Reads Flickr30k's `results.csv` into one `Example` per image.
 
+    The header picks the layout: `image_name|comment_number|comment` (the
+    Kaggle release, with or without a space after each `|`; fields are split
+    on `|` and stripped, quotes are kept as text), or a comma-separated CSV
+    with `image` and `caption` columns (standard CSV quoting).
+
     Args:
-        results_csv: `results.csv` (`image_name| comment_number| comment`),
-            or a comma-separated file with `image` and `caption` columns.
+        results_csv: `results.csv`, or a CSV with `image,caption` columns.
         images_dir: the folder of the JPEGs (`flickr30k_images/`).
-        report: as `read_flickr8k`.
+        report: `report(source, reason)` for a bad line, which is then
+            skipped: not UTF-8 (`"caption is not valid UTF-8"`), a wrong
+            number of fields (`"expected 3 fields, found 2"`), an empty
+            image name or caption. `source` is `"<file>: line <n>"`.
+            `None` (default) raises `InputError` instead.
 
     Returns:
         `Example`s in order of first appearance, as `read_flickr8k`.
 
+    Raises:
+        MissingFileError: (a `FileNotFoundError`) when the file does not exist.
+        InputError: (a `ValueError`) when the file is empty, its header is not
+            UTF-8 or lacks the columns, or, without `report`, for the first
+            bad line.
+
     Example:
-    >>> examples = read_flickr30k("results.csv", "flickr30k_images")
+
+    >>> from vlpk.data.flickr import read_flickr30k
+    >>> examples = read_flickr30k(  # doctest: +SKIP
+    ...     "results.csv", "flickr30k_images"
+    ... )
+    >>> examples[0].image_path  # doctest: +SKIP
+    'flickr30k_images/1000092795.jpg'
     """
-    lines = _lines(results_csv, report)
+    results_csv = os.fspath(results_csv)
+    lines = _lines(results_csv, report, header=True)
     header = next(lines, None)
     if header is None:
-        raise InputError(f"{results_csv}: the file is empty.")
-    delimiter = "|" if "|" in header[1] else ","
-    columns = [c.strip() for c in next(csv.reader([header[1]], delimiter=delimiter))]
+        raise InputError(f"{results_csv}: the file is empty; expected a header line.")
+    piped = "|" in header[1]
+    columns = _split(header[1], piped)
     if {"image_name", "comment"} <= set(columns):
         image_column, caption_column = "image_name", "comment"
     elif {"image", "caption"} <= set(columns):
         image_column, caption_column = "image", "caption"
     else:
         raise InputError(
-            f"{results_csv}: expected columns image_name|comment_number|comment "
+            f"{results_csv}: expected the columns image_name|comment_number|comment "
             f"(or image,caption), found {columns}."
         )
     image_at, caption_at = columns.index(image_column), columns.index(caption_column)
     captions = {}
     for number, line in lines:
-        fields = [f.strip() for f in next(csv.reader([line], delimiter=delimiter))]
+        source = f"{results_csv}: line {number}"
+        fields = _split(line, piped)
         if len(fields) != len(columns):
             report_or_raise(
-                report,
-                f"{results_csv}: line {number}",
-                f"expected {len(columns)} fields, found {len(fields)}",
+                report, source, f"expected {len(columns)} fields, found {len(fields)}"
             )
+            continue
+        if not fields[image_at]:
+            report_or_raise(report, source, "empty image name")
+            continue
+        if not fields[caption_at]:
+            report_or_raise(report, source, "empty caption")
             continue
         captions.setdefault(fields[image_at], []).append(fields[caption_at])
     return _examples(captions, images_dir)
 
 
-def _lines(path, report):
-    """Yields `(line number, text)` for non-blank lines, decoded one by one."""
-    path = os.fspath(path)
+def _split(line, piped):
+    """The stripped fields of one line: split on `|`, or parsed as CSV."""
+    fields = line.split("|") if piped else next(csv.reader([line]), [])
+    return [field.strip() for field in fields]
+
+
+def _lines(path, report, header=False):
+    """Yields `(line number, text)` for non-blank lines, decoded one by one.
+
+    The file is read as bytes so that one line that is not UTF-8 is reported
+    (or raised) alone. With `header`, the first line must decode: a file
+    whose header is unreadable is not a file of this format.
+    """
     if not os.path.isfile(path):
         raise MissingFileError(f"caption file not found: {path}")
     with open(path, "rb") as f:
@@ -101,7 +152,13 @@ def _lines(path, report):
             try:
                 text = raw.decode("utf-8-sig" if number == 1 else "utf-8")
             except UnicodeDecodeError:
-                report_or_raise(report, f"{path}: line {number}", "not valid UTF-8")
+                if header and number == 1:
+                    raise InputError(
+                        f"{path}: line 1 (the header) is not valid UTF-8."
+                    ) from None
+                report_or_raise(
+                    report, f"{path}: line {number}", "caption is not valid UTF-8"
+                )
                 continue
             text = text.rstrip("\r\n")
             if text.strip():
@@ -109,6 +166,7 @@ def _lines(path, report):
 
 
 def _examples(captions, images_dir):
+    """`Example`s from an ordered mapping of file name -> captions."""
     return [
         Example(os.path.join(images_dir, name), image_id, tuple(texts))
         for image_id, (name, texts) in enumerate(captions.items())

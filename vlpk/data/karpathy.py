@@ -14,7 +14,14 @@ report on.
 
 import os
 
-from vlpk.data.records import Example, get_field, read_json
+from vlpk.data.records import (
+    Example,
+    RecordError,
+    get_field,
+    read_json,
+    report_error,
+    report_or_raise,
+)
 from vlpk.errors import InputError
 
 SPLITS = ("train", "val", "test", "restval")
@@ -31,16 +38,33 @@ def read_karpathy(path, images_dir, split=None, report=None):
         split: `"train"`, `"val"`, `"test"`, `"restval"`, a tuple of them
             (the usual training set is `("train", "restval")`), or `None` for
             every image.
-        report: `report(source, reason)` for a bad image record, which is then
-            skipped; `None` (default) raises `InputError` instead.
+        report: `report(source, reason)` for a bad record, which is then
+            skipped: an image with a missing or ill-typed field or without
+            sentences (source `"<file>: images[<i>]"`), a sentence without
+            `raw` or with an empty one (source
+            `"<file>: images[<i>]['sentences'][<j>]"`; the image keeps its
+            other captions). `None` (default) raises `InputError` instead.
+            Records of other splits are not checked beyond their `split`.
 
     Returns:
-        `Example`s in file order with `image_path`, `image_id` (`cocoid` when
-        present, else `imgid`) and the `raw` captions.
+        `Example`s in file order with `image_path`
+        (`images_dir/filepath/filename`, `filepath` when present), `image_id`
+        (`cocoid` when present, else `imgid`) and the `raw` captions.
+
+    Raises:
+        MissingFileError: (a `FileNotFoundError`) when `path` does not exist.
+        InputError: (a `ValueError`) for an unknown split name, a file that is
+            not valid JSON or has no `images` list, or, without `report`, for
+            the first bad record.
 
     Example:
-    >>> train = read_karpathy("dataset_flickr30k.json", "flickr30k-images",
-    ...                       split="train")
+
+    >>> from vlpk.data.karpathy import read_karpathy
+    >>> train = read_karpathy(  # doctest: +SKIP
+    ...     "dataset_coco.json", "coco", split=("train", "restval")
+    ... )
+    >>> train[0].image_path  # doctest: +SKIP
+    'coco/val2014/COCO_val2014_000000522418.jpg'
     """
     path = os.fspath(path)
     splits = (split,) if isinstance(split, str) else split
@@ -51,33 +75,52 @@ def read_karpathy(path, images_dir, split=None, report=None):
     images = get_field(data, "images", path, "the top level", list)
     examples = []
     for index, image in enumerate(images):
-        where = f"images[{index}]"
         try:
-            example = _read_image(image, path, where, images_dir, splits)
-        except InputError as error:
-            if report is None:
-                raise
-            report(f"{path}: {where}", str(error).removeprefix(f"{path}: "))
+            example = _read_image(
+                image, path, f"images[{index}]", images_dir, splits, report
+            )
+        except RecordError as error:
+            report_error(report, error)
             continue
         if example is not None:
             examples.append(example)
     return examples
 
 
-def _read_image(image, path, where, images_dir, splits):
-    """One image's `Example`, or `None` when it is in another split."""
+def _read_image(image, path, where, images_dir, splits, report):
+    """One image's `Example`, or `None` when it is in another split.
+
+    Raises `RecordError` for a bad image record; a bad sentence is reported
+    (or raised) on its own and the image keeps its other captions.
+    """
     if splits is not None and get_field(image, "split", path, where, str) not in splits:
         return None
     filename = get_field(image, "filename", path, where, str)
-    folder = image.get("filepath", "")
-    image_id = image.get("cocoid", get_field(image, "imgid", path, where, int))
-    sentences = get_field(image, "sentences", path, where, list)
-    captions = tuple(
-        get_field(s, "raw", path, f"{where}['sentences'][{i}]", str)
-        for i, s in enumerate(sentences)
+    folder = (
+        get_field(image, "filepath", path, where, str) if "filepath" in image else ""
     )
+    key = "cocoid" if "cocoid" in image else "imgid"
+    image_id = get_field(image, key, path, where, int)
+    sentences = get_field(image, "sentences", path, where, list)
+    captions = []
+    for i, sentence in enumerate(sentences):
+        try:
+            raw = get_field(sentence, "raw", path, f"{where}['sentences'][{i}]", str)
+        except RecordError as error:
+            report_error(report, error)
+            continue
+        if not raw.strip():
+            report_or_raise(
+                report, f"{path}: {where}['sentences'][{i}]", "empty caption"
+            )
+            continue
+        captions.append(raw)
+    if not captions:
+        if not sentences:  # else every sentence was reported already
+            report_or_raise(report, f"{path}: {where}", "no sentences")
+        return None
     return Example(
         image_path=os.path.join(images_dir, folder, filename),
-        image_id=int(image_id),
-        captions=captions,
+        image_id=image_id,
+        captions=tuple(captions),
     )

@@ -95,6 +95,20 @@ def read_json(path, description):
         ) from None
 
 
+class RecordError(InputError):
+    """One bad record in an otherwise readable file.
+
+    `get_field` raises it. Its message names the file and the field, as every
+    `InputError` does; `source` (`"<file>: <where>"`) and `reason` (e.g.
+    `"missing field 'caption'"`) are the same facts split for `report`.
+    """
+
+    def __init__(self, message, source, reason):
+        super().__init__(message)
+        self.source = source
+        self.reason = reason
+
+
 def get_field(record, key, path, where, kind=None):
     """Returns `record[key]`, or raises an error naming the file and the field.
 
@@ -110,8 +124,8 @@ def get_field(record, key, path, where, kind=None):
         The value under `key`.
 
     Raises:
-        InputError: (a `ValueError`) when `record` is not a dict, lacks `key`,
-            or the value has the wrong type.
+        RecordError: (an `InputError`, so a `ValueError`) when `record` is not
+            a dict, lacks `key`, or the value has the wrong type.
 
     Example:
 
@@ -119,19 +133,29 @@ def get_field(record, key, path, where, kind=None):
     >>> get_field({"id": 3}, "id", "captions.json", "images[0]", int)
     3
     """
+    source = f"{path}: {where}"
     if not isinstance(record, dict):
-        raise InputError(
-            f"{path}: {where} should be a JSON object, got {type(record).__name__}."
+        got = type(record).__name__
+        raise RecordError(
+            f"{source} should be a JSON object, got {got}.",
+            source,
+            f"should be a JSON object, got {got}",
         )
     if key not in record:
-        raise InputError(f"{path}: {where} is missing the required key {key!r}.")
+        raise RecordError(
+            f"{source} is missing the required key {key!r}.",
+            source,
+            f"missing field {key!r}",
+        )
     value = record[key]
     if kind is not None and not _has_type(value, kind):
         kinds = kind if isinstance(kind, tuple) else (kind,)
         expected = " or ".join(k.__name__ for k in kinds)
-        raise InputError(
-            f"{path}: {where}[{key!r}] should be of type {expected}, "
-            f"got {type(value).__name__}."
+        got = type(value).__name__
+        raise RecordError(
+            f"{source}[{key!r}] should be of type {expected}, got {got}.",
+            source,
+            f"field {key!r} should be of type {expected}, got {got}",
         )
     return value
 
@@ -147,8 +171,10 @@ def _has_type(value, kind):
 def report_or_raise(report, source, reason):
     """Hands a bad record to `report(source, reason)`, or raises without one.
 
-    Readers take `report=None`: strict by default (an `InputError` naming the
-    record), lenient when the converter passes its `SkipLog`.
+    Readers take `report=None`: strict by default (an `InputError` with the
+    message `f"{source}: {reason}"`), lenient when the converter passes its
+    `SkipLog`. `source` names the file and the record (`"pairs.csv: line 17"`,
+    `"captions.json: annotations[3]"`); `reason` is short (`"empty caption"`).
 
     Example:
     >>> skipped = []
@@ -160,3 +186,24 @@ def report_or_raise(report, source, reason):
     if report is None:
         raise InputError(f"{source}: {reason}")
     report(source, reason)
+
+
+def report_error(report, error):
+    """Hands a caught `RecordError` to `report`, or re-raises it without one.
+
+    Call it in an `except RecordError` block: strict readers keep the full
+    message of `get_field`, lenient ones report its `source` and `reason`.
+
+    Example:
+    >>> skipped = []
+    >>> keep = lambda source, reason: skipped.append((source, reason))
+    >>> try:
+    ...     get_field({}, "caption", "c.json", "annotations[3]", str)
+    ... except RecordError as error:
+    ...     report_error(keep, error)
+    >>> skipped
+    [('c.json: annotations[3]', "missing field 'caption'")]
+    """
+    if report is None:
+        raise error
+    report(error.source, error.reason)

@@ -26,7 +26,14 @@ The synthetic Shapes dataset is written in the same format
 
 import os
 
-from vlpk.data.records import Example, get_field, read_json
+from vlpk.data.records import (
+    Example,
+    RecordError,
+    get_field,
+    read_json,
+    report_error,
+    report_or_raise,
+)
 from vlpk.errors import InputError
 
 
@@ -48,8 +55,14 @@ def read_vqa(
             convention: `f"{image_id:012d}.jpg"` when the questions file has
             `data_type == "shapes"`, else COCO's
             `f"COCO_{data_subtype}_{image_id:012d}.jpg"`.
-        report: `report(source, reason)` for a bad question record, which is
-            then skipped; `None` (default) raises `InputError` instead.
+        report: `report(source, reason)` for a bad record, which is then
+            skipped: a question or annotation with a missing or ill-typed
+            field, a repeated question id, an empty question, an image id
+            missing from `image_files` or differing between the two files.
+            `source` is `"<file>: questions[<i>]"` (or `annotations[<i>]`);
+            the question of a skipped annotation is skipped without a second
+            report. `None` (default) raises `InputError` instead. Files whose
+            question ids do not match raise in both modes.
 
     Returns:
         A list of `Example` records with `image_path`, `image_id`, `question`,
@@ -59,8 +72,8 @@ def read_vqa(
     Raises:
         MissingFileError: (a `FileNotFoundError`) when a file does not exist.
         InputError: (a `ValueError`) when a file is not valid JSON, a required
-            key is missing, a field has the wrong type, or the question ids of
-            the two files do not match.
+            top-level key is missing, the question ids of the two files do not
+            match, or, without `report`, for the first bad record.
 
     Example:
 
@@ -78,50 +91,94 @@ def read_vqa(
     questions = get_field(data, "questions", questions_path, "the top level", list)
     file_name = _file_namer(data, questions_path, image_files)
 
-    answers = {}
+    answers, dropped = {}, set()
     if annotations_path is not None:
-        answers = _read_answers(os.fspath(annotations_path))
-        _check_question_ids(questions, questions_path, answers, annotations_path)
+        annotations_path = os.fspath(annotations_path)
+        answers, dropped = _read_answers(annotations_path, report)
 
-    examples = []
+    examples, seen, unreadable_ids = [], set(), False
     for index, question in enumerate(questions):
+        where = f"questions[{index}]"
         try:
-            examples.append(
-                _read_question(
-                    question,
-                    index,
-                    questions_path,
-                    annotations_path,
-                    answers,
-                    images_dir,
-                    file_name,
-                )
+            question_id = get_field(question, "question_id", questions_path, where, int)
+        except RecordError as error:
+            report_error(report, error)
+            unreadable_ids = True
+            continue
+        if question_id in seen:
+            report_or_raise(
+                report,
+                f"{questions_path}: {where}",
+                f"repeats question_id {question_id}",
             )
-        except InputError as error:
-            if report is None:
-                raise
-            report(f"{questions_path}: questions[{index}]", str(error))
+            continue
+        seen.add(question_id)
+        if annotations_path is not None and question_id not in answers:
+            if question_id in dropped:
+                continue  # its annotation was reported already
+            raise InputError(
+                f"question_id {question_id} from {questions_path} has no "
+                f"annotation in {annotations_path}. Check that both files are of "
+                "the same split."
+            )
+        try:
+            example = _read_question(
+                question,
+                where,
+                question_id,
+                questions_path,
+                annotations_path,
+                answers.get(question_id, {}),
+                images_dir,
+                file_name,
+            )
+        except RecordError as error:
+            report_error(report, error)
+            continue
+        if example is not None:
+            examples.append(example)
+
+    # A question skipped for an unreadable id may be the one an annotation
+    # belongs to, so only a clean questions file proves an annotation orphaned.
+    if not unreadable_ids:
+        for question_id in answers:
+            if question_id not in seen:
+                raise InputError(
+                    f"question_id {question_id} from {annotations_path} has no "
+                    f"question in {questions_path}. Check that both files are of "
+                    "the same split."
+                )
     return examples
 
 
 def _read_question(
-    question, index, questions_path, annotations_path, answers, images_dir, file_name
+    question,
+    where,
+    question_id,
+    questions_path,
+    annotations_path,
+    answer,
+    images_dir,
+    file_name,
 ):
-    """One question's `Example`; raises `InputError` for a bad record."""
-    where = f"questions[{index}]"
+    """One question's `Example`; raises `RecordError` for a bad record."""
+    source = f"{questions_path}: {where}"
     image_id = get_field(question, "image_id", questions_path, where, int)
-    question_id = get_field(question, "question_id", questions_path, where, int)
-    answer = answers.get(question_id, {})
+    text = get_field(question, "question", questions_path, where, str)
     if answer and answer["image_id"] != image_id:
-        raise InputError(
-            f"{annotations_path}: question_id {question_id} has image_id "
-            f"{answer['image_id']}, but {questions_path} says {image_id}."
+        reason = (
+            f"question_id {question_id} has image_id {answer['image_id']} in "
+            f"{annotations_path}, but image_id {image_id} here"
         )
+        raise RecordError(f"{source}: {reason}", source, reason)
+    if not text.strip():
+        raise RecordError(f"{source}: empty question", source, "empty question")
+    path = file_name(image_id, source)
     return Example(
-        image_path=os.path.join(images_dir, file_name(image_id)),
+        image_path=os.path.join(images_dir, path),
         image_id=image_id,
         captions=(),
-        question=get_field(question, "question", questions_path, where, str),
+        question=text,
         question_id=question_id,
         answers=answer.get("answers", ()),
         answer=answer.get("answer"),
@@ -133,18 +190,19 @@ def _file_namer(data, path, image_files):
     """Returns a function image id -> file name relative to the images folder."""
     if image_files is not None:
 
-        def from_mapping(image_id):
+        def from_mapping(image_id, source):
             if image_id not in image_files:
-                raise InputError(
-                    f"{path}: image_id {image_id} is not in the `image_files` "
-                    "mapping passed to read_vqa."
+                reason = (
+                    f"image_id {image_id} is not in the `image_files` mapping "
+                    "passed to read_vqa"
                 )
+                raise RecordError(f"{source}: {reason}.", source, reason)
             return image_files[image_id]
 
         return from_mapping
 
     if data.get("data_type") == "shapes":
-        return lambda image_id: f"{image_id:012d}.jpg"
+        return lambda image_id, source: f"{image_id:012d}.jpg"
     if "data_subtype" not in data:
         raise InputError(
             f"{path}: the top level is missing the key 'data_subtype', needed to "
@@ -152,53 +210,41 @@ def _file_namer(data, path, image_files):
             "pass `image_files` to read_vqa."
         )
     subtype = get_field(data, "data_subtype", path, "the top level", str)
-    return lambda image_id: f"COCO_{subtype}_{image_id:012d}.jpg"
+    return lambda image_id, source: f"COCO_{subtype}_{image_id:012d}.jpg"
 
 
-def _read_answers(path):
-    """Maps question id -> dict of image_id, answers, answer and answer_type."""
+def _read_answers(path, report):
+    """`(answers, dropped)`: question id -> dict of image_id, answers, answer
+    and answer_type; and the question ids whose annotation was reported."""
     data = read_json(path, "VQA annotations")
     annotations = get_field(data, "annotations", path, "the top level", list)
-    answers = {}
+    answers, dropped = {}, set()
     for index, annotation in enumerate(annotations):
         where = f"annotations[{index}]"
-        question_id = get_field(annotation, "question_id", path, where, int)
+        try:
+            question_id = get_field(annotation, "question_id", path, where, int)
+        except RecordError as error:
+            report_error(report, error)
+            continue
         if question_id in answers:
-            raise InputError(f"{path}: {where} repeats question_id {question_id}.")
-        raw = get_field(annotation, "answers", path, where, list)
-        answers[question_id] = {
-            "image_id": get_field(annotation, "image_id", path, where, int),
-            "answers": tuple(
-                get_field(a, "answer", path, f"{where}['answers'][{i}]", str)
-                for i, a in enumerate(raw)
-            ),
-            "answer": get_field(annotation, "multiple_choice_answer", path, where, str),
-            "answer_type": get_field(annotation, "answer_type", path, where, str),
-        }
-    return answers
-
-
-def _check_question_ids(questions, questions_path, answers, annotations_path):
-    """Raises when the two files do not cover exactly the same question ids."""
-    seen = set()
-    for index, question in enumerate(questions):
-        where = f"questions[{index}]"
-        question_id = get_field(question, "question_id", questions_path, where, int)
-        if question_id in seen:
-            raise InputError(
-                f"{questions_path}: {where} repeats question_id {question_id}."
+            report_or_raise(
+                report, f"{path}: {where}", f"repeats question_id {question_id}"
             )
-        seen.add(question_id)
-        if question_id not in answers:
-            raise InputError(
-                f"question_id {question_id} from {questions_path} has no "
-                f"annotation in {annotations_path}. Check that both files are of "
-                "the same split."
-            )
-    for question_id in answers:
-        if question_id not in seen:
-            raise InputError(
-                f"question_id {question_id} from {annotations_path} has no "
-                f"question in {questions_path}. Check that both files are of the "
-                "same split."
-            )
+            continue
+        try:
+            raw = get_field(annotation, "answers", path, where, list)
+            answers[question_id] = {
+                "image_id": get_field(annotation, "image_id", path, where, int),
+                "answers": tuple(
+                    get_field(a, "answer", path, f"{where}['answers'][{i}]", str)
+                    for i, a in enumerate(raw)
+                ),
+                "answer": get_field(
+                    annotation, "multiple_choice_answer", path, where, str
+                ),
+                "answer_type": get_field(annotation, "answer_type", path, where, str),
+            }
+        except RecordError as error:
+            report_error(report, error)
+            dropped.add(question_id)
+    return answers, dropped - set(answers)

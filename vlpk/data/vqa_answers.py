@@ -4,9 +4,15 @@ VQA models classify over the most frequent answers (3,129 in the
 bottom-up-attention line of work) and train on *soft* targets: an answer
 given by `c` of the 10 annotators scores the official VQA accuracy,
 
-    score(c) = mean over the 10 sets of 9 annotators of min(1, matches / 3)
+    score(c) = mean over the n sets of n - 1 annotators of min(1, matches / 3)
+             = ((n - c) * min(1, c / 3) + c * min(1, (c - 1) / 3)) / n
 
-which is 0.3, 0.6, 0.9 and 1.0 for c = 1, 2, 3 and 4 or more.
+(leaving out one of the `n - c` other annotators keeps `c` matches; leaving
+out one of the `c` who gave the answer keeps `c - 1`). For n = 10 that is
+0.3, 0.6, 0.9 and 1.0 for c = 1, 2, 3 and 4 or more.
+
+Answers are normalized minimally (lowercase, strip, drop a trailing period),
+not with the official evaluation's full punctuation and number-word rules.
 """
 
 import collections
@@ -15,7 +21,12 @@ import numpy as np
 
 
 def normalize_answer(answer):
-    """Lowercases, strips and drops a trailing period."""
+    """Lowercases, strips and drops a trailing period.
+
+    Example:
+    >>> normalize_answer(" Red. ")
+    'red'
+    """
     answer = answer.strip().lower()
     return answer[:-1].rstrip() if answer.endswith(".") else answer
 
@@ -28,16 +39,27 @@ def answer_vocabulary(examples, top_k=3129):
         top_k: the vocabulary size.
 
     Returns:
-        A list of normalized answers, most frequent first.
+        A list of at most `top_k` normalized answers, most frequent first;
+        answers empty after normalization are left out.
+
+    Raises:
+        ValueError: when `top_k` is not positive.
 
     Example:
-    >>> vocabulary = answer_vocabulary(read_vqa(q, a, images), top_k=3129)
+
+    >>> from vlpk.data.records import Example
+    >>> examples = [Example("a.jpg", 1, (), answers=("Yes", "yes.", "no"))]
+    >>> answer_vocabulary(examples, top_k=2)
+    ['yes', 'no']
     """
+    if top_k < 1:
+        raise ValueError(f"top_k must be positive, got {top_k}.")
     counts = collections.Counter(
         normalize_answer(a) for example in examples for a in example.answers
     )
+    counts.pop("", None)
     ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
-    return [answer for answer, _ in ranked[:top_k] if answer]
+    return [answer for answer, _ in ranked[:top_k]]
 
 
 def soft_scores(answers, vocabulary):
@@ -48,7 +70,9 @@ def soft_scores(answers, vocabulary):
         vocabulary: the answer vocabulary; other answers are dropped.
 
     Returns:
-        The VQA accuracy of each in-vocabulary answer (see the module doc).
+        The VQA accuracy of each in-vocabulary answer given by at least one
+        annotator (see the module doc), rounded to 6 decimals; `{}` when
+        `answers` is empty.
 
     Example:
     >>> soft_scores(["red"] * 2 + ["blue"] * 8, ["red", "blue"])
@@ -58,6 +82,8 @@ def soft_scores(answers, vocabulary):
     known = set(vocabulary)
     total = len(answers)
     scores = {}
+    if total == 0:
+        return scores
     for answer, count in sorted(counts.items()):
         if answer not in known:
             continue
@@ -70,7 +96,12 @@ def soft_scores(answers, vocabulary):
 
 
 def soft_score_vector(answers, vocabulary):
-    """`soft_scores` as a float32 vector aligned with `vocabulary`."""
+    """`soft_scores` as a float32 vector aligned with `vocabulary`.
+
+    Example:
+    >>> soft_score_vector(["red"] * 3 + ["blue"] * 7, ["blue", "red", "green"])
+    array([1. , 0.9, 0. ], dtype=float32)
+    """
     index = {answer: i for i, answer in enumerate(vocabulary)}
     vector = np.zeros(len(vocabulary), "float32")
     for answer, score in soft_scores(answers, vocabulary).items():

@@ -27,30 +27,46 @@ def iter_caption_pairs(
     caption_column="caption",
     report=None,
 ):
-    """Yields one `Example` per data row of a CSV/TSV file.
+    """Yields one `Example` per data row of a CSV/TSV file, streaming.
+
+    The file is opened on the first `next()`, read one line at a time and
+    never held whole in memory. Fields are parsed with the `csv` module
+    (standard quoting), but each line is parsed alone: a quoted field that
+    spans a line break is not supported (its lines are reported as rows with
+    the wrong number of fields).
 
     Args:
         path: the CSV or TSV file; its first line is the header.
         images_dir: the folder relative image paths are joined to (`None`:
-            the file's own folder).
+            the file's own folder). Absolute paths are kept.
         delimiter: the field separator; default tab for `.tsv`/`.tab` files,
             else comma.
         image_column: the header name of the image path column.
         caption_column: the header name of the caption column.
-        report: `report(source, reason)` for a bad line, which is then
-            skipped; `None` (default) raises `InputError` instead.
+        report: `report(source, reason)` for a bad row, which is then
+            skipped: not UTF-8 (`"caption is not valid UTF-8"`), a wrong
+            number of fields (`"expected 2 fields, found 1"`), an empty image
+            path or caption. `source` is `"<file>: line <n>"` (1-based, the
+            header is line 1). `None` (default) raises `InputError` instead.
+            Blank lines are ignored.
 
     Yields:
         `Example(image_path, image_id, (caption,))`, where `image_id` is the
-        0-based index of the data row in the file.
+        0-based index of the data row (line number minus 2), so ids do not
+        shift when bad rows are skipped.
 
     Raises:
-        MissingFileError: the file does not exist.
-        InputError: the header lacks one of the columns.
+        MissingFileError: (a `FileNotFoundError`) the file does not exist.
+        InputError: (a `ValueError`) the file is empty, its header is not
+            UTF-8 or lacks a column (the message lists the columns found),
+            or, without `report`, at the first bad row.
 
     Example:
-    >>> for example in iter_caption_pairs("cc3m_train.tsv", "cc3m/images"):
-    ...     print(example.image_path, example.captions)
+
+    >>> from vlpk.data.web_pairs import iter_caption_pairs
+    >>> pairs = iter_caption_pairs("cc3m_train.tsv", "cc3m/images")  # doctest: +SKIP
+    >>> next(pairs)  # doctest: +SKIP
+    Example(image_path='cc3m/images/000000.jpg', image_id=0, captions=(...))
     """
     path = os.fspath(path)
     if not os.path.isfile(path):
@@ -60,32 +76,48 @@ def iter_caption_pairs(
     if images_dir is None:
         images_dir = os.path.dirname(path)
     with open(path, "rb") as f:
-        header = f.readline().decode("utf-8-sig", errors="replace").rstrip("\r\n")
-        columns = [c.strip() for c in next(csv.reader([header], delimiter=delimiter))]
+        columns = _read_header(f.readline(), path, delimiter)
         missing = [c for c in (image_column, caption_column) if c not in columns]
         if missing:
             raise InputError(
-                f"{path}: the header has no column {missing[0]!r}; it has {columns}. "
-                "Pass --image-column/--caption-column."
+                f"{path}: the header has no column {missing[0]!r}; the columns "
+                f"found are {columns}. Pass --image-column/--caption-column."
             )
-        image_at, caption_at = (
-            columns.index(image_column),
-            columns.index(caption_column),
-        )
+        image_at = columns.index(image_column)
+        caption_at = columns.index(caption_column)
         for row, raw in enumerate(f):
             source = f"{path}: line {row + 2}"
             try:
                 line = raw.decode("utf-8").rstrip("\r\n")
             except UnicodeDecodeError:
-                report_or_raise(report, source, "not valid UTF-8")
+                report_or_raise(report, source, "caption is not valid UTF-8")
+                continue
+            if not line.strip():
                 continue
             fields = next(csv.reader([line], delimiter=delimiter), [])
             if len(fields) != len(columns):
-                report_or_raise(
-                    report,
-                    source,
-                    f"expected {len(columns)} fields, found {len(fields)}",
-                )
+                reason = f"expected {len(columns)} fields, found {len(fields)}"
+                report_or_raise(report, source, reason)
                 continue
-            image = fields[image_at].strip()
-            yield Example(os.path.join(images_dir, image), row, (fields[caption_at],))
+            image, caption = fields[image_at].strip(), fields[caption_at].strip()
+            if not image:
+                report_or_raise(report, source, "empty image path")
+                continue
+            if not caption:
+                report_or_raise(report, source, "empty caption")
+                continue
+            yield Example(os.path.join(images_dir, image), row, (caption,))
+
+
+def _read_header(raw, path, delimiter):
+    """The stripped column names of the header line (raw bytes)."""
+    try:
+        header = raw.decode("utf-8-sig").rstrip("\r\n")
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: line 1 (the header) is not valid UTF-8.") from None
+    if not header.strip():
+        raise InputError(
+            f"{path}: the first line is empty; expected a header such as "
+            f"'image{delimiter}caption'."
+        )
+    return [c.strip() for c in next(csv.reader([header], delimiter=delimiter))]

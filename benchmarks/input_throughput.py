@@ -2,16 +2,32 @@
 
 Writes `--images` synthetic 224x224 JPEGs (smooth noise, which compresses like
 a photo) with random captions into TFRecord shards in a temporary directory,
-then measures images per second, alternating in each repeat:
+then measures images per second of three pipelines, in turn in each repeat:
 
 - `ceiling`: TFRecordDataset -> parse -> `tf.io.decode_jpeg` ->
   `tf.image.resize(224)` -> batch. No guards, no captions, no tokenizer.
 - `vlpk`: `vlpk.data.shards.caption_pair_dataset` with a WordPiece
   `TextPreprocessor` (sequence length 32), no shuffle, one caption per image,
-  so both count the same images.
+  so both count the same images: parse, header guard, decode, tokenize,
+  batch, float32 cast.
+- `vlpk_shuffled`: the same with the record and pair shuffles of training
+  (`--shuffle-buffer`), for reference.
+
+Two ways to time them (`--mode`):
+
+- `steady` (default): each pipeline repeats forever; a fresh iterator is
+  warmed up for `--warmup` batches, then `--batches` batches are timed. This
+  is the rate a long training run sees.
+- `epoch`: one pass over the images from a fresh iterator, start-up
+  included (tf.data's autotuner starts every parallel stage small, so a
+  longer pipeline pays more for a short epoch).
+
+Both report wall-clock images/s and process CPU time per image; the ratio is
+vlpk / ceiling within each repeat, and the table gives medians.
 
 Run:
-    python benchmarks/input_throughput.py --images 512 --repeats 5
+    python benchmarks/input_throughput.py                 # steady state
+    python benchmarks/input_throughput.py --mode epoch --images 4096
 """
 
 import argparse
@@ -60,11 +76,13 @@ def write_shards(root, images, shards, seed):
     return captions
 
 
-def ceiling_dataset(root, batch_size):
+def ceiling_dataset(root, batch_size, repeat):
     files = shard_files(root)
     ds = tf.data.Dataset.from_tensor_slices(files).interleave(
         tf.data.TFRecordDataset, num_parallel_calls=tf.data.AUTOTUNE
     )
+    if repeat:
+        ds = ds.repeat()
 
     def load(serialized):
         image = tf.io.decode_jpeg(parse_example(serialized)["image"], channels=3)
@@ -74,31 +92,54 @@ def ceiling_dataset(root, batch_size):
     return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
-def vlpk_dataset(root, text_preprocessor, batch_size):
+def vlpk_dataset(root, text_preprocessor, batch_size, repeat, shuffle_buffer=0):
     return caption_pair_dataset(
         root,
         ImagePreprocessor(SIZE),
         text_preprocessor,
         batch_size=batch_size,
-        shuffle_buffer=0,
+        shuffle_buffer=shuffle_buffer,
+        repeat=repeat,
         drop_remainder=False,
     )
 
 
-def images_per_second(ds):
-    count, start = 0, time.perf_counter()
-    for batch in ds:
-        images = batch[0]["images"] if isinstance(batch, tuple) else batch
-        count += int(images.shape[0])
-    return count / (time.perf_counter() - start)
+def batch_images(batch):
+    images = batch[0]["images"] if isinstance(batch, tuple) else batch
+    return int(images.shape[0])
+
+
+def measure(ds, batches=None, warmup=0):
+    """(images/s, CPU µs/image) of a fresh iterator over `ds`.
+
+    With `batches`, `warmup` batches are drawn first and `batches` timed;
+    without, one full pass is timed from the start.
+    """
+    iterator = iter(ds)
+    for _ in range(warmup):
+        next(iterator)
+    count, start, cpu = 0, time.perf_counter(), time.process_time()
+    if batches is None:
+        for batch in iterator:
+            count += batch_images(batch)
+    else:
+        for _ in range(batches):
+            count += batch_images(next(iterator))
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+    del iterator  # stop its threads before the next pipeline is timed
+    return count / wall, cpu / count * 1e6
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--images", type=int, default=512)
+    parser.add_argument("--mode", choices=("steady", "epoch"), default="steady")
+    parser.add_argument("--images", type=int, default=2048)
     parser.add_argument("--shards", type=int, default=4)
     parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--batches", type=int, default=60, help="timed (steady)")
+    parser.add_argument("--warmup", type=int, default=20, help="batches (steady)")
+    parser.add_argument("--shuffle-buffer", type=int, default=1000)
+    parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--out",
@@ -107,35 +148,36 @@ def main(argv=None):
         ),
     )
     args = parser.parse_args(argv)
+    steady = args.mode == "steady"
+    timing = dict(batches=args.batches, warmup=args.warmup) if steady else {}
 
+    names = ("ceiling", "vlpk", "vlpk_shuffled")
     with tempfile.TemporaryDirectory() as root:
         captions = write_shards(root, args.images, args.shards, args.seed)
         tokenizer = wordpiece_tokenizer(learn_vocabulary(captions, 200))
         text = TextPreprocessor(tokenizer, sequence_length=32)
-        ceiling = ceiling_dataset(root, args.batch_size)
-        vlpk = vlpk_dataset(root, text, args.batch_size)
-        images_per_second(ceiling.take(1))  # warm up: traces, file cache
-        images_per_second(vlpk.take(1))
+        pipelines = {
+            "ceiling": ceiling_dataset(root, args.batch_size, steady),
+            "vlpk": vlpk_dataset(root, text, args.batch_size, steady),
+            "vlpk_shuffled": vlpk_dataset(
+                root, text, args.batch_size, steady, args.shuffle_buffer
+            ),
+        }
+        for ds in pipelines.values():  # trace the functions, warm the file cache
+            measure(ds.take(2))
         rows = []
         for repeat in range(args.repeats):
-            a = images_per_second(ceiling)
-            b = images_per_second(vlpk)
-            rows.append({"repeat": repeat, "ceiling": a, "vlpk": b, "ratio": b / a})
+            row = {"repeat": repeat}
+            for name in names:
+                row[name], row[f"{name}_cpu_us"] = measure(pipelines[name], **timing)
+            row["ratio"] = row["vlpk"] / row["ceiling"]
+            row["ratio_shuffled"] = row["vlpk_shuffled"] / row["ceiling"]
+            rows.append(row)
+            print_row(row)
 
-    summary = {
-        key: statistics.median(row[key] for row in rows)
-        for key in ("ceiling", "vlpk", "ratio")
-    }
-    print(f"{'repeat':>6} {'ceiling img/s':>14} {'vlpk img/s':>11} {'ratio':>6}")
-    for row in rows:
-        print(
-            f"{row['repeat']:>6} {row['ceiling']:>14.1f} {row['vlpk']:>11.1f} "
-            f"{row['ratio']:>6.2f}"
-        )
-    print(
-        f"{'median':>6} {summary['ceiling']:>14.1f} {summary['vlpk']:>11.1f} "
-        f"{summary['ratio']:>6.2f}"
-    )
+    keys = [k for k in rows[0] if k != "repeat"]
+    summary = {k: statistics.median(row[k] for row in rows) for k in keys}
+    print_row({"repeat": "median", **summary})
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     result = {
         "settings": vars(args),
@@ -147,6 +189,26 @@ def main(argv=None):
     with open(args.out, "w") as f:
         json.dump(result, f, indent=2)
     print(f"saved {args.out}")
+
+
+_HEADER_PRINTED = []
+
+
+def print_row(row):
+    if not _HEADER_PRINTED:
+        _HEADER_PRINTED.append(True)
+        print(
+            f"{'repeat':>6} {'ceiling img/s':>13} {'vlpk img/s':>10} {'ratio':>5} "
+            f"{'shuffled img/s':>14} {'ratio':>5} | CPU µs/img: "
+            f"{'ceiling':>7} {'vlpk':>5} {'shuffled':>8}"
+        )
+    print(
+        f"{row['repeat']:>6} {row['ceiling']:>13.0f} {row['vlpk']:>10.0f} "
+        f"{row['ratio']:>5.2f} {row['vlpk_shuffled']:>14.0f} "
+        f"{row['ratio_shuffled']:>5.2f} |             {row['ceiling_cpu_us']:>7.0f} "
+        f"{row['vlpk_cpu_us']:>5.0f} {row['vlpk_shuffled_cpu_us']:>8.0f}",
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

@@ -12,31 +12,51 @@ import tensorflow as tf
 DEFAULT_MAX_PIXELS = 64 * 1024 * 1024
 
 
+_JPEG = b"\xff\xd8\xff"
+_PNG = b"\x89PNG\r\n\x1a\n"
+# Formats `tf.io.decode_image` decodes, recognised by their first bytes.
+SIGNATURES = (_JPEG, _PNG, b"GIF87a", b"GIF89a", b"BM")
+
+
 def image_dimensions(image_bytes):
     """Reads `(height, width)` from a JPEG or PNG header without decoding.
 
-    Returns `(-1, -1)` for other formats (GIF, BMP), whose decoders are cheap
-    to bound by file size.
+    Safe on any bytes: it returns `(-1, -1)` for other formats (GIF, BMP), whose
+    decoders are cheap to bound by file size, and for bytes that are no image.
+    Only a JPEG reaches `tf.image.extract_jpeg_shape` (the one branch, since a
+    `tf.cond` costs about as much as the header parse); the PNG size is read
+    from a zero-padded copy of the first 24 bytes, so short input cannot make
+    `substr` fail.
     """
-    is_jpeg = tf.strings.substr(image_bytes, 0, 3) == b"\xff\xd8\xff"
-    is_png = tf.strings.substr(image_bytes, 0, 8) == b"\x89PNG\r\n\x1a\n"
+    # At most 24 bytes are copied, then padded: every offset below exists.
+    head = tf.strings.substr(image_bytes, 0, 24) + b"\0" * 24
+    is_jpeg = tf.strings.substr(head, 0, 3) == _JPEG
+    is_png = tf.strings.substr(head, 0, 8) == _PNG
+    # IHDR: width then height, big-endian uint32 at byte offsets 16 and 20.
+    ihdr = tf.cast(tf.io.decode_raw(tf.strings.substr(head, 16, 8), tf.uint8), tf.int64)
+    ihdr = tf.reshape(ihdr, [2, 4])
+    png_width, png_height = tf.unstack(
+        tf.reduce_sum(ihdr * tf.constant([2**24, 2**16, 2**8, 1], tf.int64), axis=1)
+    )
+    unknown = tf.constant(-1, tf.int64)
+    png_or_unknown = (
+        tf.where(is_png, png_height, unknown),
+        tf.where(is_png, png_width, unknown),
+    )
 
     def jpeg_shape():
-        shape = tf.image.extract_jpeg_shape(image_bytes)
-        return tf.cast(shape[0], tf.int64), tf.cast(shape[1], tf.int64)
+        shape = tf.cast(tf.image.extract_jpeg_shape(image_bytes), tf.int64)
+        return shape[0], shape[1]
 
-    def png_shape():
-        # IHDR: width then height, big-endian uint32 at byte offsets 16 and 20.
-        header = tf.io.decode_raw(tf.strings.substr(image_bytes, 16, 8), tf.uint8)
-        header = tf.cast(header, tf.int64)
-        width = header[0] * 2**24 + header[1] * 2**16 + header[2] * 2**8 + header[3]
-        height = header[4] * 2**24 + header[5] * 2**16 + header[6] * 2**8 + header[7]
-        return height, width
+    return tf.cond(is_jpeg, jpeg_shape, lambda: png_or_unknown)
 
-    def unknown():
-        return tf.constant(-1, tf.int64), tf.constant(-1, tf.int64)
 
-    return tf.case([(is_jpeg, jpeg_shape), (is_png, png_shape)], default=unknown)
+def is_known_image(image_bytes):
+    """Whether the first bytes are those of a format `decode_image` reads."""
+    head = tf.strings.substr(image_bytes, 0, 8)
+    return tf.reduce_any(
+        tf.stack([tf.strings.substr(head, 0, len(s)) == s for s in SIGNATURES])
+    )
 
 
 @keras.saving.register_keras_serializable(package="vlpk")
@@ -55,7 +75,8 @@ class ImagePreprocessor(keras.layers.Layer):
         image_bytes: a string tensor, scalar or `[batch]`.
 
     Returns:
-        float32 pixels in `[0, 255]`, `[H, W, 3]` or `[batch, H, W, 3]`.
+        float32 pixels in `[0, 255]`, `[H, W, 3]` or `[batch, H, W, 3]`; whole
+        numbers, also after a resize (see `decode_uint8`).
 
     Example:
     >>> preprocessor = ImagePreprocessor(image_size=64)
@@ -73,24 +94,46 @@ class ImagePreprocessor(keras.layers.Layer):
         # No weights: built from the start, so it can be tracked for export.
         self.built = True
 
-    def decode_one(self, image_bytes):
-        height, width = image_dimensions(image_bytes)
-        tf.debugging.assert_less_equal(
-            height * width,
-            tf.constant(self.max_pixels, tf.int64),
-            message=f"image declares more than max_pixels={self.max_pixels} pixels",
-        )
+    def decode_uint8(self, image_bytes, checked=False):
+        """Decodes one image to uint8 pixels `[H, W, 3]` at `image_size`.
+
+        These are the pixels the layer returns, before the cast to float32:
+        the `tf.data` pipelines carry them (a quarter of the memory and copy
+        time in shuffle buffers, caches and batching) and cast whole batches.
+        A resized image is rounded to whole pixel values, as a resize to a
+        uint8 image (PIL, OpenCV) would give.
+
+        Args:
+            image_bytes: a scalar string tensor.
+            checked: the caller has already compared the header's pixel count
+                with `max_pixels` (as `vlpk.data.decode_guarded` does), so the
+                header is not read a second time.
+
+        Returns:
+            A uint8 tensor `[H, W, 3]`.
+        """
+        if not checked:
+            height, width = image_dimensions(image_bytes)
+            tf.debugging.assert_less_equal(
+                height * width,
+                tf.constant(self.max_pixels, tf.int64),
+                message=f"image declares more than max_pixels={self.max_pixels} pixels",
+            )
         image = tf.io.decode_image(image_bytes, channels=3, expand_animations=False)
+
+        def resize():
+            resized = tf.image.resize(image, self.image_size, antialias=True)
+            return tf.cast(tf.clip_by_value(tf.round(resized), 0.0, 255.0), tf.uint8)
+
         # An image already at the target size (pre-resized web data) skips the
         # resize: antialiased resizing at scale 1 is the identity anyway.
         same_size = tf.reduce_all(tf.shape(image)[:2] == tf.constant(self.image_size))
-        image = tf.cond(
-            same_size,
-            lambda: tf.cast(image, tf.float32),
-            lambda: tf.image.resize(image, self.image_size, antialias=True),
-        )
-        image = tf.clip_by_value(image, 0.0, 255.0)
+        image = tf.cond(same_size, lambda: image, resize)
         return tf.ensure_shape(image, self.image_size + (3,))
+
+    def decode_one(self, image_bytes):
+        """Decodes one image to float32 pixels `[H, W, 3]` in `[0, 255]`."""
+        return tf.cast(self.decode_uint8(image_bytes), tf.float32)
 
     def call(self, image_bytes):
         image_bytes = tf.convert_to_tensor(image_bytes, tf.string)

@@ -31,14 +31,11 @@ import sys
 
 import tensorflow as tf
 
-from vlpk.data.image_preprocessor import image_dimensions
+from vlpk.data.image_preprocessor import image_dimensions, is_known_image
 from vlpk.data.tfrecord import parse_example
 from vlpk.errors import InputError
 
 AUTOTUNE = tf.data.AUTOTUNE
-
-# Formats `tf.io.decode_image` decodes, recognised by their first bytes.
-_SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a", b"BM")
 
 # Captions of one image leave the decoder side by side; a second, small shuffle
 # of this many batches of decoded pairs spreads them over several batches. It
@@ -154,6 +151,15 @@ def read_records(
     >>> for record in read_records("converted/coco_train").take(1):
     ...     print(record["image_id"], record["captions"])
     """
+    ds = _serialized_records(path, deterministic, cycle_length, shuffle_files, seed)
+    ds = ds.map(parse_example, num_parallel_calls=AUTOTUNE, deterministic=deterministic)
+    return ds.ignore_errors(log_warning=True)
+
+
+def _serialized_records(
+    path, deterministic=True, cycle_length=None, shuffle_files=False, seed=0
+):
+    """The serialized records of the shards, interleaved, sharded by file."""
     files = shard_files(path)
     ds = tf.data.Dataset.from_tensor_slices(files)
     if shuffle_files:
@@ -171,8 +177,6 @@ def read_records(
         num_parallel_calls=AUTOTUNE,
         deterministic=deterministic,
     )
-    ds = ds.map(parse_example, num_parallel_calls=AUTOTUNE, deterministic=deterministic)
-    ds = ds.ignore_errors(log_warning=True)
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = (
         tf.data.experimental.AutoShardPolicy.FILE
@@ -180,7 +184,7 @@ def read_records(
     return ds.with_options(options)
 
 
-def decode_guarded(image_bytes, image_preprocessor):
+def decode_guarded(image_bytes, image_preprocessor, dtype="float32", warn=None):
     """Decodes and resizes one image, unless its bytes are unsafe or no image.
 
     The format and the pixel count are read from the first bytes (see
@@ -195,33 +199,44 @@ def decode_guarded(image_bytes, image_preprocessor):
     Args:
         image_bytes: a scalar string tensor, the encoded image.
         image_preprocessor: the `vlpk.data.ImagePreprocessor` that decodes it.
+        dtype: `"float32"` (what the preprocessor returns) or `"uint8"` (the
+            same pixel values, before the cast; what the pipelines carry).
+        warn: optional list of tensors printed to stderr, after "WARNING: vlpk
+            skipped image", when the image is rejected (e.g. its id and file).
 
     Returns:
-        `(image, ok)`: float32 pixels `[H, W, 3]` as the preprocessor returns
-        them (zeros when not ok), and a bool scalar.
+        `(image, ok)`: pixels `[H, W, 3]` of `dtype` as the preprocessor
+        returns them (zeros when not ok), and a bool scalar.
 
     Example:
     >>> image, ok = decode_guarded(tf.io.read_file("cat.jpg"), ImagePreprocessor(64))
     """
-    head = tf.strings.substr(image_bytes, 0, 8)
-    known = tf.reduce_any(
-        [tf.strings.substr(head, 0, len(s)) == s for s in _SIGNATURES]
-    )
-
-    def pixels():
-        height, width = image_dimensions(image_bytes)
-        return height * width
-
-    # Only a known header is parsed: `extract_jpeg_shape` needs a JPEG.
-    count = tf.cond(known, pixels, lambda: tf.constant(0, tf.int64))
-    ok = known & (count <= image_preprocessor.max_pixels)
+    height, width = image_dimensions(image_bytes)
+    ok = is_known_image(image_bytes) & (height * width <= image_preprocessor.max_pixels)
     shape = image_preprocessor.image_size + (3,)
+
+    def rejected():
+        if warn:
+            # Printed in the branch that rejects: no extra `tf.cond` per image.
+            with tf.control_dependencies(
+                [
+                    tf.print(
+                        "WARNING: vlpk skipped image",
+                        *warn,
+                        "(unknown format, or more than max_pixels)",
+                        output_stream=sys.stderr,
+                    )
+                ]
+            ):
+                return tf.zeros(shape, tf.uint8)
+        return tf.zeros(shape, tf.uint8)
+
     image = tf.cond(
         ok,
-        lambda: image_preprocessor.decode_one(image_bytes),
-        lambda: tf.zeros(shape, tf.float32),
+        lambda: image_preprocessor.decode_uint8(image_bytes, checked=True),
+        rejected,
     )
-    return image, ok
+    return tf.cast(image, dtype), ok
 
 
 def caption_pair_dataset(
@@ -246,11 +261,18 @@ def caption_pair_dataset(
     corrupt, a decompression bomb) are skipped with a warning, never decoded
     past their header when they declare too many pixels.
 
-    The order of operations keeps memory small: the record shuffle holds
-    encoded bytes, images are decoded after it, and the captions of one image
-    are then spread by a small shuffle of decoded pairs (4 batches). With
-    `cache`, images are decoded once, before the cache, and the shuffle holds
-    cached decoded images instead.
+    The order of operations keeps memory small and the pipeline fast:
+
+    - the record shuffle holds encoded bytes; images are decoded after it;
+    - parsing, the header guard and decoding run in one parallel map;
+    - decoded images travel as uint8 (the preprocessor's pixel values before
+      its float cast) and whole batches are cast to float32 at the end;
+    - the captions of one image are spread by a small shuffle of decoded
+      pairs (4 batches). Without shuffling, pairs are cut into batches with
+      `rebatch`, which copies each image once.
+
+    With `cache`, images are decoded once, before the cache, and the shuffle
+    holds cached decoded images instead.
 
     Args:
         path: shards, as accepted by `shard_files`.
@@ -279,7 +301,7 @@ def caption_pair_dataset(
 
     Returns:
         A `tf.data.Dataset` of `({"images", "token_ids", "padding_mask"},
-        {"contrastive": image_id})`.
+        {"contrastive": image_id})`, images float32 in `[0, 255]`.
 
     Example:
     >>> ds = caption_pair_dataset("converted/coco_train", ImagePreprocessor(224),
@@ -287,58 +309,50 @@ def caption_pair_dataset(
     >>> model.fit(ds, steps_per_epoch=1000, epochs=10)
     """
     shuffle = shuffle_buffer > 0
-    ds = read_records(path, deterministic, shuffle_files=shuffle, seed=seed)
-    ds = ds.map(
-        lambda r: {
-            "image": r["image"],
-            "captions": r["captions"],
-            "image_id": r["image_id"],
-            "source": r["source"],
-        },
-        num_parallel_calls=AUTOTUNE,
-        deterministic=deterministic,
-    )
-    ds = ds.filter(lambda r: tf.size(r["captions"]) > 0)
+    parallel = dict(num_parallel_calls=AUTOTUNE, deterministic=deterministic)
+    shape = image_preprocessor.image_size + (3,)
 
-    def decode(ds):
-        def decode_record(record):
-            image, ok = decode_guarded(record["image"], image_preprocessor)
-            tf.cond(
-                ok,
-                tf.no_op,
-                lambda: tf.print(
-                    "WARNING: vlpk skipped image",
-                    record["image_id"],
-                    record["source"],
-                    "(unknown format, or more than max_pixels)",
-                    output_stream=sys.stderr,
-                ),
-            )
-            return {
-                "image": image,
-                "captions": record["captions"],
-                "image_id": record["image_id"],
-                "ok": ok,
-            }
-
-        ds = ds.map(
-            decode_record, num_parallel_calls=AUTOTUNE, deterministic=deterministic
+    def decode_record(serialized):
+        record = parse_example(serialized)
+        image, ok = decode_guarded(
+            record["image"],
+            image_preprocessor,
+            dtype="uint8",
+            warn=[record["image_id"], record["source"]],
         )
-        # Corrupt data behind a valid header (a truncated JPEG) raises in the
-        # decoder; drop that record rather than the epoch.
-        ds = ds.ignore_errors(log_warning=True)
-        return ds.filter(lambda r: r["ok"])
+        return {
+            "image": image,
+            "captions": record["captions"],
+            "image_id": record["image_id"],
+            "ok": ok,
+        }
 
+    def to_pairs(record):
+        # One chunk of pairs per image, none for a rejected image: no filter
+        # stage. `broadcast_to` forwards the image when it has one caption.
+        n = tf.where(record["ok"], tf.size(record["captions"]), 0)
+        images = tf.broadcast_to(record["image"][None], tf.concat([[n], shape], 0))
+        ids = tf.fill([n], record["image_id"])
+        return images, record["captions"][:n], ids
+
+    def decoded(ds):
+        # Records that are no `tf.train.Example`, and corrupt data behind a
+        # valid header (a truncated JPEG), raise: drop that record, not the
+        # epoch.
+        ds = ds.map(decode_record, **parallel).ignore_errors(log_warning=True)
+        return ds.filter(lambda r: r["ok"] & (tf.size(r["captions"]) > 0))
+
+    ds = _serialized_records(path, deterministic, shuffle_files=shuffle, seed=seed)
     if cache:
-        ds = decode(ds).cache("" if cache is True else os.fspath(cache))
+        ds = decoded(ds).cache("" if cache is True else os.fspath(cache))
     if shuffle:
         ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
     if repeat:
         ds = ds.repeat()
-    if not cache:
-        ds = decode(ds)
 
     if one_caption_per_image:
+        if not cache:
+            ds = decoded(ds)
         draws = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
 
         def pick(record, draw):
@@ -352,34 +366,40 @@ def caption_pair_dataset(
             )
             return record["image"], record["captions"][index], record["image_id"]
 
-        ds = tf.data.Dataset.zip(ds, draws).map(
-            pick, num_parallel_calls=AUTOTUNE, deterministic=deterministic
-        )
+        ds = tf.data.Dataset.zip(ds, draws).map(pick, **parallel)
+        per_image = True
     else:
-
-        def expand(record):
-            n = tf.shape(record["captions"])[0]
-            images = tf.repeat(record["image"][None], n, axis=0)
-            ids = tf.fill([n], record["image_id"])
-            return images, record["captions"], ids
-
-        ds = ds.map(expand, num_parallel_calls=AUTOTUNE, deterministic=deterministic)
-        ds = ds.unbatch()
+        if cache:
+            ds = ds.map(to_pairs, **parallel)
+        else:
+            # Parsing, the guard, decoding and expansion in one parallel map.
+            ds = ds.map(lambda s: to_pairs(decode_record(s)), **parallel)
+            ds = ds.ignore_errors(log_warning=True)
+        per_image = shuffle or augment is not None
+        if per_image:
+            ds = ds.unbatch()
         if shuffle:
             pairs = min(shuffle_buffer, _PAIR_SHUFFLE_BATCHES * batch_size)
             ds = ds.shuffle(pairs, seed=seed + 1, reshuffle_each_iteration=True)
 
     if augment is not None:
         ds = ds.map(
-            lambda image, caption, image_id: (augment(image), caption, image_id),
-            num_parallel_calls=AUTOTUNE,
-            deterministic=deterministic,
+            lambda image, caption, image_id: (
+                augment(tf.cast(image, "float32")),
+                caption,
+                image_id,
+            ),
+            **parallel,
         )
-    ds = ds.batch(batch_size, drop_remainder=drop_remainder)
+    if per_image:
+        ds = ds.batch(batch_size, drop_remainder=drop_remainder)
+    else:
+        # Chunks of pairs (one chunk per image) into batches, in one copy.
+        ds = ds.rebatch(batch_size, drop_remainder=drop_remainder)
 
     def tokenize(images, captions, image_ids):
-        x = {"images": images, **text_preprocessor(captions)}
+        x = {"images": tf.cast(images, "float32"), **text_preprocessor(captions)}
         return x, {"contrastive": image_ids}
 
-    ds = ds.map(tokenize, num_parallel_calls=AUTOTUNE, deterministic=deterministic)
+    ds = ds.map(tokenize, **parallel)
     return ds.prefetch(AUTOTUNE)

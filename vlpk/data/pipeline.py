@@ -9,7 +9,31 @@ the export uses.
 import numpy as np
 import tensorflow as tf
 
+from vlpk.data.shards import decode_guarded
+
 AUTOTUNE = tf.data.AUTOTUNE
+
+
+def load_image(path, image_preprocessor):
+    """Reads and decodes one image file, guarded (see `decode_guarded`).
+
+    Returns `(uint8 image, ok)`. A file in no image format, or one whose
+    header declares more than `max_pixels`, gives `ok=False` with a warning
+    naming the file; a missing file or a corrupt image raises, for the
+    pipeline's `ignore_errors` to drop.
+    """
+    return decode_guarded(
+        tf.io.read_file(path), image_preprocessor, dtype="uint8", warn=[path]
+    )
+
+
+def skip_bad_images(ds):
+    """Drops the elements whose image could not be loaded (see `load_image`).
+
+    Each element is a tuple whose last item is the `ok` flag; it is removed.
+    """
+    ds = ds.ignore_errors(log_warning=True)
+    return ds.filter(lambda *e: e[-1]).map(lambda *e: e[:-1])
 
 
 def caption_pairs(examples):
@@ -45,6 +69,12 @@ def contrastive_dataset(
     captions of the same image in one batch count as positives of each other
     (see `vlpk.losses.ContrastiveLoss`).
 
+    Images that cannot be used (a missing or empty file, bytes that are no
+    image, a truncated or corrupt image, a header declaring more than
+    `image_preprocessor.max_pixels` pixels) are skipped with a warning, and
+    every other pair still arrives. The skips are the same in every epoch, so
+    the stream stays deterministic (and resumable, see `vlpk.resume`).
+
     Args:
         examples: `vlpk.data.Example`s with `image_path` and `captions`.
         image_preprocessor: a `vlpk.data.ImagePreprocessor`.
@@ -73,14 +103,15 @@ def contrastive_dataset(
         ds = ds.repeat()
 
     def load(pair):
-        image = image_preprocessor(tf.io.read_file(pair["image_path"]))
-        return image, pair["caption"], pair["image_id"]
+        image, ok = load_image(pair["image_path"], image_preprocessor)
+        return image, pair["caption"], pair["image_id"], ok
 
     ds = ds.map(load, num_parallel_calls=AUTOTUNE, deterministic=True)
+    ds = skip_bad_images(ds)
     ds = ds.batch(batch_size, drop_remainder=drop_remainder)
 
     def tokenize(images, captions, image_ids):
-        x = {"images": images, **text_preprocessor(captions)}
+        x = {"images": tf.cast(images, "float32"), **text_preprocessor(captions)}
         return x, {"contrastive": image_ids}
 
     return ds.map(tokenize, num_parallel_calls=AUTOTUNE).prefetch(AUTOTUNE)
@@ -116,6 +147,8 @@ def classification_dataset(
 ):
     """(image, text) → class-index examples: VQA answers, caption matching...
 
+    Unusable images are skipped with a warning, as in `contrastive_dataset`.
+
     Args:
         image_paths: one image path per example.
         texts: one string per example (a question, a caption).
@@ -150,13 +183,14 @@ def classification_dataset(
         ds = ds.shuffle(len(labels), seed=seed, reshuffle_each_iteration=True)
 
     def load(example):
-        image = image_preprocessor(tf.io.read_file(example["image_path"]))
-        return image, example["text"], example["label"]
+        image, ok = load_image(example["image_path"], image_preprocessor)
+        return image, example["text"], example["label"], ok
 
     ds = ds.map(load, num_parallel_calls=AUTOTUNE, deterministic=True)
-    ds = ds.batch(batch_size)
+    ds = skip_bad_images(ds).batch(batch_size)
 
     def tokenize(images, text, label):
-        return {"images": images, **text_preprocessor(text)}, {"predictions": label}
+        x = {"images": tf.cast(images, "float32"), **text_preprocessor(text)}
+        return x, {"predictions": label}
 
     return ds.map(tokenize, num_parallel_calls=AUTOTUNE).prefetch(AUTOTUNE)

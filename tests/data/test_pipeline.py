@@ -1,0 +1,90 @@
+"""Raw-folder pipelines: every valid pair arrives, bad images are skipped."""
+
+import collections
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tests.data.test_shards import png_bomb
+from vlpk.data.image_preprocessor import ImagePreprocessor
+from vlpk.data.pipeline import classification_dataset, contrastive_dataset
+from vlpk.data.records import Example
+from vlpk.text import TextPreprocessor, learn_vocabulary, wordpiece_tokenizer
+
+SIZE = 16
+WORDS = ("red", "blue", "green", "circle", "square", "small", "big")
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    """5 good images (JPEG/PNG, some to resize) and one of each bad kind."""
+    root = tmp_path_factory.mktemp("images")
+    rng = np.random.default_rng(0)
+    examples = []
+    for i in range(5):
+        shape = (SIZE, SIZE, 3) if i % 2 else (12, 20, 3)
+        pixels = rng.integers(0, 256, shape, dtype=np.uint8)
+        encode = tf.io.encode_png if i % 2 else tf.io.encode_jpeg
+        (root / f"good{i}.img").write_bytes(encode(pixels).numpy())
+        captions = tuple(
+            f"{' '.join(rng.choice(WORDS, 3))} {k}" for k in range(i % 3 + 1)
+        )
+        examples.append(Example(str(root / f"good{i}.img"), i, captions))
+    jpeg = tf.io.encode_jpeg(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8))
+    bad = {
+        "cut.jpg": jpeg.numpy()[:200],
+        "notes.jpg": b"this file is text, not an image",
+        "empty.jpg": b"",
+        "bomb.png": png_bomb(),
+    }
+    for k, (name, data) in enumerate(bad.items()):
+        (root / name).write_bytes(data)
+        examples.append(Example(str(root / name), 100 + k, (f"red circle {k}",)))
+    examples.append(Example(str(root / "missing.jpg"), 200, ("blue square",)))
+    order = rng.permutation(len(examples))
+    examples = [examples[i] for i in order]
+    captions = [c for e in examples for c in e.captions]
+    text = TextPreprocessor(wordpiece_tokenizer(learn_vocabulary(captions, 60)), 8)
+    return examples, text
+
+
+def test_contrastive_dataset_skips_each_bad_image_and_keeps_every_pair(folder):
+    examples, text = folder
+    preprocessor = ImagePreprocessor(SIZE)
+    ds = contrastive_dataset(
+        examples, preprocessor, text, batch_size=3, drop_remainder=False
+    )
+    expected = collections.Counter(
+        (e.image_id, c) for e in examples if e.image_id < 100 for c in e.captions
+    )
+    tokens = {
+        tuple(text([c])["token_ids"].numpy()[0]): c for _, c in expected.elements()
+    }
+    paths = {e.image_id: e.image_path for e in examples}
+    for _ in range(2):  # the same pairs every epoch
+        seen = collections.Counter()
+        for x, y in ds:
+            assert x["images"].dtype == tf.float32
+            for image, ids, image_id in zip(
+                x["images"].numpy(), x["token_ids"].numpy(), y["contrastive"].numpy()
+            ):
+                seen[(int(image_id), tokens[tuple(ids)])] += 1
+                reference = preprocessor(tf.io.read_file(paths[int(image_id)]))
+                np.testing.assert_array_equal(image, reference.numpy())
+        assert seen == expected
+    assert sum(expected.values()) == 1 + 2 + 3 + 1 + 2
+
+
+def test_classification_dataset_skips_bad_images(folder):
+    examples, text = folder
+    ds = classification_dataset(
+        [e.image_path for e in examples],
+        [e.captions[0] for e in examples],
+        [e.image_id for e in examples],
+        ImagePreprocessor(SIZE),
+        text,
+        batch_size=4,
+    )
+    labels = sorted(int(v) for _, y in ds for v in y["predictions"].numpy())
+    assert labels == [0, 1, 2, 3, 4]

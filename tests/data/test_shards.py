@@ -133,8 +133,18 @@ def test_read_records_reads_gzip_skips_non_examples_and_shards_by_file(shards):
     ds = read_records(root)
     ids = sorted(int(r["image_id"]) for r in ds)
     assert ids == list(range(9)) + [100, 101, 102, 103]
-    policy = ds.options().experimental_distribute.auto_shard_policy
-    assert policy == tf.data.experimental.AutoShardPolicy.FILE
+    files = shard_files(root)
+    per_pipeline = []
+    for index in range(3):
+        context = tf.distribute.InputContext(3, index, 1)
+        ds = read_records(root, input_context=context)
+        policy = ds.options().experimental_distribute.auto_shard_policy
+        assert policy == tf.data.experimental.AutoShardPolicy.OFF
+        alone = sorted(int(r["image_id"]) for r in read_records(files[index]))
+        per_pipeline.append(sorted(int(r["image_id"]) for r in ds))
+        assert per_pipeline[-1] == alone  # pipeline k reads file k only
+    with pytest.raises(InputError, match="3 shard file.* for 4 input pipelines"):
+        read_records(root, input_context=tf.distribute.InputContext(4, 0, 1))
 
 
 def test_decode_guarded_rejects_without_decoding():

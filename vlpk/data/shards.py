@@ -5,8 +5,9 @@
 captions). This module reads them back:
 
 - `shard_files` finds the shards of a directory, a manifest or a glob.
-- `read_records` interleaves the shards into parsed records, sharded by file
-  across the workers of a `MultiWorkerMirroredStrategy`.
+- `read_records` interleaves the shards into parsed records; given a
+  `tf.distribute.InputContext`, each worker of a `MultiWorkerMirroredStrategy`
+  reads only its own files.
 - `decode_guarded` decodes one image through the `ImagePreprocessor`, and says
   instead of raising when the bytes are not an image or declare too many
   pixels.
@@ -112,7 +113,12 @@ def _manifest_shards(manifest):
 
 
 def read_records(
-    path, deterministic=True, cycle_length=None, shuffle_files=False, seed=0
+    path,
+    deterministic=True,
+    cycle_length=None,
+    shuffle_files=False,
+    seed=0,
+    input_context=None,
 ):
     """Reads the records of TFRecord shards as parsed dicts (`FEATURES`).
 
@@ -120,18 +126,19 @@ def read_records(
     turn. Records that are not a `tf.train.Example` are skipped with a logged
     warning.
 
-    Multi-worker training: the dataset's auto-shard policy is set to `FILE`, so
-    under `MultiWorkerMirroredStrategy` each worker reads its own subset of the
-    files instead of reading everything and dropping all but 1/N of the
-    records. The file shuffle is seeded, so every worker draws the same
-    permutation and the subsets stay disjoint. There must be at least as many
-    shards as workers: TF does not fall back to `DATA` sharding under an
-    explicit `FILE` policy, and iterating fails with an `InvalidArgumentError`
-    ("Could not apply FILE based sharding: the dataset only has N file(s),
-    which is not enough for the required W shards/workers"; measured with TF
-    2.21: the workers that own a file raise it, the others see an empty
-    dataset). Write more shards, or set the policy to `DATA` on the returned
-    dataset.
+    Multi-worker training: pass the `tf.distribute.InputContext` that
+    `strategy.distribute_datasets_from_function` gives the dataset function
+    (see `caption_pair_dataset`), and each worker reads only its own shards
+    (`FILE` sharding: shard `k` goes to input pipeline `k % num_pipelines`).
+    There must be at least as many shards as pipelines.
+
+    Without an input context, `strategy.experimental_distribute_dataset` can
+    not shard these pipelines by file: TF's auto-shard rewrite stops at the
+    `ignore_errors` stage that drops bad records ("Did not find a shardable
+    source, walked to a node which is not a dataset ... IgnoreErrorsDataset",
+    TF 2.21). The policy is left at `AUTO`, so TF falls back to `DATA`
+    sharding: correct (every worker reads everything in the same seeded order
+    and keeps its share) but every worker reads and decodes every record.
 
     Args:
         path: shards, as accepted by `shard_files`.
@@ -142,6 +149,8 @@ def read_records(
             the number of CPU cores).
         shuffle_files: shuffle the file order each iteration (seeded).
         seed: the file shuffle seed.
+        input_context: a `tf.distribute.InputContext`: read only this input
+            pipeline's shards.
 
     Returns:
         A `tf.data.Dataset` of dicts with the keys of
@@ -151,17 +160,43 @@ def read_records(
     >>> for record in read_records("converted/coco_train").take(1):
     ...     print(record["image_id"], record["captions"])
     """
-    ds = _serialized_records(path, deterministic, cycle_length, shuffle_files, seed)
+    ds = _serialized_records(
+        path, deterministic, cycle_length, shuffle_files, seed, input_context
+    )
     ds = ds.map(parse_example, num_parallel_calls=AUTOTUNE, deterministic=deterministic)
     return ds.ignore_errors(log_warning=True)
 
 
 def _serialized_records(
-    path, deterministic=True, cycle_length=None, shuffle_files=False, seed=0
+    path,
+    deterministic=True,
+    cycle_length=None,
+    shuffle_files=False,
+    seed=0,
+    input_context=None,
 ):
-    """The serialized records of the shards, interleaved, sharded by file."""
+    """The serialized records of the shards, interleaved.
+
+    With an `input_context`, only that input pipeline's files are read (the
+    dataset is then marked as sharded: auto-sharding is off).
+    """
     files = shard_files(path)
     ds = tf.data.Dataset.from_tensor_slices(files)
+    options = tf.data.Options()
+    if input_context is not None and input_context.num_input_pipelines > 1:
+        pipelines = input_context.num_input_pipelines
+        if len(files) < pipelines:
+            raise InputError(
+                f"{path}: {len(files)} shard file(s) for {pipelines} input "
+                "pipelines (workers): each pipeline reads whole files, so there "
+                "must be at least as many files as workers. Re-run `vlpk data "
+                "convert` with a smaller --shard-size."
+            )
+        # Before the file shuffle: the split does not depend on the seed.
+        ds = ds.shard(pipelines, input_context.input_pipeline_id)
+        options.experimental_distribute.auto_shard_policy = (
+            tf.data.experimental.AutoShardPolicy.OFF
+        )
     if shuffle_files:
         ds = ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
 
@@ -176,10 +211,6 @@ def _serialized_records(
         cycle_length=cycle_length,
         num_parallel_calls=AUTOTUNE,
         deterministic=deterministic,
-    )
-    options = tf.data.Options()
-    options.experimental_distribute.auto_shard_policy = (
-        tf.data.experimental.AutoShardPolicy.FILE
     )
     return ds.with_options(options)
 
@@ -252,6 +283,7 @@ def caption_pair_dataset(
     repeat=False,
     drop_remainder=True,
     one_caption_per_image=False,
+    input_context=None,
 ):
     """Image-caption pairs from TFRecord shards, for contrastive training.
 
@@ -298,6 +330,10 @@ def caption_pair_dataset(
         one_caption_per_image: emit one pair per image instead of one per
             caption, the caption drawn at random each epoch (seeded, stateless
             draw).
+        input_context: the `tf.distribute.InputContext` of
+            `strategy.distribute_datasets_from_function`: this worker reads
+            only its own shards (see `read_records`). `batch_size` is then the
+            per-replica batch size.
 
     Returns:
         A `tf.data.Dataset` of `({"images", "token_ids", "padding_mask"},
@@ -307,6 +343,14 @@ def caption_pair_dataset(
     >>> ds = caption_pair_dataset("converted/coco_train", ImagePreprocessor(224),
     ...                           text_preprocessor, batch_size=256, repeat=True)
     >>> model.fit(ds, steps_per_epoch=1000, epochs=10)
+
+    Under `MultiWorkerMirroredStrategy`, each worker reading its own shards:
+    >>> def dataset_fn(context):
+    ...     return caption_pair_dataset(
+    ...         "converted/coco_train", ImagePreprocessor(224), text_preprocessor,
+    ...         batch_size=context.get_per_replica_batch_size(256), repeat=True,
+    ...         input_context=context)
+    >>> DistributedTrainer(model, strategy).fit(dataset_fn, steps=1000)
     """
     shuffle = shuffle_buffer > 0
     parallel = dict(num_parallel_calls=AUTOTUNE, deterministic=deterministic)
@@ -342,7 +386,13 @@ def caption_pair_dataset(
         ds = ds.map(decode_record, **parallel).ignore_errors(log_warning=True)
         return ds.filter(lambda r: r["ok"] & (tf.size(r["captions"]) > 0))
 
-    ds = _serialized_records(path, deterministic, shuffle_files=shuffle, seed=seed)
+    ds = _serialized_records(
+        path,
+        deterministic,
+        shuffle_files=shuffle,
+        seed=seed,
+        input_context=input_context,
+    )
     if cache:
         ds = decoded(ds).cache("" if cache is True else os.fspath(cache))
     if shuffle:

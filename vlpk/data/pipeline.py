@@ -32,8 +32,15 @@ def skip_bad_images(ds):
 
     Each element is a tuple whose last item is the `ok` flag; it is removed.
     """
+
+    def ok(*element):
+        return element[-1]
+
+    def without_ok(*element):
+        return element[:-1]
+
     ds = ds.ignore_errors(log_warning=True)
-    return ds.filter(lambda *e: e[-1]).map(lambda *e: e[:-1])
+    return ds.filter(ok).map(without_ok)
 
 
 def caption_pairs(examples):

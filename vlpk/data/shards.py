@@ -249,17 +249,13 @@ def decode_guarded(image_bytes, image_preprocessor, dtype="float32", warn=None):
     def rejected():
         if warn:
             # Printed in the branch that rejects: no extra `tf.cond` per image.
-            with tf.control_dependencies(
-                [
-                    tf.print(
-                        "WARNING: vlpk skipped image",
-                        *warn,
-                        "(unknown format, or more than max_pixels)",
-                        output_stream=sys.stderr,
-                    )
-                ]
-            ):
-                return tf.zeros(shape, tf.uint8)
+            # (Stateful ops in a branch run without explicit dependencies.)
+            tf.print(
+                "WARNING: vlpk skipped image",
+                *warn,
+                "(unknown format, or more than max_pixels)",
+                output_stream=sys.stderr,
+            )
         return tf.zeros(shape, tf.uint8)
 
     image = tf.cond(

@@ -81,6 +81,10 @@ def contrastive_dataset(
     `image_preprocessor.max_pixels` pixels) are skipped with a warning, and
     every other pair still arrives. The skips are the same in every epoch, so
     the stream stays deterministic (and resumable, see `vlpk.resume`).
+    Because an element may be dropped, the dataset's cardinality is unknown.
+    Keras then shows no step total in the first epoch, and `fit` over several
+    epochs draws one more shuffle than it would on a dataset of known size:
+    each epoch is still one full permutation, but a different one.
 
     Args:
         examples: `vlpk.data.Example`s with `image_path` and `captions`.

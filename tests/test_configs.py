@@ -1,6 +1,7 @@
 """Every experiment config loads, validates, and its smoke version trains."""
 
 import glob
+import json
 import os
 
 import keras
@@ -12,6 +13,7 @@ from vlpk.data import ImagePreprocessor, read_shapes, write_shapes
 from vlpk.data.pretraining import masked_lm_generator, pretraining_dataset
 from vlpk.errors import InputError
 from vlpk.recipes import build_losses, build_model, build_optimizer
+from vlpk.tasks import FinetuneConfig
 from vlpk.text import TextPreprocessor, learn_vocabulary, wordpiece_tokenizer
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -28,16 +30,25 @@ def test_the_documented_configs_exist():
         "coco_vgg16_concat",
         "coco_clip_vitb16_bert",
         "coco_albef_base",
+        "finetune_retrieval",
+        "finetune_classify",
+        "finetune_vqa",
+        "finetune_caption",
     } <= names
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: os.path.basename(p)[:-3])
 def test_config_names_its_command_and_validates(path):
     source = open(path).read()
+    config = load_config(path)
+    if isinstance(config, FinetuneConfig):
+        assert f"vlpk finetune --task {config.task} " in source
+        assert f"--config training/configs/{os.path.basename(path)}" in source
+        assert load_config(path, smoke=True).validate().steps_per_epoch == 2
+        return
     assert "vlpk pretrain --config training/configs/" in source or (
         "vlpk quickstart" in source
     )
-    config = load_config(path)
     if config.dataset == "coco":
         # Full COCO configs need the data paths, and say so.
         with pytest.raises(InputError, match="coco_train_annotations"):
@@ -101,3 +112,23 @@ def test_overrides_parse_objectives_and_optional_fields():
         PretrainConfig().override(
             ["objectives=contrastive:1,masked_lm:1", "fusion=concat"]
         ).validate()
+
+
+def test_finetune_config_overrides_and_round_trips():
+    config = FinetuneConfig(task="classify").override(
+        ["templates=a photo of a {}, small.|a {}.", "rerank_k=0", "linear_probe=true"]
+    )
+    assert config.templates == ("a photo of a {}, small.", "a {}.")
+    assert config.linear_probe is True and config.rerank_k == 0
+    assert FinetuneConfig.from_dict(config.to_dict()) == config
+    with pytest.raises(InputError, match="Unknown task"):
+        FinetuneConfig(task="segmentation").validate()
+    with pytest.raises(InputError, match="exactly one"):
+        FinetuneConfig().override(["templates=no slot"]).validate()
+    # A run's config.json stores tuples as lists; they come back as tuples.
+    pretrain = PretrainConfig.from_dict(
+        json.loads(json.dumps(PretrainConfig().to_dict()))
+    )
+    assert pretrain == PretrainConfig()
+    with pytest.raises(InputError, match="does not know"):
+        PretrainConfig.from_dict({"no_such_field": 1})

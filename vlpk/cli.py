@@ -6,6 +6,8 @@ Exit codes: 0 success, 2 bad input, 1 internal error.
 import argparse
 import sys
 
+from vlpk.cli_tasks import add_evaluate_command, add_finetune_command
+
 
 def _config(args):
     from vlpk.config import PretrainConfig, load_config
@@ -147,6 +149,8 @@ def build_parser():
             "convert", help="convert a dataset to TFRecord shards with a manifest"
         )
     )
+    add_finetune_command(commands)
+    add_evaluate_command(commands)
     return parser
 
 

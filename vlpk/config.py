@@ -13,8 +13,68 @@ import os
 from vlpk.errors import InputError
 
 
+class ConfigBase:
+    """What every vlpk config dataclass shares: copies, `--set`, dicts."""
+
+    def replace(self, **changes):
+        """A copy with some fields changed (`None` values are ignored)."""
+        changes = {k: v for k, v in changes.items() if v is not None}
+        unknown = set(changes) - {f.name for f in dataclasses.fields(self)}
+        if unknown:
+            raise InputError(f"Unknown config fields: {sorted(unknown)}")
+        return dataclasses.replace(self, **changes)
+
+    def override(self, assignments):
+        """A copy with `key=value` strings applied (the CLI's `--set`).
+
+        Values are parsed by the field's type: ints, floats, `true`/`false`,
+        comma-separated tuples of ints, `|`-separated tuples of strings,
+        `name:weight,...` dicts, `none`.
+
+        Example:
+        >>> PretrainConfig().override(["epochs=3", "image_widths=16,32"]).epochs
+        3
+        """
+        changes = {}
+        fields = {f.name: f for f in dataclasses.fields(self)}
+        for assignment in assignments:
+            key, sep, raw = assignment.partition("=")
+            key = key.strip()
+            if not sep or key not in fields:
+                raise InputError(
+                    f"--set expects key=value with a config field; got {assignment!r}. "
+                    f"Fields: {sorted(fields)}"
+                )
+            changes[key] = _parse(raw.strip(), getattr(self, key), key)
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data, source="the config"):
+        """The config of a `to_dict()` dict (e.g. a run's `config.json`).
+
+        JSON turns tuples into lists; fields whose default is a tuple get
+        tuples back.
+        """
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = set(data) - set(fields)
+        if unknown:
+            raise InputError(
+                f"{source} has fields {cls.__name__} does not know: "
+                f"{sorted(unknown)}. Was it written by another vlpk version?"
+            )
+        values = {}
+        for key, value in data.items():
+            if isinstance(fields[key].default, tuple) and isinstance(value, list):
+                value = tuple(value)
+            values[key] = value
+        return cls(**values)
+
+
 @dataclasses.dataclass
-class PretrainConfig:
+class PretrainConfig(ConfigBase):
     """Contrastive pretraining of a dual encoder on Shapes (the quickstart).
 
     The defaults are the quickstart's: a small CNN and a 2-layer BERT that
@@ -102,14 +162,6 @@ class PretrainConfig:
     # TensorBoard: validation images logged with their generated captions.
     tensorboard_samples: int = 8
 
-    def replace(self, **changes):
-        """A copy with some fields changed (`None` values are ignored)."""
-        changes = {k: v for k, v in changes.items() if v is not None}
-        unknown = set(changes) - {f.name for f in dataclasses.fields(self)}
-        if unknown:
-            raise InputError(f"Unknown config fields: {sorted(unknown)}")
-        return dataclasses.replace(self, **changes)
-
     def validate(self):
         """Fails early, before any work, on names vlpk does not know."""
         choices = {
@@ -156,32 +208,6 @@ class PretrainConfig:
                         f"dataset=coco needs {key}: pass it with --set {key}=PATH."
                     )
         return self
-
-    def override(self, assignments):
-        """A copy with `key=value` strings applied (the CLI's `--set`).
-
-        Values are parsed by the field's type: ints, floats, `true`/`false`,
-        comma-separated tuples, `name:weight,...` dicts, `none`.
-
-        Example:
-        >>> PretrainConfig().override(["epochs=3", "image_widths=16,32"]).epochs
-        3
-        """
-        changes = {}
-        fields = {f.name: f for f in dataclasses.fields(self)}
-        for assignment in assignments:
-            key, sep, raw = assignment.partition("=")
-            key = key.strip()
-            if not sep or key not in fields:
-                raise InputError(
-                    f"--set expects key=value with a config field; got {assignment!r}. "
-                    f"Fields: {sorted(fields)}"
-                )
-            changes[key] = _parse(raw.strip(), getattr(self, key), key)
-        return dataclasses.replace(self, **changes)
-
-    def to_dict(self):
-        return dataclasses.asdict(self)
 
     def smoke(self):
         """A tiny version that runs end to end in seconds (for tests and CI).
@@ -240,6 +266,9 @@ def _parse(raw, current, key):
             return int(raw)
         if isinstance(current, float):
             return float(raw)
+        if isinstance(current, tuple) and current and isinstance(current[0], str):
+            # Strings may hold commas (prompt templates): "|" separates them.
+            return tuple(v.strip() for v in raw.split("|") if v.strip())
         if isinstance(current, tuple):
             return tuple(int(v) for v in raw.split(",") if v)
         if isinstance(current, dict):

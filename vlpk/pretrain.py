@@ -32,6 +32,7 @@ from vlpk.evaluation import (
 )
 from vlpk.export import dual_encoder_archive, export_saved_model
 from vlpk.recipes import build_losses, build_model, build_optimizer, contrastive_only
+from vlpk.tasks.run_dir import record_data_dir
 from vlpk.text import (
     TextPreprocessor,
     learn_vocabulary,
@@ -98,7 +99,9 @@ def _run(config, strategy, workdir, export_root, data_dir, verbose, callbacks):
     start = time.perf_counter()
 
     _say(f"[1/6] {config.dataset} data")
-    train, val, test = _read_data(config, data_dir or os.path.join(workdir, "shapes"))
+    data_dir = data_dir or os.path.join(workdir, "shapes")
+    train, val, test = read_splits(config, data_dir)
+    record_data_dir(workdir, data_dir)
     timings["data_s"] = time.perf_counter() - start
 
     _say("[2/6] Tokenizer")
@@ -241,7 +244,7 @@ def _run(config, strategy, workdir, export_root, data_dir, verbose, callbacks):
     return metrics
 
 
-def _read_data(config, data_dir):
+def read_splits(config, data_dir):
     """(train, val, test) `Example`s: generated Shapes, or COCO from disk."""
     if config.dataset == "coco":
         train = read_coco_captions(

@@ -146,6 +146,13 @@ def text_dataset(texts, text_preprocessor, batch_size=256):
     return ds.batch(batch_size).map(text_preprocessor).prefetch(AUTOTUNE)
 
 
+def _labels_array(labels):
+    labels = np.asarray(labels)
+    if np.issubdtype(labels.dtype, np.integer):
+        return labels.astype(np.int64)
+    return labels.astype(np.float32)
+
+
 def classification_dataset(
     image_paths,
     texts,
@@ -163,7 +170,8 @@ def classification_dataset(
     Args:
         image_paths: one image path per example.
         texts: one string per example (a question, a caption).
-        labels: one integer class per example.
+        labels: one integer class per example, or one float target vector
+            per example (e.g. VQA soft scores, see `soft_score_vector`).
         image_preprocessor: an `ImagePreprocessor`.
         text_preprocessor: a `TextPreprocessor`.
         batch_size: the batch size.
@@ -187,7 +195,7 @@ def classification_dataset(
         {
             "image_path": np.array(list(image_paths), dtype=object),
             "text": np.array(list(texts), dtype=object),
-            "label": np.array(list(labels), dtype=np.int64),
+            "label": _labels_array(labels),
         }
     )
     if shuffle:

@@ -11,24 +11,30 @@ given by `c` of the 10 annotators scores the official VQA accuracy,
 out one of the `c` who gave the answer keeps `c - 1`). For n = 10 that is
 0.3, 0.6, 0.9 and 1.0 for c = 1, 2, 3 and 4 or more.
 
-Answers are normalized minimally (lowercase, strip, drop a trailing period),
-not with the official evaluation's full punctuation and number-word rules.
+Answers are normalized as the official evaluation normalizes them
+(`vlpk.metrics.vqa.normalize_answer`: punctuation, number words, articles,
+contractions), as the bottom-up-attention preprocessing does, so "Two." and
+"2" are one class and the classifier predicts answers in the form the
+evaluation compares.
 """
 
 import collections
 
 import numpy as np
 
+from vlpk.metrics.vqa import normalize_answer as official_normalize
+
 
 def normalize_answer(answer):
-    """Lowercases, strips and drops a trailing period.
+    """The official VQA normalization, after turning tabs and newlines into
+    spaces and stripping (as the official evaluation does first).
 
     Example:
-    >>> normalize_answer(" Red. ")
-    'red'
+    >>> normalize_answer(" Two red. ")
+    '2 red'
     """
-    answer = answer.strip().lower()
-    return answer[:-1].rstrip() if answer.endswith(".") else answer
+    answer = answer.replace("\n", " ").replace("\t", " ").strip()
+    return official_normalize(answer)
 
 
 def answer_vocabulary(examples, top_k=3129):

@@ -41,18 +41,36 @@ def retrieval_metrics(image_embeddings, text_embeddings, text_to_image, ks=(1, 5
     """
     images = np.asarray(image_embeddings, np.float32)
     texts = np.asarray(text_embeddings, np.float32)
-    text_to_image = np.asarray(text_to_image, np.int64)
-    if texts.shape[0] != text_to_image.shape[0]:
+    if texts.shape[0] != np.shape(text_to_image)[0]:
         raise ValueError(
-            f"text_to_image has {text_to_image.shape[0]} entries for "
+            f"text_to_image has {np.shape(text_to_image)[0]} entries for "
             f"{texts.shape[0]} texts."
         )
+    return similarity_retrieval_metrics(images @ texts.T, text_to_image, ks)
+
+
+def similarity_retrieval_metrics(similarity, text_to_image, ks=(1, 5, 10)):
+    """`retrieval_metrics` from a score matrix `[num_images, num_texts]`.
+
+    Any score works, higher meaning a better match: cosine similarities, or
+    the re-ranked scores of `vlpk.tasks.retrieval.rerank`.
+
+    Example:
+    >>> similarity_retrieval_metrics(np.eye(2), [0, 1])["t2i_r1"]
+    100.0
+    """
+    similarity = np.asarray(similarity)
+    text_to_image = np.asarray(text_to_image, np.int64)
+    num_images, num_texts = similarity.shape
+    if num_texts != text_to_image.shape[0]:
+        raise ValueError(
+            f"text_to_image has {text_to_image.shape[0]} entries for {num_texts} texts."
+        )
     if text_to_image.size and (
-        text_to_image.min() < 0 or text_to_image.max() >= images.shape[0]
+        text_to_image.min() < 0 or text_to_image.max() >= num_images
     ):
         raise ValueError("text_to_image points outside the image list.")
-    similarity = images @ texts.T  # [num_images, num_texts]
-    owns = text_to_image[None, :] == np.arange(images.shape[0])[:, None]
+    owns = text_to_image[None, :] == np.arange(num_images)[:, None]
     if not owns.any(axis=1).all():
         raise ValueError("Every image needs at least one text.")
     i2t = _ranks(similarity, owns)

@@ -1,13 +1,17 @@
-"""Models: the dual encoder, the pretrainer, the fusion classifier, the course's."""
+"""Models: the dual encoder, the pretrainer, the task models, the course's."""
 
+from vlpk.models.captioner import Captioner
 from vlpk.models.dual_encoder import DualEncoder
 from vlpk.models.fusion_classifier import FusionClassifier
+from vlpk.models.image_classifier import ImageClassifier
 from vlpk.models.pretrainer import VisionLanguagePretrainer
 from vlpk.models.vgg16_concat import vgg16_concat_classifier
 
 __all__ = [
+    "Captioner",
     "DualEncoder",
     "FusionClassifier",
+    "ImageClassifier",
     "VisionLanguagePretrainer",
     "vgg16_concat_classifier",
 ]

@@ -228,6 +228,56 @@ class VisionLanguagePretrainer(ContrastiveEmbedders, keras.Model):
         logit = self.matching_head.dense(pooled)[:, 0]
         return keras.Model({"images": images, **text}, logit, name="matcher")
 
+    def matching_features(self):
+        """A model from `images` or text to what the matching head fuses.
+
+        Returns `(image_model, text_model)`: `images` → image tokens
+        `[B, N, C]` (pooled `[B, C]` with `ConcatFusion`), and
+        `token_ids`/`padding_mask` → text tokens `[B, T, D]` (pooled with
+        `ConcatFusion`). Re-ranking computes them once per image and per
+        text, then scores many pairs with `matching_scorer()`.
+        """
+        if self.matching_head is None:
+            raise ValueError("This model has no matching head.")
+        vector = isinstance(self.fusion, ConcatFusion)
+        images = image_input(self.image_encoder)
+        image_tokens = self.image_encoder(images)
+        if vector:
+            image_tokens = self.get_layer("image_pooling")(image_tokens)
+        text = text_inputs(self.text_encoder)
+        outputs = self.text_encoder(text)
+        text_tokens = outputs["pooled_output" if vector else "sequence_output"]
+        return (
+            keras.Model(images, image_tokens, name="matching_image_features"),
+            keras.Model(text, text_tokens, name="matching_text_features"),
+        )
+
+    def matching_scorer(self):
+        """A model scoring pairs of `matching_features()` outputs.
+
+        Inputs: `image_tokens`, `text_tokens` and, except with
+        `ConcatFusion`, `padding_mask` (`[B, T]`, int32). Output: the
+        matching logit `[B]` (positive means "this text fits this image").
+        """
+        image_model, text_model = self.matching_features()
+        image_tokens = keras.Input(image_model.output.shape[1:], name="image_tokens")
+        text_tokens = keras.Input(text_model.output.shape[1:], name="text_tokens")
+        padding_mask = keras.Input((None,), dtype="int32", name="padding_mask")
+        vector = isinstance(self.fusion, ConcatFusion)
+        fused = _fuse(
+            self.fusion,
+            image_tokens,
+            text_tokens,
+            None if vector else padding_mask,
+            vector,
+        )
+        pooled = fused[:, 0, :] if len(fused.shape) == 3 else fused
+        logit = self.matching_head.dense(pooled)[:, 0]
+        inputs = {"image_tokens": image_tokens, "text_tokens": text_tokens}
+        if not vector:
+            inputs["padding_mask"] = padding_mask
+        return keras.Model(inputs, logit, name="matching_scorer")
+
     def get_config(self):
         config = super().get_config()
         config.update(

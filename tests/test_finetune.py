@@ -1,0 +1,193 @@
+"""`vlpk finetune` and `vlpk evaluate` end to end, on a smoke ALBEF run."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from vlpk.cli import main
+from vlpk.config import load_config
+from vlpk.pretrain import run_pretrain
+
+ALBEF = "training/configs/shapes_albef.py"
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("albef")
+    config = load_config(ALBEF, smoke=True).replace(test_images=12)
+    run_pretrain(
+        config, workdir=str(root / "run"), export_root=str(root / "saved"), verbose=0
+    )
+    return root / "run"
+
+
+def finetune(run_dir, workdir, task, *extra):
+    args = ["finetune", "--task", task, "--from", str(run_dir), "--smoke"]
+    return main(args + ["--workdir", str(workdir), *extra])
+
+
+def test_vqa_results_match_the_official_evaluation(run_dir, tmp_path, capsys):
+    assert finetune(run_dir, tmp_path / "vqa", "vqa") == 0
+    metrics = json.loads((tmp_path / "vqa" / "metrics.json").read_text())
+    results = json.loads((tmp_path / "vqa" / "vqa_results.json").read_text())
+    questions = json.loads(
+        (run_dir / "shapes/annotations/vqa_test_questions.json").read_text()
+    )["questions"]
+    # The official results format, one answer per test question.
+    assert sorted(r["question_id"] for r in results) == sorted(
+        q["question_id"] for q in questions
+    )
+    assert all(set(r) == {"question_id", "answer"} for r in results)
+    answers = set(json.loads((tmp_path / "vqa" / "answers.json").read_text()))
+    assert {r["answer"] for r in results} <= answers
+    capsys.readouterr()
+    code = main(
+        [
+            "evaluate",
+            "vqa",
+            "--predictions",
+            str(tmp_path / "vqa" / "vqa_results.json"),
+            "--questions",
+            str(run_dir / "shapes/annotations/vqa_test_questions.json"),
+            "--annotations",
+            str(run_dir / "shapes/annotations/vqa_test_annotations.json"),
+            "--json",
+            str(tmp_path / "vqa.json"),
+        ]
+    )
+    assert code == 0
+    written = json.loads((tmp_path / "vqa.json").read_text())
+    assert written["overall"] == metrics["vqa"]["overall"]
+    assert set(written["perAnswerType"]) == {"yes/no", "number", "other"}
+    assert "overall" in capsys.readouterr().out
+
+
+def test_caption_finetune_writes_coco_results_and_scores(run_dir, tmp_path):
+    assert finetune(run_dir, tmp_path / "cap", "caption") == 0
+    metrics = json.loads((tmp_path / "cap" / "metrics.json").read_text())
+    results = json.loads((tmp_path / "cap" / "caption_results.json").read_text())
+    assert len(results) == 12 and all(
+        set(r) == {"image_id", "caption"} for r in results
+    )
+    keys = {"Bleu_1", "Bleu_2", "Bleu_3", "Bleu_4", "METEOR", "ROUGE_L", "CIDEr"}
+    assert keys <= set(metrics["caption"])
+    # The KerasHub BLEU monitoring metric was logged each epoch.
+    assert len(metrics["train_history"]["val_bleu4"]) == 1
+    keras.saving.load_model(tmp_path / "cap" / "model.keras", safe_mode=True)
+
+
+def test_retrieval_finetune_and_evaluate_agree(run_dir, tmp_path):
+    assert finetune(run_dir, tmp_path / "ret", "retrieval") == 0
+    metrics = json.loads((tmp_path / "ret" / "metrics.json").read_text())
+    assert metrics["rerank_k"] == 4
+    assert set(metrics["reranked"]) == set(metrics["contrastive"])
+    # The fine-tuned folder is a run folder: `vlpk evaluate` reads it back.
+    out = tmp_path / "eval.json"
+    args = ["evaluate", "retrieval", "--from", str(tmp_path / "ret")]
+    assert main(args + ["--rerank-k", "4", "--json", str(out)]) == 0
+    again = json.loads(out.read_text())
+    for key in ("contrastive", "reranked"):
+        for name, value in metrics[key].items():
+            assert again[key][name] == pytest.approx(value, abs=1e-4), (key, name)
+
+
+def test_linear_probe_leaves_the_encoder_alone(run_dir, tmp_path):
+    assert (
+        finetune(run_dir, tmp_path / "lp", "classify", "--set", "linear_probe=true")
+        == 0
+    )
+    metrics = json.loads((tmp_path / "lp" / "metrics.json").read_text())
+    assert {"zero_shot", "linear_probe"} <= set(metrics)
+    assert metrics["zero_shot"]["classes"] == 4 and "top1" in metrics["zero_shot"]
+    source = keras.saving.load_model(run_dir / "model.keras")
+    probe = keras.saving.load_model(tmp_path / "lp" / "model.keras")
+    for a, b in zip(source.image_encoder.weights, probe.image_encoder.weights):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    # ...while the same command with fine-tuning changes it.
+    assert finetune(run_dir, tmp_path / "ft", "classify") == 0
+    tuned = keras.saving.load_model(tmp_path / "ft" / "model.keras")
+    assert any(
+        not np.array_equal(np.asarray(a), np.asarray(b))
+        for a, b in zip(source.image_encoder.weights, tuned.image_encoder.weights)
+    )
+
+
+def test_scratch_baseline_starts_from_random_weights(run_dir, tmp_path):
+    assert finetune(run_dir, tmp_path / "s", "classify", "--scratch") == 0
+    metrics = json.loads((tmp_path / "s" / "metrics.json").read_text())
+    assert metrics["pretrained"] is False
+    assert json.loads((tmp_path / "s" / "finetune.json").read_text())["scratch"]
+
+
+def test_zeroshot_command(run_dir, tmp_path):
+    out = tmp_path / "zs.json"
+    args = ["evaluate", "zeroshot", "--from", str(run_dir), "--json", str(out)]
+    assert main(args + ["--templates", "a photo of a {}.|a {}."]) == 0
+    result = json.loads(out.read_text())["zero_shot"]
+    assert result["templates"] == 2 and result["images"] == 12
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ('[{"question_id": 999999999, "answer": "red"}]', "999999999"),
+        ('[{"question_id": 1, "answer": "red"', "JSON"),
+        ('{"question_id": 1}', "list"),
+    ],
+)
+def test_bad_vqa_predictions_exit_2(run_dir, tmp_path, capsys, content, message):
+    path = tmp_path / "p.json"
+    path.write_text(content)
+    code = main(
+        [
+            "evaluate",
+            "vqa",
+            "--predictions",
+            str(path),
+            "--questions",
+            str(run_dir / "shapes/annotations/vqa_test_questions.json"),
+            "--annotations",
+            str(run_dir / "shapes/annotations/vqa_test_annotations.json"),
+        ]
+    )
+    assert code == 2
+    err = capsys.readouterr().err
+    assert message in err and "p.json" in err
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ('[{"image_id": 123456789, "caption": "a red circle"}]', "123456789"),
+        ("[{", "JSON"),
+    ],
+)
+def test_bad_caption_predictions_exit_2(run_dir, tmp_path, capsys, content, message):
+    path = tmp_path / "p.json"
+    path.write_text(content)
+    references = run_dir / "shapes/annotations/captions_test.json"
+    code = main(
+        [
+            "evaluate",
+            "caption",
+            "--predictions",
+            str(path),
+            "--references",
+            str(references),
+        ]
+    )
+    assert code == 2
+    err = capsys.readouterr().err
+    assert message in err and "p.json" in err
+
+
+def test_bad_finetune_input_exits_2(tmp_path, capsys):
+    assert main(["finetune", "--task", "vqa", "--from", str(tmp_path / "nope")]) == 2
+    assert "No run folder" in capsys.readouterr().err
+    code = main(
+        ["finetune", "--task", "vqa", "--from", str(tmp_path), "--config", ALBEF]
+    )
+    assert code == 2
+    assert "FinetuneConfig" in capsys.readouterr().err

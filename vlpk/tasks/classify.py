@@ -1,0 +1,64 @@
+"""Image classification from a pretrained image encoder: linear probe or fine-tune."""
+
+import numpy as np
+import tensorflow as tf
+
+from vlpk.data.pipeline import AUTOTUNE, image_dataset, load_image, skip_bad_images
+from vlpk.models.image_classifier import ImageClassifier
+from vlpk.tasks.zero_shot import top_k_accuracy
+
+
+def image_classifier(source, num_classes, linear_probe=False, dropout=0.0):
+    """An `ImageClassifier` over `source.image_encoder` (weights shared).
+
+    With `linear_probe=True` the encoder is frozen (`trainable = False`, so
+    batch-norm statistics stay fixed too) and only the linear head trains.
+    """
+    encoder = source.image_encoder
+    encoder.trainable = not linear_probe
+    return ImageClassifier(encoder, num_classes, dropout=dropout, name="classifier")
+
+
+def labelled_image_dataset(
+    examples, image_preprocessor, batch_size=64, shuffle=True, seed=0, repeat=False
+):
+    """`({"images"}, {"predictions": label})` batches; bad images are skipped."""
+    labels = [e.label for e in examples]
+    if any(label is None for label in labels):
+        raise ValueError("Classification needs labelled examples (Example.label).")
+    ds = tf.data.Dataset.from_tensor_slices(
+        {
+            "image_path": np.array([e.image_path for e in examples], dtype=object),
+            "label": np.array(labels, dtype=np.int64),
+        }
+    )
+    if shuffle:
+        ds = ds.shuffle(len(labels), seed=seed, reshuffle_each_iteration=True)
+    if repeat:
+        ds = ds.repeat()
+
+    def load(example):
+        image, ok = load_image(example["image_path"], image_preprocessor)
+        return image, example["label"], ok
+
+    ds = ds.map(load, num_parallel_calls=AUTOTUNE, deterministic=True)
+    ds = skip_bad_images(ds).batch(batch_size)
+
+    def to_inputs(images, label):
+        return {"images": tf.cast(images, "float32")}, {"predictions": label}
+
+    return ds.map(to_inputs, num_parallel_calls=AUTOTUNE).prefetch(AUTOTUNE)
+
+
+def classification_accuracy(model, examples, image_preprocessor, ks=(1, 5)):
+    """Top-k accuracy (percent) of an `ImageClassifier` on labelled examples."""
+    logits = np.concatenate(
+        [
+            np.asarray(model({"images": batch}, training=False)["predictions"])
+            for batch in image_dataset(examples, image_preprocessor)
+        ]
+    )
+    labels = np.array([e.label for e in examples], dtype=np.int64)
+    result = top_k_accuracy(logits, labels, ks)
+    result.update(classes=int(logits.shape[1]), images=len(labels))
+    return result

@@ -1,0 +1,201 @@
+"""Image-text retrieval: contrastive ranking, matching-head re-ranking, fine-tuning.
+
+Evaluation follows the COCO 5k protocol: every image of the split against
+every caption of the split, each image owning several captions (see
+`vlpk.metrics.retrieval`). Re-ranking is ALBEF's: the contrastive
+similarities pick each query's top `k` candidates, the image-text matching
+head scores those `k` pairs, and the candidates are re-ordered by that
+score; the others keep their contrastive order below them.
+"""
+
+import sys
+
+import keras
+import numpy as np
+
+from vlpk.data.pipeline import image_dataset, text_dataset
+from vlpk.evaluation import embed_split
+from vlpk.metrics.retrieval import similarity_retrieval_metrics
+from vlpk.models.pretrainer import VisionLanguagePretrainer
+
+# Re-ranked candidates sit this far above the rest: matching logits are
+# finite, cosine similarities lie in [-1, 1].
+_BELOW = 1e6
+
+
+def rerank(similarity, k, score_pairs):
+    """Re-scores each row's top-`k` columns with `score_pairs`.
+
+    Args:
+        similarity: `[rows, cols]` first-stage scores.
+        k: how many candidates per row to re-score.
+        score_pairs: `score_pairs(rows, cols)` → one score per (row, column)
+            pair, for two int arrays of equal length.
+
+    Returns:
+        A float64 `[rows, cols]` matrix: the new scores at each row's top-`k`
+        columns, the old scores minus `1e6` elsewhere, so every re-scored
+        candidate ranks above every other one.
+
+    Example:
+    >>> rerank(np.array([[0.9, 0.5, 0.1]]), 2, lambda r, c: -c.astype(float))
+    array([[ 0.0e+00, -1.0e+00, -1.0e+06]])
+    """
+    similarity = np.asarray(similarity, np.float64)
+    k = min(int(k), similarity.shape[1])
+    if k < 1:
+        raise ValueError(f"k must be positive, got {k}.")
+    top = np.argsort(-similarity, axis=1, kind="stable")[:, :k]
+    rows = np.repeat(np.arange(similarity.shape[0]), k)
+    cols = top.reshape(-1)
+    reranked = similarity - _BELOW
+    reranked[rows, cols] = np.asarray(score_pairs(rows, cols), np.float64)
+    return reranked
+
+
+def _features(model, examples, image_preprocessor, text_preprocessor):
+    """Matching-head features of every image and caption of `examples`."""
+    image_model, text_model = model.matching_features()
+    images = np.concatenate(
+        [
+            np.asarray(image_model(batch, training=False))
+            for batch in image_dataset(examples, image_preprocessor)
+        ]
+    )
+    captions = [c for e in examples for c in e.captions]
+    texts, masks = [], []
+    for batch in text_dataset(captions, text_preprocessor):
+        texts.append(np.asarray(text_model(batch, training=False)))
+        masks.append(np.asarray(batch["padding_mask"], np.int32))
+    return images, np.concatenate(texts), np.concatenate(masks)
+
+
+def pair_scorer(model, examples, image_preprocessor, text_preprocessor, batch_size=256):
+    """A `score_pairs(image_indices, text_indices)` function for `rerank`.
+
+    Image and text features are computed once; each call runs only the
+    fusion encoder and the matching head, in batches, with a progress bar.
+    """
+    scorer = model.matching_scorer()
+    vector = "padding_mask" not in scorer.input
+    images, texts, masks = _features(
+        model, examples, image_preprocessor, text_preprocessor
+    )
+
+    def score_pairs(image_indices, text_indices):
+        scores = []
+        # A live bar on a terminal; one line at the end in logs and pipes.
+        verbose = 1 if sys.stdout.isatty() else 2
+        bar = keras.utils.Progbar(len(image_indices), verbose=verbose, unit_name="pair")
+        for start in range(0, len(image_indices), batch_size):
+            i = image_indices[start : start + batch_size]
+            t = text_indices[start : start + batch_size]
+            inputs = {"image_tokens": images[i], "text_tokens": texts[t]}
+            if not vector:
+                inputs["padding_mask"] = masks[t]
+            scores.append(np.asarray(scorer(inputs, training=False)))
+            bar.add(len(i))
+        return np.concatenate(scores)
+
+    return score_pairs
+
+
+def retrieval_scores(
+    model, examples, image_preprocessor, text_preprocessor, rerank_k=None
+):
+    """Recall@1/5/10 and ranks, contrastive and (optionally) re-ranked.
+
+    Args:
+        model: a `DualEncoder` or `VisionLanguagePretrainer`.
+        examples: the split's `Example`s (each with its captions).
+        image_preprocessor: an `ImagePreprocessor`.
+        text_preprocessor: a `TextPreprocessor`.
+        rerank_k: re-rank each query's top `k` with the matching head
+            (needs a model trained with `matching`); None to skip.
+
+    Returns:
+        `{"contrastive": metrics}`, plus `"reranked": metrics` and
+        `"rerank_k"` when re-ranking; metrics as in `retrieval_metrics`.
+
+    Example:
+    >>> retrieval_scores(model, read_shapes(root, "test"), image_pre,
+    ...                  text_pre, rerank_k=16)["reranked"]["i2t_r1"]
+    """
+    images, texts, owner = embed_split(
+        model, examples, image_preprocessor, text_preprocessor
+    )
+    similarity = images @ texts.T
+    result = {"contrastive": similarity_retrieval_metrics(similarity, owner)}
+    if rerank_k:
+        if getattr(model, "matching_head", None) is None:
+            raise ValueError(
+                "Re-ranking needs a matching head: pretrain with the 'matching' "
+                "objective (e.g. training/configs/shapes_albef.py), or drop "
+                "rerank_k."
+            )
+        score = pair_scorer(model, examples, image_preprocessor, text_preprocessor)
+        i2t = rerank(similarity, rerank_k, score)
+        t2i = rerank(similarity.T, rerank_k, lambda t, i: score(i, t))
+        # Each direction is read from its own re-ranked matrix.
+        from_i2t = similarity_retrieval_metrics(i2t, owner)
+        from_t2i = similarity_retrieval_metrics(t2i.T, owner)
+        result["reranked"] = _merge_directions(from_i2t, from_t2i)
+        result["rerank_k"] = int(rerank_k)
+    return result
+
+
+def _merge_directions(i2t_metrics, t2i_metrics):
+    merged = {k: v for k, v in i2t_metrics.items() if k.startswith("i2t")}
+    merged.update({k: v for k, v in t2i_metrics.items() if k.startswith("t2i")})
+    merged["rsum"] = float(
+        sum(v for k, v in merged.items() if "_r" in k and "rank" not in k)
+    )
+    return merged
+
+
+def retrieval_model(model, seed=0):
+    """The model to fine-tune for retrieval: contrastive (and matching) heads.
+
+    A `DualEncoder` is fine-tuned as it is. A `VisionLanguagePretrainer` is
+    rebuilt over the same encoders and fusion layer with only the
+    `contrastive` and (if it has one) `matching` heads, and its projection,
+    temperature and matching weights are copied over: masked-LM and
+    captioning heads are not needed for retrieval.
+    """
+    if not isinstance(model, VisionLanguagePretrainer):
+        return model
+    objectives = tuple(o for o in ("contrastive", "matching") if o in model.objectives)
+    if objectives == model.objectives:
+        return model
+    rebuilt = VisionLanguagePretrainer(
+        model.image_encoder,
+        model.text_encoder,
+        fusion=model.fusion if "matching" in objectives else None,
+        objectives=objectives,
+        embedding_dim=model.embedding_dim,
+        initial_temperature=model.initial_temperature,
+        initial_bias=model.initial_bias,
+        seed=seed,
+        name="retrieval_model",
+    )
+    copy_weights(model, rebuilt)
+    return rebuilt
+
+
+def copy_weights(source, target):
+    """Copies the weights of every top-level layer `target` shares by name.
+
+    Layers that are the same object (shared encoders) are skipped. Returns
+    the names of the layers copied.
+    """
+    copied = []
+    for layer in target.layers:
+        try:
+            other = source.get_layer(layer.name)
+        except ValueError:
+            continue
+        if other is layer or not layer.weights:
+            continue
+        layer.set_weights(other.get_weights())
+        copied.append(layer.name)
+    return copied

@@ -97,16 +97,7 @@ def build_model(config, vocabulary_size):
             )
     decoder = None
     if "captioning" in objectives:
-        decoder = CaptionDecoder(
-            vocabulary_size=vocabulary_size,
-            sequence_length=config.sequence_length,
-            num_layers=config.decoder_layers,
-            num_heads=config.decoder_heads,
-            hidden_dim=config.decoder_hidden_dim,
-            intermediate_dim=config.decoder_intermediate_dim,
-            dropout=config.text_dropout,
-            name="caption_decoder",
-        )
+        decoder = build_caption_decoder(config, vocabulary_size)
     return VisionLanguagePretrainer(
         build_image_encoder(config, output="tokens"),
         build_text_encoder(config, vocabulary_size),
@@ -122,6 +113,20 @@ def build_model(config, vocabulary_size):
 
 
 _ORDER = ("contrastive", "matching", "masked_lm", "captioning")
+
+
+def build_caption_decoder(config, vocabulary_size):
+    """A `CaptionDecoder` sized by the config's `decoder_*` fields."""
+    return CaptionDecoder(
+        vocabulary_size=vocabulary_size,
+        sequence_length=config.sequence_length,
+        num_layers=config.decoder_layers,
+        num_heads=config.decoder_heads,
+        hidden_dim=config.decoder_hidden_dim,
+        intermediate_dim=config.decoder_intermediate_dim,
+        dropout=config.text_dropout,
+        name="caption_decoder",
+    )
 
 
 def build_dual_encoder(config, vocabulary_size):

@@ -1,3 +1,4 @@
+import keras
 import numpy as np
 
 from tests.models.conftest import (
@@ -23,7 +24,10 @@ def test_image_classifier_on_tokens(batch, tmp_path):
         {"images": batch["images"]},
         tmp_path,
         expected_output_shape={"predictions": (4, 4)},
-        loss={"predictions": "sparse_categorical_crossentropy"},
+        # The head gives logits (activation=None).
+        loss={
+            "predictions": keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        },
         y={"predictions": np.array([0, 1, 2, 3])},
     )
 

@@ -2,7 +2,7 @@
 
 import keras
 
-from vlpk.models.inputs import image_input, text_inputs
+from vlpk.models.inputs import image_input, image_tokens_model, text_inputs
 from vlpk.serialization import deserialize_nested
 
 
@@ -50,8 +50,7 @@ class Captioner(keras.Model):
 
     def image_tokenizer(self):
         """A model from `images` to the image tokens the decoder attends to."""
-        images = image_input(self.image_encoder)
-        return keras.Model(images, self.image_encoder(images), name="image_tokens")
+        return image_tokens_model(self.image_encoder)
 
     def get_config(self):
         config = super().get_config()

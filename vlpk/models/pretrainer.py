@@ -16,7 +16,7 @@ from vlpk.layers.logit_scale import LogitScale
 from vlpk.layers.projection_head import ProjectionHead
 from vlpk.layers.token_pooling import TokenPooling
 from vlpk.models.embedders import ContrastiveEmbedders
-from vlpk.models.inputs import image_input, text_inputs
+from vlpk.models.inputs import image_input, image_tokens_model, text_inputs
 from vlpk.serialization import deserialize_nested
 
 OBJECTIVES = ("contrastive", "matching", "masked_lm", "captioning")
@@ -194,8 +194,7 @@ class VisionLanguagePretrainer(ContrastiveEmbedders, keras.Model):
 
     def image_tokenizer(self):
         """A model from `images` to the image tokens the heads attend to."""
-        images = image_input(self.image_encoder)
-        return keras.Model(images, self.image_encoder(images), name="image_tokens")
+        return image_tokens_model(self.image_encoder)
 
     def matcher(self):
         """A model scoring given pairs: `images`, `token_ids`, `padding_mask`

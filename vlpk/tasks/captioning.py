@@ -10,8 +10,8 @@ caption evaluation (`vlpk.metrics.captioning`).
 
 from vlpk.data.pretraining import pretraining_dataset
 from vlpk.evaluation import generate_split_captions
-from vlpk.layers.caption_decoder import CaptionDecoder
 from vlpk.models.captioner import Captioner
+from vlpk.recipes import build_caption_decoder
 
 
 def captioner(source, config, vocabulary_size):
@@ -25,16 +25,7 @@ def captioner(source, config, vocabulary_size):
     """
     decoder = getattr(source, "caption_decoder", None)
     if decoder is None:
-        decoder = CaptionDecoder(
-            vocabulary_size=vocabulary_size,
-            sequence_length=config.sequence_length,
-            num_layers=config.decoder_layers,
-            num_heads=config.decoder_heads,
-            hidden_dim=config.decoder_hidden_dim,
-            intermediate_dim=config.decoder_intermediate_dim,
-            dropout=config.text_dropout,
-            name="caption_decoder",
-        )
+        decoder = build_caption_decoder(config, vocabulary_size)
     if getattr(source.image_encoder, "output_mode", "tokens") != "tokens":
         raise ValueError(
             "Captioning attends to image tokens, and this run's image encoder "

@@ -63,6 +63,23 @@ def test_vqa_results_match_the_official_evaluation(run_dir, tmp_path, capsys):
     assert set(written["perAnswerType"]) == {"yes/no", "number", "other"}
     assert "overall" in capsys.readouterr().out
 
+    # The fine-tuned folder exports as a TF Serving version with `answer`...
+    export_root = str(tmp_path / "saved")
+    args = ["export", "--workdir", str(tmp_path / "vqa"), "--name", "vqa"]
+    assert main(args + ["--export-dir", export_root]) == 0
+    exported = json.loads(capsys.readouterr().out)
+    assert exported["signatures"] == ["answer", "serving_default"]
+    assert main(args + ["--export-dir", export_root, "--version", "1"]) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    # ...whose answer to a test question is the one in vqa_results.json.
+    question = questions[0]
+    image = run_dir / "shapes/images/test" / f"{question['image_id']:012d}.jpg"
+    predict = ["predict", "--model", exported["path"], "--image", str(image)]
+    assert main(predict + ["--question", question["question"]]) == 0
+    answer = json.loads(capsys.readouterr().out)["answer"]
+    by_id = {r["question_id"]: r["answer"] for r in results}
+    assert answer == by_id[question["question_id"]]
+
 
 def test_caption_finetune_writes_coco_results_and_scores(run_dir, tmp_path):
     assert finetune(run_dir, tmp_path / "cap", "caption") == 0

@@ -6,6 +6,7 @@ Exit codes: 0 success, 2 bad input, 1 internal error.
 import argparse
 import sys
 
+from vlpk.cli_export import add_export_commands
 from vlpk.cli_tasks import add_evaluate_command, add_finetune_command
 
 
@@ -151,6 +152,7 @@ def build_parser():
     )
     add_finetune_command(commands)
     add_evaluate_command(commands)
+    add_export_commands(commands)
     return parser
 
 

@@ -30,7 +30,8 @@ from vlpk.evaluation import (
     evaluate_with_mismatched_images,
     generate_split_captions,
 )
-from vlpk.export import dual_encoder_archive, export_saved_model
+from vlpk.export import export_saved_model
+from vlpk.export.task_archives import pretrainer_archive
 from vlpk.recipes import build_losses, build_model, build_optimizer, contrastive_only
 from vlpk.tasks.run_dir import record_data_dir
 from vlpk.text import (
@@ -217,7 +218,7 @@ def _run(config, strategy, workdir, export_root, data_dir, verbose, callbacks):
 
     _say(f"[6/6] Exporting a SavedModel under {export_root}/{config.name}/")
     export_path = export_saved_model(
-        dual_encoder_archive(model, image_preprocessor, text_preprocessor),
+        pretrainer_archive(model, image_preprocessor, text_preprocessor, tokenizer),
         export_root,
         config.name,
     )

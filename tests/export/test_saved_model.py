@@ -152,3 +152,69 @@ def test_failed_write_leaves_no_version(tmp_path):
     with pytest.raises(RuntimeError, match="disk full"):
         write_version_atomically(str(tmp_path / "m"), broken)
     assert os.listdir(tmp_path / "m") == []
+
+
+def test_tfsm_layer_reloads_it_inside_keras(exported):
+    import keras
+
+    layer = keras.layers.TFSMLayer(exported["path"], call_endpoint="embed_text")
+    out = layer(tf.constant(TEXTS))["text_embedding"]
+    text = exported["text_preprocessor"](tf.constant(TEXTS))
+    expected = exported["model"].text_embedder()(text)
+    np.testing.assert_allclose(np.asarray(out), np.asarray(expected), atol=1e-5)
+
+
+def test_predict_command(exported, tmp_path, capsys):
+    from vlpk.cli import main
+
+    image = exported["images"][0]
+    args = ["predict", "--model", exported["path"], "--image", image]
+    assert main(args + ["--text", TEXTS[0], "--text", TEXTS[1]]) == 0
+    result = json.loads(capsys.readouterr().out)
+    raw = tf.constant([open(image, "rb").read()] * 2)
+    model = exported["model"]
+    images = model.image_embedder()(exported["image_preprocessor"](raw))
+    texts = model.text_embedder()(exported["text_preprocessor"](tf.constant(TEXTS[:2])))
+    expected = (np.asarray(images) * np.asarray(texts)).sum(-1)
+    assert [s["text"] for s in result["scores"]] == TEXTS[:2]
+    np.testing.assert_allclose([s["score"] for s in result["scores"]], expected, 1e-5)
+
+    not_image = tmp_path / "notes.jpg"
+    not_image.write_text("not an image")
+    truncated = tmp_path / "truncated.jpg"
+    truncated.write_bytes(open(exported["images"][0], "rb").read()[:300])
+    for path, message in [
+        (not_image, "is not a JPEG, PNG"),
+        (tmp_path / "missing.jpg", "No image file"),
+        (truncated, "could not be decoded"),
+    ]:
+        code = main(["predict", "--model", exported["path"], "--image", str(path)])
+        assert code == 2, path
+        assert message in capsys.readouterr().err
+    assert main(args + ["--caption"]) == 2
+    assert "no 'caption' signature" in capsys.readouterr().err
+
+
+KILLED_EXPORT = r"""
+import os, signal, sys
+from vlpk.export.versioning import write_version_atomically
+
+def write(path):
+    os.makedirs(path)
+    with open(os.path.join(path, "saved_model.pb"), "w") as f:
+        f.write("half")
+    os.kill(os.getpid(), signal.SIGKILL)  # killed mid-way, no cleanup runs
+
+write_version_atomically(sys.argv[1], write)
+"""
+
+
+def test_killed_export_leaves_no_numeric_version(tmp_path):
+    model_dir = tmp_path / "m"
+    result = subprocess.run(
+        [sys.executable, "-c", KILLED_EXPORT, str(model_dir)], timeout=300
+    )
+    assert result.returncode == -9
+    left = os.listdir(model_dir)
+    assert left and not any(name.isdigit() for name in left)  # only the tmp dir
+    assert existing_versions(str(model_dir)) == [] and next_version(str(model_dir)) == 1

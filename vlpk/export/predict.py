@@ -1,0 +1,114 @@
+"""`vlpk predict`: one image (and texts or a question) through a SavedModel.
+
+It loads the export the way TF Serving does (`tf.saved_model.load` with the
+TF Text ops registered), reads the image file, checks that it is an image,
+calls the signatures asked for and returns a JSON-ready dict.
+"""
+
+import os
+
+import tensorflow as tf
+
+from vlpk.data.image_preprocessor import SIGNATURES
+from vlpk.errors import InputError
+
+
+def read_image_file(path):
+    """The bytes of an image file; `InputError` if missing or not an image."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        raise InputError(f"No image file at {path}.") from None
+    except IsADirectoryError:
+        raise InputError(f"{path} is a folder, not an image file.") from None
+    if not any(data.startswith(signature) for signature in SIGNATURES):
+        raise InputError(
+            f"{path} is not a JPEG, PNG, GIF or BMP image (its first bytes are "
+            f"{data[:8]!r})."
+        )
+    return data
+
+
+def load_export(path):
+    """`tf.saved_model.load(path)` with tf-text's ops registered."""
+    import tensorflow_text  # noqa: F401  (registers the tokenizer ops)
+
+    if not os.path.isfile(os.path.join(path, "saved_model.pb")):
+        raise InputError(
+            f"{path} is not a SavedModel version folder (no saved_model.pb); pass "
+            "saved_models/<name>/<version>."
+        )
+    return tf.saved_model.load(path)
+
+
+def predict(model_path, image, texts=(), question=None, caption=False):
+    """Runs the export on one image file.
+
+    Args:
+        model_path: a version folder, `saved_models/<name>/<version>`.
+        image: an image file.
+        texts: texts to score against the image (`score` signature).
+        question: a question to answer (`answer` signature).
+        caption: generate a caption (`caption` signature).
+
+    Returns:
+        `{"image": path, ...}` with `scores` (one `{"text", "score"}` per
+        text), `answer` and `answer_score`, `caption`; with none of them
+        asked, the `image_embedding`.
+
+    Example:
+    >>> predict("saved_models/quickstart/1", "cat.jpg", texts=["a cat"])
+    {'image': 'cat.jpg', 'scores': [{'text': 'a cat', 'score': 0.41}]}
+    """
+    data = read_image_file(image)
+    loaded = load_export(model_path)
+    signatures = loaded.signatures
+
+    def signature(name):
+        if name not in signatures:
+            raise InputError(
+                f"{model_path} has no {name!r} signature; it has {sorted(signatures)}."
+            )
+        return signatures[name]
+
+    result = {"image": image}
+    try:
+        if texts:
+            images = tf.constant([data] * len(texts))
+            scores = signature("score")(image_bytes=images, text=tf.constant(texts))
+            result["scores"] = [
+                {"text": t, "score": float(s)}
+                for t, s in zip(texts, scores["score"].numpy())
+            ]
+        if question is not None:
+            out = signature("answer")(
+                image_bytes=tf.constant([data]), question=tf.constant([question])
+            )
+            result["answer"] = out["answer"].numpy()[0].decode("utf-8")
+            result["answer_score"] = float(out["score"].numpy()[0])
+        if caption:
+            out = signature("caption")(image_bytes=tf.constant([data]))
+            result["caption"] = out["caption"].numpy()[0].decode("utf-8")
+        if not (texts or question is not None or caption):
+            out = signature("embed_image")(image_bytes=tf.constant([data]))
+            result["image_embedding"] = out["image_embedding"].numpy()[0].tolist()
+    except tf.errors.InvalidArgumentError as error:
+        # A header that passed the check but pixels that do not decode, or an
+        # image over the pixel guard.
+        detail = next(
+            (
+                line.strip()
+                for line in error.message.splitlines()
+                if line.strip()
+                and not line.strip().startswith(
+                    ("Graph execution", "Detected", "<", "[")
+                )
+            ),
+            "",
+        )
+        raise InputError(
+            f"{image} could not be decoded (a corrupt or truncated file, or more "
+            f"pixels than the export allows): {detail}"
+        ) from None
+    return result

@@ -1,11 +1,20 @@
 """The `vlpk export` and `vlpk predict` commands: parse, then call vlpk."""
 
 import json
+import sys
 
 
 def _export(args):
-    from vlpk.export.run_export import export_run
+    from vlpk.export.run_export import export_run, export_run_tflite
 
+    if args.tflite:
+        path, manifest, warning = export_run_tflite(
+            args.workdir, args.name, args.tflite, args.export_dir, args.overwrite
+        )
+        if warning:
+            print(warning, file=sys.stderr)
+        print(json.dumps({"path": path, **manifest}, indent=2))
+        return 0
     path, signatures = export_run(
         args.workdir, args.name, args.export_dir, args.version, args.overwrite
     )
@@ -37,6 +46,11 @@ def add_export_commands(commands):
     add("--export-dir", default="saved_models", help="the TF Serving models root")
     add("--version", type=int, default=None, help="default: the next free version")
     add("--overwrite", action="store_true", help="replace an existing version")
+    add(
+        "--tflite",
+        choices=("float32", "float16", "dynamic", "int8"),
+        help="write TFLite encoders to <export-dir>/tflite/<name>/<variant>/ instead",
+    )
     export.set_defaults(run=_export)
 
     predict = commands.add_parser(

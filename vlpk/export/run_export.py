@@ -73,3 +73,59 @@ def export_run(
     path = export_saved_model(archive, export_root, name, version, overwrite)
     # Keras keeps no public list of an archive's endpoints.
     return path, sorted(getattr(archive, "_endpoint_names", []))
+
+
+# The smallest embedding cosine to Keras each variant should reach.
+PARITY_TARGETS = {"float32": 0.9999, "float16": 0.999, "dynamic": 0.99, "int8": 0.99}
+
+
+def export_run_tflite(
+    run_dir, name, variant, export_root="saved_models", overwrite=False
+):
+    """Exports `run_dir`'s encoders as TFLite to
+    `<export_root>/tflite/<name>/<variant>/` (outside the TF Serving tree).
+
+    int8 is calibrated on the run's training split; every variant's parity
+    with Keras is measured on it and recorded in `tflite.json`.
+
+    Returns:
+        `(path, manifest, warning)`; `warning` is a message when the parity
+        misses `PARITY_TARGETS`, else None.
+    """
+    from vlpk.export.tflite import export_tflite
+    from vlpk.tasks import load_run
+
+    run = load_run(run_dir)
+    model = run.load_model()
+    if not hasattr(model, "image_embedder"):
+        raise InputError(
+            f"TFLite export covers the encoders of a pretraining or retrieval run; "
+            f"{run_dir} holds a {type(model).__name__}."
+        )
+    train, _, _ = run.splits()
+    path = os.path.join(export_root, "tflite", name, variant)
+    vocab = os.path.join(run.run_dir, "vocab.txt")
+    try:
+        manifest = export_tflite(
+            model,
+            path,
+            variant,
+            run.image_preprocessor,
+            run.text_preprocessor,
+            vocab if os.path.isfile(vocab) else None,
+            calibration_examples=train,
+            overwrite=overwrite,
+        )
+    except FileExistsError as error:
+        raise InputError(str(error)) from None
+    target = PARITY_TARGETS[variant]
+    worst = min(
+        manifest["parity"]["image_cosine_min"], manifest["parity"]["text_cosine_min"]
+    )
+    warning = None
+    if worst < target:
+        warning = (
+            f"warning: the {variant} models reach a cosine of only {worst:.4f} with "
+            f"Keras (target {target}); check them before shipping."
+        )
+    return path, manifest, warning

@@ -45,12 +45,17 @@ class ProjectionHead(keras.layers.Layer):
             self.hidden.build((None, self.embedding_dim))
             self.layer_norm.build((None, self.embedding_dim))
 
-    def call(self, x, training=None):
+    def project(self, x, training=None):
+        """The projection without the final L2 normalization."""
         x = self.projection(x)
         if self.hidden_dim is not None:
             x = self.layer_norm(
                 x + self.dropout_layer(self.hidden(x), training=training)
             )
+        return x
+
+    def call(self, x, training=None):
+        x = self.project(x, training=training)
         if self.normalize:
             x = self.unit_norm(x)
         return x

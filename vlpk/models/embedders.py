@@ -13,20 +13,28 @@ class ContrastiveEmbedders:
     SavedModel's `embed_image`/`embed_text` signatures are built from them.
     """
 
-    def image_embedder(self):
-        """A model from `images` to the L2-normalized image embedding."""
-        return keras.Model(
-            self.input["images"],
-            self.get_layer("image_projection").output,
-            name="image_embedder",
+    def image_embedder(self, normalized=True):
+        """A model from `images` to the image embedding.
+
+        With `normalized=False` the final L2 normalization is left out (for
+        int8 TFLite, where the host normalizes: cosines are unchanged).
+        """
+        return self._embedder("image_projection", ("images",), normalized)
+
+    def text_embedder(self, normalized=True):
+        """A model from `token_ids`/`padding_mask` to the text embedding."""
+        return self._embedder(
+            "text_projection", ("token_ids", "padding_mask"), normalized
         )
 
-    def text_embedder(self):
-        """A model from `token_ids`/`padding_mask` to the text embedding."""
-        inputs = {k: self.input[k] for k in ("token_ids", "padding_mask")}
-        return keras.Model(
-            inputs, self.get_layer("text_projection").output, name="text_embedder"
-        )
+    def _embedder(self, layer_name, input_names, normalized):
+        head = self.get_layer(layer_name)
+        inputs = {k: self.input[k] for k in input_names}
+        if len(input_names) == 1:
+            inputs = inputs[input_names[0]]
+        output = head.output if normalized else head.project(head.input)
+        kind = layer_name.split("_")[0]
+        return keras.Model(inputs, output, name=f"{kind}_embedder")
 
     @property
     def temperature(self):

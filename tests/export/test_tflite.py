@@ -1,0 +1,184 @@
+"""TFLite / LiteRT export: parity with Keras, variants, host tokenizer ids."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+from tests.models.conftest import tiny_image_encoder
+from vlpk.data.image_preprocessor import ImagePreprocessor
+from vlpk.data.records import Example
+from vlpk.encoders import bert_encoder
+from vlpk.export.tflite import export_tflite, host_text_preprocessor, interpreter_runner
+from vlpk.layers import CrossAttentionFusion
+from vlpk.models import VisionLanguagePretrainer
+from vlpk.text import (
+    TextPreprocessor,
+    learn_vocabulary,
+    save_vocabulary,
+    wordpiece_tokenizer,
+)
+
+CAPTIONS = ["a red circle left of a blue square", "two small green triangles"]
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    root = tmp_path_factory.mktemp("tflite")
+    vocabulary = learn_vocabulary(CAPTIONS * 4, 60)
+    vocab_path = str(root / "vocab.txt")
+    save_vocabulary(vocabulary, vocab_path)
+    text_pre = TextPreprocessor(wordpiece_tokenizer(vocabulary), 8)
+    image_pre = ImagePreprocessor(32)
+    model = VisionLanguagePretrainer(
+        tiny_image_encoder("tokens"),
+        bert_encoder(
+            len(vocabulary), num_layers=1, hidden_dim=16, max_sequence_length=8
+        ),
+        fusion=CrossAttentionFusion(num_layers=1, num_heads=2, intermediate_dim=16),
+        objectives=("contrastive", "matching"),
+        embedding_dim=8,
+    )
+    rng = np.random.default_rng(0)
+    examples = []
+    for i in range(12):
+        path = str(root / f"{i}.jpg")
+        Image.fromarray(rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)).save(path)
+        examples.append(Example(path, i, (CAPTIONS[i % 2],)))
+    return {
+        "root": root,
+        "model": model,
+        "vocab": vocab_path,
+        "text_pre": text_pre,
+        "image_pre": image_pre,
+        "examples": examples,
+    }
+
+
+def export(setup, variant):
+    out = str(setup["root"] / variant)
+    manifest = export_tflite(
+        setup["model"],
+        out,
+        variant,
+        setup["image_pre"],
+        setup["text_pre"],
+        setup["vocab"],
+        calibration_examples=setup["examples"],
+        overwrite=True,
+    )
+    return out, manifest
+
+
+def keras_inputs(setup, texts):
+    raw = tf.constant([open(e.image_path, "rb").read() for e in setup["examples"]])
+    images = np.asarray(setup["image_pre"](raw), np.float32)
+    text = setup["text_pre"](tf.constant(texts))
+    return images, np.asarray(text["token_ids"]), np.asarray(text["padding_mask"])
+
+
+def cosine(a, b):
+    return (a * b).sum(-1) / np.linalg.norm(a, axis=-1) / np.linalg.norm(b, axis=-1)
+
+
+def test_float32_matches_keras(setup):
+    out, manifest = export(setup, "float32")
+    assert set(manifest["models"]) == {
+        "image_encoder",
+        "text_encoder",
+        "matching_image_features",
+        "matching_text_features",
+        "fusion_scorer",
+    }
+    assert manifest["parity"]["image_cosine_min"] >= 0.9999
+    images, ids, masks = keras_inputs(setup, CAPTIONS + ["unseen words: zebra ünïcode"])
+    model = setup["model"]
+    image_runner = interpreter_runner(os.path.join(out, "image_encoder.tflite"))
+    lite = np.stack(
+        [image_runner(images=x[None])["image_embedding"][0] for x in images]
+    )
+    assert cosine(lite, np.asarray(model.image_embedder()(images))).min() >= 0.9999
+    text_runner = interpreter_runner(os.path.join(out, "text_encoder.tflite"))
+    lite = np.stack(
+        [
+            text_runner(token_ids=i[None], padding_mask=m[None])["text_embedding"][0]
+            for i, m in zip(ids, masks)
+        ]
+    )
+    expected = model.text_embedder()({"token_ids": ids, "padding_mask": masks})
+    assert cosine(lite, np.asarray(expected)).min() >= 0.9999
+
+    # The fusion scorer on device scores pairs like the Keras matching head.
+    image_model, text_model = model.matching_features()
+    image_tokens = np.asarray(image_model(images[:2]))
+    text_tokens = np.asarray(
+        text_model({"token_ids": ids[:2], "padding_mask": masks[:2]})
+    )
+    scorer = interpreter_runner(os.path.join(out, "fusion_scorer.tflite"))
+    lite = [
+        scorer(image_tokens=a[None], text_tokens=b[None], padding_mask=m[None])["score"]
+        for a, b, m in zip(image_tokens, text_tokens, masks[:2])
+    ]
+    expected = model.matching_scorer()(
+        {
+            "image_tokens": image_tokens,
+            "text_tokens": text_tokens,
+            "padding_mask": masks[:2],
+        }
+    )
+    np.testing.assert_allclose(np.ravel(lite), np.asarray(expected), atol=1e-4)
+
+
+def test_host_tokenizer_gives_the_training_ids(setup):
+    out, manifest = export(setup, "float16")
+    assert os.path.isfile(os.path.join(out, "vocab.txt"))
+    host = host_text_preprocessor(out)
+    texts = tf.constant(CAPTIONS + ["", "unseen words: zebra ünïcode", "RED Circle!"])
+    for key in ("token_ids", "padding_mask"):
+        np.testing.assert_array_equal(host(texts)[key], setup["text_pre"](texts)[key])
+    assert manifest["parity"]["text_cosine_min"] >= 0.999
+    with open(os.path.join(out, "tflite.json")) as f:
+        assert json.load(f)["sequence_length"] == 8
+
+
+@pytest.mark.parametrize("variant", ["dynamic", "int8"])
+def test_quantized_variants_are_smaller_and_run(setup, variant):
+    float_out, float_manifest = export(setup, "float32")
+    out, manifest = export(setup, variant)
+    # (Weights under 1,024 values stay float: the tiny fusion scorer's do.)
+    for name in ("image_encoder", "text_encoder"):
+        size = manifest["models"][name]["bytes"]
+        assert size < float_manifest["models"][name]["bytes"], name
+    # int8 leaves the L2 normalization to the host.
+    assert manifest["normalized"] is (variant != "int8")
+    assert (
+        0 < manifest["parity"]["inputs"]
+        and -1 <= manifest["parity"]["text_cosine_min"] <= 1
+    )
+    images, _, _ = keras_inputs(setup, CAPTIONS)
+    runner = interpreter_runner(os.path.join(out, "image_encoder.tflite"))
+    embedding = runner(images=images[:1])["image_embedding"]
+    assert embedding.shape == (1, 8) and np.isfinite(embedding).all()
+
+
+def test_an_existing_export_is_refused(setup):
+    export(setup, "dynamic")
+    with pytest.raises(FileExistsError, match="--overwrite"):
+        export_tflite(
+            setup["model"],
+            str(setup["root"] / "dynamic"),
+            "dynamic",
+            setup["image_pre"],
+            setup["text_pre"],
+        )
+    with pytest.raises(ValueError, match="int8 needs"):
+        export_tflite(
+            setup["model"],
+            str(setup["root"] / "x"),
+            "int8",
+            setup["image_pre"],
+            setup["text_pre"],
+        )

@@ -1,0 +1,324 @@
+"""TFLite / LiteRT export: the encoders (and fusion scorer) for phones.
+
+Tokenization stays on the host: the text model takes `token_ids` and
+`padding_mask` (int32 `[1, T]`), and `vocab.txt` ships beside it. The host
+tokenizer is vlpk's own `TextPreprocessor` over that vocabulary
+(`host_text_preprocessor`), so its ids are those of training. Images go in
+as float32 `[1, H, W, 3]` pixels on a 0–255 scale, already resized (the
+normalization is inside the model).
+
+Variants (`VARIANTS`):
+
+- `float32`: the converter's plain output;
+- `float16`: weights stored as float16;
+- `dynamic`: weights int8, activations quantized on the fly;
+- `int8`: weights and activations int8 where a kernel exists, calibrated on
+  a representative dataset drawn from the training data; inputs and outputs
+  stay float32 (and int32 ids).
+
+Each model is written as a SavedModel signature first and converted with
+`tf.lite.TFLiteConverter.from_saved_model`, which freezes Keras 3 variables
+correctly. Run the files with `ai_edge_litert.interpreter.Interpreter`.
+"""
+
+import json
+import os
+import shutil
+import tempfile
+import uuid
+import warnings
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+VARIANTS = ("float32", "float16", "dynamic", "int8")
+
+
+def encoder_functions(model, image_size, sequence_length, normalized=True):
+    """`{name: (tf.function, keras models to track)}` for the TFLite files.
+
+    `image_size` is `(height, width)`.
+
+    `image_encoder` and `text_encoder` give the embeddings of the contrastive
+    space, L2-normalized unless `normalized=False` (the host then
+    normalizes; int8 does this: an int8 square root of a sum of squares
+    loses most of the precision); a model with a matching head also gets
+    `fusion_scorer` (image tokens, text tokens, padding mask → logit) and the
+    two feature models it reads (`matching_image_features`,
+    `matching_text_features`).
+    """
+    image_embedder = model.image_embedder(normalized=normalized)
+    text_embedder = model.text_embedder(normalized=normalized)
+    height, width = image_size
+    images = tf.TensorSpec([1, height, width, 3], tf.float32, name="images")
+    ids = tf.TensorSpec([1, sequence_length], tf.int32, name="token_ids")
+    mask = tf.TensorSpec([1, sequence_length], tf.int32, name="padding_mask")
+
+    @tf.function(input_signature=[images])
+    def image_encoder(images):
+        return {"image_embedding": image_embedder(images, training=False)}
+
+    @tf.function(input_signature=[ids, mask])
+    def text_encoder(token_ids, padding_mask):
+        text = {"token_ids": token_ids, "padding_mask": padding_mask}
+        return {"text_embedding": text_embedder(text, training=False)}
+
+    functions = {
+        "image_encoder": (image_encoder, [image_embedder]),
+        "text_encoder": (text_encoder, [text_embedder]),
+    }
+    if getattr(model, "matching_head", None) is not None:
+        image_model, text_model = model.matching_features()
+        scorer = model.matching_scorer()
+        image_tokens = tf.TensorSpec(
+            [1, *image_model.output.shape[1:]], tf.float32, name="image_tokens"
+        )
+        text_tokens = tf.TensorSpec(
+            [1, sequence_length, *text_model.output.shape[2:]],
+            tf.float32,
+            name="text_tokens",
+        )
+        vector = "padding_mask" not in scorer.input
+
+        @tf.function(input_signature=[images])
+        def matching_image_features(images):
+            return {"image_tokens": image_model(images, training=False)}
+
+        @tf.function(input_signature=[ids, mask])
+        def matching_text_features(token_ids, padding_mask):
+            text = {"token_ids": token_ids, "padding_mask": padding_mask}
+            return {"text_tokens": text_model(text, training=False)}
+
+        @tf.function(input_signature=[image_tokens, text_tokens, mask])
+        def fusion_scorer(image_tokens, text_tokens, padding_mask):
+            inputs = {"image_tokens": image_tokens, "text_tokens": text_tokens}
+            if not vector:
+                inputs["padding_mask"] = padding_mask
+            return {"score": scorer(inputs, training=False)}
+
+        if not vector:
+            functions.update(
+                matching_image_features=(matching_image_features, [image_model]),
+                matching_text_features=(matching_text_features, [text_model]),
+                fusion_scorer=(fusion_scorer, [scorer]),
+            )
+    return functions
+
+
+def convert(function, tracked, variant="float32", representative=None):
+    """The TFLite flatbuffer (bytes) of one `tf.function` signature.
+
+    Args:
+        function: a `tf.function` with an input signature.
+        tracked: the Keras models whose variables it uses.
+        variant: one of `VARIANTS`.
+        representative: for `int8`, a callable yielding dicts of input
+            arrays keyed by input name (the calibration data).
+    """
+    if variant not in VARIANTS:
+        raise ValueError(
+            f"Unknown TFLite variant {variant!r}; choose one of {VARIANTS}."
+        )
+    with tempfile.TemporaryDirectory() as tmp:
+        archive = keras.export.ExportArchive()
+        for model in tracked:
+            archive.track(model)
+        archive.add_endpoint("serving_default", function)
+        archive.write_out(tmp, verbose=False)
+        converter = tf.lite.TFLiteConverter.from_saved_model(tmp)
+        if variant != "float32":
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        if variant == "float16":
+            converter.target_spec.supported_types = [tf.float16]
+        if variant == "int8":
+            if representative is None:
+                raise ValueError("int8 needs a representative dataset.")
+            converter.representative_dataset = representative
+        with warnings.catch_warnings():
+            # int8 calibration runs TF's own, deprecated interpreter inside
+            # the converter; the files themselves run on ai_edge_litert.
+            warnings.filterwarnings(
+                "ignore", message=".*tf.lite.Interpreter is deprecated"
+            )
+            return converter.convert()
+
+
+def _representative(name, images, texts, features):
+    """Calibration inputs of one model, keyed by input name (the converter
+    may order a signature's inputs differently from the function)."""
+
+    def image_inputs():
+        for image in images:
+            yield {"images": image[None]}
+
+    def text_inputs():
+        for ids, mask in texts:
+            yield {"token_ids": ids[None], "padding_mask": mask[None]}
+
+    def scorer_inputs():
+        for image_tokens, text_tokens, mask in features:
+            yield {
+                "image_tokens": image_tokens[None],
+                "text_tokens": text_tokens[None],
+                "padding_mask": mask[None],
+            }
+
+    if name in ("image_encoder", "matching_image_features"):
+        return image_inputs
+    if name in ("text_encoder", "matching_text_features"):
+        return text_inputs
+    return scorer_inputs
+
+
+def calibration_data(model, examples, image_preprocessor, text_preprocessor, n=200):
+    """`(images, texts, fused)` arrays for int8 calibration, from `examples`.
+
+    Images and their first captions come from the first `n` examples (pass
+    training examples); `fused` holds the matching features of those pairs
+    when the model has a matching head.
+    """
+    examples = list(examples)[:n]
+    raw = tf.constant([open(e.image_path, "rb").read() for e in examples])
+    images = np.asarray(image_preprocessor(raw), np.float32)
+    text = text_preprocessor(tf.constant([e.captions[0] for e in examples]))
+    ids = np.asarray(text["token_ids"], np.int32)
+    masks = np.asarray(text["padding_mask"], np.int32)
+    fused = []
+    if getattr(model, "matching_head", None) is not None:
+        image_model, text_model = model.matching_features()
+        image_tokens = np.asarray(image_model(images))
+        text_tokens = np.asarray(text_model({"token_ids": ids, "padding_mask": masks}))
+        fused = list(zip(image_tokens, text_tokens, masks))
+    return list(images), list(zip(ids, masks)), fused
+
+
+def export_tflite(
+    model,
+    out_dir,
+    variant,
+    image_preprocessor,
+    text_preprocessor,
+    vocabulary_path=None,
+    calibration_examples=(),
+    overwrite=False,
+):
+    """Writes `<out_dir>/<model>.tflite` files, `vocab.txt` and `tflite.json`.
+
+    The folder is filled under a temporary name and renamed into place, so a
+    reader never finds half an export.
+
+    Returns:
+        The `tflite.json` manifest: each file's inputs, outputs and size,
+        the variant, the image size and the sequence length.
+
+    Example:
+    >>> export_tflite(model, "saved_models/tflite/shapes/int8", "int8",
+    ...               image_pre, text_pre, "runs/albef/vocab.txt", train)
+    """
+    if os.path.exists(out_dir) and not overwrite:
+        raise FileExistsError(f"{out_dir} already exists; pass --overwrite.")
+    image_size = image_preprocessor.image_size
+    sequence_length = text_preprocessor.sequence_length
+    # int8: the host L2-normalizes (see `encoder_functions`).
+    normalized = variant != "int8"
+    functions = encoder_functions(model, image_size, sequence_length, normalized)
+    data = ([], [], [])
+    if variant == "int8" and not calibration_examples:
+        raise ValueError("int8 needs calibration examples (training data).")
+    if calibration_examples:
+        data = calibration_data(
+            model, calibration_examples, image_preprocessor, text_preprocessor
+        )
+    parent = os.path.dirname(os.path.abspath(out_dir))
+    os.makedirs(parent, exist_ok=True)
+    tmp = os.path.join(parent, f".tmp-{uuid.uuid4().hex[:8]}")
+    os.makedirs(tmp)
+    manifest = {
+        "variant": variant,
+        "image_size": list(image_size),
+        "sequence_length": sequence_length,
+        "pixels": "float32 RGB, 0-255, resized to image_size (no other scaling)",
+        "normalized": normalized,
+        "models": {},
+    }
+    try:
+        for name, (function, tracked) in functions.items():
+            representative = _representative(name, *data) if variant == "int8" else None
+            flatbuffer = convert(function, tracked, variant, representative)
+            with open(os.path.join(tmp, f"{name}.tflite"), "wb") as f:
+                f.write(flatbuffer)
+            manifest["models"][name] = {
+                "file": f"{name}.tflite",
+                "bytes": len(flatbuffer),
+                "inputs": [s.name for s in function.input_signature],
+            }
+        if data[0]:
+            manifest["parity"] = parity(model, tmp, *data, normalized=normalized)
+        if vocabulary_path:
+            shutil.copyfile(vocabulary_path, os.path.join(tmp, "vocab.txt"))
+        with open(os.path.join(tmp, "tflite.json"), "w") as f:
+            json.dump(manifest, f, indent=2)
+        if os.path.exists(out_dir):
+            shutil.rmtree(out_dir)
+        os.rename(tmp, out_dir)
+    finally:
+        if os.path.exists(tmp):
+            shutil.rmtree(tmp, ignore_errors=True)
+    return manifest
+
+
+def _cosine(a, b):
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    return (a * b).sum(-1) / np.linalg.norm(a, axis=-1) / np.linalg.norm(b, axis=-1)
+
+
+def parity(model, export_dir, images, texts, fused=(), normalized=True, limit=32):
+    """How close the TFLite encoders are to Keras, on up to `limit` inputs.
+
+    Returns:
+        `{"image_cosine_min", "text_cosine_min"}`: the smallest cosine
+        between a TFLite embedding and the Keras one (1.0 is identical).
+    """
+    images, texts = list(images)[:limit], list(texts)[:limit]
+    image_runner = interpreter_runner(os.path.join(export_dir, "image_encoder.tflite"))
+    text_runner = interpreter_runner(os.path.join(export_dir, "text_encoder.tflite"))
+    lite_images = [image_runner(images=x[None])["image_embedding"][0] for x in images]
+    lite_texts = [
+        text_runner(token_ids=i[None], padding_mask=m[None])["text_embedding"][0]
+        for i, m in texts
+    ]
+    ids = np.stack([i for i, _ in texts])
+    masks = np.stack([m for _, m in texts])
+    keras_images = model.image_embedder()(np.stack(images))
+    keras_texts = model.text_embedder()({"token_ids": ids, "padding_mask": masks})
+    return {
+        "image_cosine_min": float(_cosine(lite_images, keras_images).min()),
+        "text_cosine_min": float(_cosine(lite_texts, keras_texts).min()),
+        "inputs": len(images),
+    }
+
+
+def host_text_preprocessor(export_dir):
+    """The host-side tokenizer of an export: vlpk's `TextPreprocessor` over
+    its `vocab.txt`, packing to the manifest's sequence length.
+
+    Example:
+    >>> text = host_text_preprocessor("saved_models/tflite/shapes/int8")
+    >>> ids = text(tf.constant(["a red circle"]))  # token_ids, padding_mask
+    """
+    from vlpk.text import TextPreprocessor, load_vocabulary, wordpiece_tokenizer
+
+    with open(os.path.join(export_dir, "tflite.json")) as f:
+        manifest = json.load(f)
+    vocabulary = load_vocabulary(os.path.join(export_dir, "vocab.txt"))
+    return TextPreprocessor(
+        wordpiece_tokenizer(vocabulary), manifest["sequence_length"]
+    )
+
+
+def interpreter_runner(path):
+    """`ai_edge_litert`'s signature runner for one `.tflite` file."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    return Interpreter(model_path=path).get_signature_runner()

@@ -6,29 +6,30 @@ from vlpk.data.pipeline import image_dataset, text_dataset
 from vlpk.metrics.retrieval import retrieval_metrics
 
 
+def predict_batches(fn, dataset):
+    """`fn(batch, training=False)` over every batch, concatenated (numpy).
+
+    Example:
+    >>> predict_batches(model.image_embedder(), image_dataset(examples, pre))
+    """
+    return np.concatenate([np.asarray(fn(batch, training=False)) for batch in dataset])
+
+
 def embed_split(model, examples, image_preprocessor, text_preprocessor):
     """Embeds every image and every caption of `examples`.
 
     Returns:
         `(image_embeddings [N, D], text_embeddings [M, D], text_to_image [M])`.
     """
-    image_embedder = model.image_embedder()
-    text_embedder = model.text_embedder()
-    images = np.concatenate(
-        [
-            np.asarray(image_embedder(batch, training=False))
-            for batch in image_dataset(examples, image_preprocessor)
-        ]
+    images = predict_batches(
+        model.image_embedder(), image_dataset(examples, image_preprocessor)
     )
     captions, owner = [], []
     for index, example in enumerate(examples):
         captions.extend(example.captions)
         owner.extend([index] * len(example.captions))
-    texts = np.concatenate(
-        [
-            np.asarray(text_embedder(batch, training=False))
-            for batch in text_dataset(captions, text_preprocessor)
-        ]
+    texts = predict_batches(
+        model.text_embedder(), text_dataset(captions, text_preprocessor)
     )
     return images, texts, np.asarray(owner)
 

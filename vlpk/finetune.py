@@ -100,12 +100,22 @@ def _write_run_files(run, config, workdir, scratch):
     record_data_dir(workdir, run.data_dir)
 
 
-def _fit(config, model, dataset, examples_per_epoch, workdir, verbose, losses, **kw):
+def _fit(
+    config,
+    model,
+    dataset,
+    examples_per_epoch,
+    workdir,
+    verbose,
+    losses,
+    compile=None,
+    callbacks=(),
+):
     steps = config.steps_per_epoch or max(1, examples_per_epoch // config.batch_size)
     model.compile(
         optimizer=build_optimizer(config, steps * config.epochs),
         loss=losses,
-        **kw.pop("compile", {}),
+        **(compile or {}),
     )
     _say(f"[3/4] Fine-tuning: {config.epochs} epochs x {steps} steps")
     history = model.fit(
@@ -115,7 +125,7 @@ def _fit(config, model, dataset, examples_per_epoch, workdir, verbose, losses, *
         shuffle=False,  # the datasets shuffle themselves, seeded
         verbose=verbose,
         callbacks=[
-            *kw.pop("callbacks", []),
+            *callbacks,
             keras.callbacks.TensorBoard(os.path.join(workdir, "logs")),
         ],
     )

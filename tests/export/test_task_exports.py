@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -57,6 +58,9 @@ ANSWERS = ["red", "2", "yes", "no", "blue"]
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     root = tmp_path_factory.mktemp("tasks")
+    # Fixed weights whatever ran before: an untrained decoder's captions (and
+    # whether it writes any token at all) depend on its initialization.
+    keras.utils.set_random_seed(0)
     tokenizer = wordpiece_tokenizer(learn_vocabulary(TEXTS * 3 + QUESTIONS, 60))
     vocabulary_size = tokenizer.vocabulary_size()
     text_pre = TextPreprocessor(tokenizer, 8)

@@ -12,18 +12,13 @@ Run it with:
 """
 
 from vlpk.tasks import FinetuneConfig
+from vlpk.tasks.zero_shot import TEMPLATES
 
 config = FinetuneConfig(
     name="finetune_classify",
     task="classify",
     epochs=10,
     learning_rate=1e-3,
-    templates=(
-        "a photo of a {}.",
-        "a picture of a {}.",
-        "an image of a {}.",
-        "a drawing of a {}.",
-        "a {}.",
-        "a {} shape.",
-    ),
+    # CLIP-style prompts; set your own tuple, or `--set "templates=a {}.|..."`.
+    templates=TEMPLATES,
 )

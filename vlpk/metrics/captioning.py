@@ -23,13 +23,10 @@ import importlib
 import io
 import shutil
 
-from vlpk.errors import InputError
+from vlpk.errors import InputError, list_ids
 
 # The keys of the returned dict, in COCOEvalCap's order.
 METRICS = ("Bleu_1", "Bleu_2", "Bleu_3", "Bleu_4", "METEOR", "ROUGE_L", "CIDEr")
-
-# Error messages list at most this many ids, then a count of the rest.
-_LISTED_IDS = 5
 
 
 def coco_caption_scores(references, candidates):
@@ -91,7 +88,7 @@ def _coco_inputs(references, candidates):
     if unknown:
         raise InputError(
             f"{len(unknown)} candidate image id(s) have no reference captions: "
-            f"{_list_ids(unknown)}. Evaluate against the references of the "
+            f"{list_ids(unknown)}. Evaluate against the references of the "
             "split you captioned (and check that the ids are integers)."
         )
     gts = {}
@@ -156,9 +153,3 @@ def _close_meteor(meteor):
     if process.poll() is None:
         process.kill()
     process.wait()
-
-
-def _list_ids(ids):
-    listed = ", ".join(repr(i) for i in ids[:_LISTED_IDS])
-    rest = len(ids) - _LISTED_IDS
-    return f"{listed} and {rest} more" if rest > 0 else listed

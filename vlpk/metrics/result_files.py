@@ -18,12 +18,9 @@ repeated id, or ids that do not match between files.
 """
 
 from vlpk.data.records import get_field, read_json
-from vlpk.errors import InputError
+from vlpk.errors import InputError, list_ids
 from vlpk.metrics.captioning import METRICS, coco_caption_scores
 from vlpk.metrics.vqa import vqa_accuracy
-
-# Error messages list at most this many ids, then a count of the rest.
-_LISTED_IDS = 5
 
 
 def read_vqa_predictions(path):
@@ -48,16 +45,7 @@ def read_vqa_predictions(path):
     >>> read_vqa_predictions(path)
     {1: 'red'}
     """
-    records = _read_list(path, "VQA results", '{"question_id", "answer"}')
-    answers = {}
-    first = {}
-    for i, record in enumerate(records):
-        where = f"record {i}"
-        question_id = get_field(record, "question_id", path, where, int)
-        answer = get_field(record, "answer", path, where, str)
-        _check_new(question_id, i, first, path, "question_id", "one answer")
-        answers[question_id] = answer
-    return answers
+    return _read_results(path, "VQA results", "question_id", "answer")
 
 
 def read_vqa_ground_truth(questions_path, annotations_path):
@@ -151,16 +139,7 @@ def read_caption_predictions(path):
     >>> read_caption_predictions(path)
     {3: 'a cat'}
     """
-    records = _read_list(path, "COCO caption results", '{"image_id", "caption"}')
-    captions = {}
-    first = {}
-    for i, record in enumerate(records):
-        where = f"record {i}"
-        image_id = get_field(record, "image_id", path, where, int)
-        caption = get_field(record, "caption", path, where, str)
-        _check_new(image_id, i, first, path, "image_id", "one caption")
-        captions[image_id] = caption
-    return captions
+    return _read_results(path, "COCO caption results", "image_id", "caption")
 
 
 def read_caption_references(path):
@@ -294,6 +273,19 @@ def caption_table(scores):
     )
 
 
+def _read_results(path, description, id_field, value_field):
+    """`{id: value}` from a results list, one record per id."""
+    fields = f'{{"{id_field}", "{value_field}"}}'
+    results, first = {}, {}
+    for i, record in enumerate(_read_list(path, description, fields)):
+        where = f"record {i}"
+        key = get_field(record, id_field, path, where, int)
+        value = get_field(record, value_field, path, where, str)
+        _check_new(key, i, first, path, id_field, f"one {value_field}")
+        results[key] = value
+    return results
+
+
 def _read_list(path, description, fields):
     data = read_json(path, description)
     if not isinstance(data, list):
@@ -341,11 +333,7 @@ def _check_same_questions(question_ids, annotations, questions_path, annotations
 
 
 def _examples(ids):
-    if not ids:
-        return ""
-    listed = ", ".join(repr(i) for i in ids[:_LISTED_IDS])
-    more = " ..." if len(ids) > _LISTED_IDS else ""
-    return f" ({listed}{more})"
+    return f" ({list_ids(ids)})" if ids else ""
 
 
 def _json_type(value):

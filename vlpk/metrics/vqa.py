@@ -73,7 +73,7 @@ Python 3 semantics apply (`\\d` matches any Unicode digit), as in the Python
 
 import re
 
-from vlpk.errors import InputError
+from vlpk.errors import InputError, list_ids
 
 # The tables below are copied from vqaEval.py, entries and order unchanged,
 # under its license:
@@ -270,9 +270,6 @@ PUNCT = [
 # the `count` argument (quirk 4 of the module doc).
 _PERIOD_STRIP_COUNT = int(re.UNICODE)
 
-# Error messages list at most this many ids, then a count of the rest.
-_LISTED_IDS = 5
-
 
 def process_punctuation(text):
     """The official `processPunctuation`: strips or spaces out punctuation.
@@ -451,7 +448,7 @@ def _check_ids(predictions, annotations):
     if unknown:
         raise InputError(
             f"{len(unknown)} prediction(s) have a question id that is not in "
-            f"the annotations: {_list_ids(unknown)}. Predict the questions of "
+            f"the annotations: {list_ids(unknown)}. Predict the questions of "
             "the annotation file you evaluate against (check the split, and "
             "that the ids are integers)."
         )
@@ -459,13 +456,7 @@ def _check_ids(predictions, annotations):
     if missing:
         raise InputError(
             f"The predictions miss {len(missing)} of the {len(annotations)} "
-            f"annotated questions, e.g. {_list_ids(missing)}. The official "
+            f"annotated questions, e.g. {list_ids(missing)}. The official "
             "evaluation scores every question: predict them all, or evaluate "
             "against annotations restricted to the questions you predicted."
         )
-
-
-def _list_ids(ids):
-    listed = ", ".join(repr(qid) for qid in ids[:_LISTED_IDS])
-    rest = len(ids) - _LISTED_IDS
-    return f"{listed} and {rest} more" if rest > 0 else listed

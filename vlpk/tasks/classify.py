@@ -4,6 +4,7 @@ import numpy as np
 import tensorflow as tf
 
 from vlpk.data.pipeline import AUTOTUNE, image_dataset, load_image, skip_bad_images
+from vlpk.evaluation import predict_batches
 from vlpk.models.image_classifier import ImageClassifier
 from vlpk.tasks.zero_shot import top_k_accuracy
 
@@ -52,12 +53,11 @@ def labelled_image_dataset(
 
 def classification_accuracy(model, examples, image_preprocessor, ks=(1, 5)):
     """Top-k accuracy (percent) of an `ImageClassifier` on labelled examples."""
-    logits = np.concatenate(
-        [
-            np.asarray(model({"images": batch}, training=False)["predictions"])
-            for batch in image_dataset(examples, image_preprocessor)
-        ]
-    )
+
+    def predict(images, training):
+        return model({"images": images}, training=training)["predictions"]
+
+    logits = predict_batches(predict, image_dataset(examples, image_preprocessor))
     labels = np.array([e.label for e in examples], dtype=np.int64)
     result = top_k_accuracy(logits, labels, ks)
     result.update(classes=int(logits.shape[1]), images=len(labels))

@@ -14,7 +14,7 @@ import keras
 import numpy as np
 
 from vlpk.data.pipeline import image_dataset, text_dataset
-from vlpk.evaluation import embed_split
+from vlpk.evaluation import embed_split, predict_batches
 from vlpk.metrics.retrieval import similarity_retrieval_metrics
 from vlpk.models.pretrainer import VisionLanguagePretrainer
 
@@ -56,12 +56,7 @@ def rerank(similarity, k, score_pairs):
 def _features(model, examples, image_preprocessor, text_preprocessor):
     """Matching-head features of every image and caption of `examples`."""
     image_model, text_model = model.matching_features()
-    images = np.concatenate(
-        [
-            np.asarray(image_model(batch, training=False))
-            for batch in image_dataset(examples, image_preprocessor)
-        ]
-    )
+    images = predict_batches(image_model, image_dataset(examples, image_preprocessor))
     captions = [c for e in examples for c in e.captions]
     texts, masks = [], []
     for batch in text_dataset(captions, text_preprocessor):

@@ -9,6 +9,7 @@ is assigned the class whose embedding is most similar to its own.
 import numpy as np
 
 from vlpk.data.pipeline import image_dataset, text_dataset
+from vlpk.evaluation import predict_batches
 
 TEMPLATES = (
     "a photo of a {}.",
@@ -50,12 +51,8 @@ def class_embeddings(model, class_names, text_preprocessor, templates=TEMPLATES)
     if not class_names:
         raise ValueError("No class names.")
     prompts = [t.format(name) for name in class_names for t in templates]
-    embedder = model.text_embedder()
-    embedded = np.concatenate(
-        [
-            np.asarray(embedder(batch, training=False))
-            for batch in text_dataset(prompts, text_preprocessor)
-        ]
+    embedded = predict_batches(
+        model.text_embedder(), text_dataset(prompts, text_preprocessor)
     )
     per_class = _normalize(embedded).reshape(len(class_names), len(templates), -1)
     return _normalize(per_class.mean(axis=1)).astype("float32")
@@ -118,12 +115,8 @@ def zero_shot_classification(
     if labels.min() < 0 or labels.max() >= len(class_names):
         raise ValueError(f"Labels fall outside the {len(class_names)} class names.")
     classes = class_embeddings(model, class_names, text_preprocessor, templates)
-    embedder = model.image_embedder()
-    images = np.concatenate(
-        [
-            np.asarray(embedder(batch, training=False))
-            for batch in image_dataset(examples, image_preprocessor)
-        ]
+    images = predict_batches(
+        model.image_embedder(), image_dataset(examples, image_preprocessor)
     )
     scores = _normalize(images) @ classes.T
     result = top_k_accuracy(scores, labels, ks)

@@ -208,3 +208,26 @@ def test_bad_finetune_input_exits_2(tmp_path, capsys):
     )
     assert code == 2
     assert "FinetuneConfig" in capsys.readouterr().err
+
+
+def test_tflite_export_command(run_dir, tmp_path, capsys):
+    # The smoke run has a cross-attention matching head: five files, int8
+    # calibrated on its training split, parity on its validation split.
+    args = ["export", "--workdir", str(run_dir), "--name", "albef"]
+    args += ["--export-dir", str(tmp_path), "--tflite", "int8"]
+    assert main(args) == 0
+    manifest = json.loads(capsys.readouterr().out)
+    assert manifest["path"] == str(tmp_path / "tflite" / "albef" / "int8")
+    assert set(manifest["models"]) == {
+        "image_encoder",
+        "text_encoder",
+        "matching_image_features",
+        "matching_text_features",
+        "fusion_scorer",
+    }
+    for entry in manifest["models"].values():
+        assert (tmp_path / "tflite" / "albef" / "int8" / entry["file"]).stat().st_size
+    assert manifest["parity"]["examples"] == "held out"
+    assert manifest["float_ops"] and manifest["normalized"] is False
+    assert main(args) == 2
+    assert "--overwrite" in capsys.readouterr().err

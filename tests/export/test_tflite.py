@@ -12,7 +12,12 @@ from tests.models.conftest import tiny_image_encoder
 from vlpk.data.image_preprocessor import ImagePreprocessor
 from vlpk.data.records import Example
 from vlpk.encoders import bert_encoder
-from vlpk.export.tflite import export_tflite, host_text_preprocessor, interpreter_runner
+from vlpk.export.tflite import (
+    INT8_FLOAT_OPS,
+    export_tflite,
+    host_text_preprocessor,
+    interpreter_runner,
+)
 from vlpk.layers import CrossAttentionFusion
 from vlpk.models import VisionLanguagePretrainer
 from vlpk.text import (
@@ -154,10 +159,11 @@ def test_quantized_variants_are_smaller_and_run(setup, variant):
         assert size < float_manifest["models"][name]["bytes"], name
     # int8 leaves the L2 normalization to the host.
     assert manifest["normalized"] is (variant != "int8")
-    assert (
-        0 < manifest["parity"]["inputs"]
-        and -1 <= manifest["parity"]["text_cosine_min"] <= 1
-    )
+    parity = manifest["parity"]
+    assert parity["inputs"] == len(setup["examples"])
+    assert parity["examples"] == "calibration"
+    for side in ("image", "text"):
+        assert -1 <= parity[f"{side}_cosine_min"] <= parity[f"{side}_cosine_mean"] <= 1
     images, _, _ = keras_inputs(setup, CAPTIONS)
     runner = interpreter_runner(os.path.join(out, "image_encoder.tflite"))
     embedding = runner(images=images[:1])["image_embedding"]
@@ -182,3 +188,49 @@ def test_an_existing_export_is_refused(setup):
             setup["image_pre"],
             setup["text_pre"],
         )
+
+
+def input_dtypes(path):
+    """`{op name: set of its first input's dtypes}` of a `.tflite` file."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=path)
+    tensors = {t["index"]: t["dtype"] for t in interpreter.get_tensor_details()}
+    dtypes = {}
+    for op in interpreter._get_ops_details():
+        dtypes.setdefault(op["op_name"], set()).add(tensors[op["inputs"][0]])
+    return dtypes
+
+
+def test_int8_keeps_the_sensitive_ops_float(setup):
+    out, manifest = export(setup, "int8")
+    assert manifest["float_ops"] == list(INT8_FLOAT_OPS)
+    text = input_dtypes(os.path.join(out, "text_encoder.tflite"))
+    image = input_dtypes(os.path.join(out, "image_encoder.tflite"))
+    # The masked softmax, the attention matmuls and the layer-norm statistics
+    # run in float32; the dense layers, convolutions and embedding lookup in
+    # int8.
+    for op in ("SOFTMAX", "BATCH_MATMUL", "MEAN", "RSQRT", "MUL"):
+        assert text[op] == {np.float32}, op
+    assert text["FULLY_CONNECTED"] == {np.int8}
+    assert text["GATHER"] == {np.int8}
+    assert image["CONV_2D"] == {np.int8}
+    assert manifest["parity"]["text_cosine_mean"] >= 0.99
+    assert manifest["parity"]["image_cosine_mean"] >= 0.99
+
+
+def test_parity_is_measured_on_held_out_examples(setup):
+    held_out = setup["examples"][:5]
+    manifest = export_tflite(
+        setup["model"],
+        str(setup["root"] / "held_out"),
+        "float32",
+        setup["image_pre"],
+        setup["text_pre"],
+        calibration_examples=setup["examples"],
+        overwrite=True,
+        parity_examples=held_out,
+    )
+    assert manifest["parity"]["examples"] == "held out"
+    assert manifest["parity"]["inputs"] == 5
+    assert manifest["parity"]["image_cosine_min"] >= 0.9999

@@ -10,7 +10,11 @@ import json
 import os
 
 from vlpk.errors import InputError
-from vlpk.export.saved_model import dual_encoder_archive, export_saved_model
+from vlpk.export.saved_model import (
+    dual_encoder_archive,
+    export_saved_model,
+    signature_names,
+)
 from vlpk.export.task_archives import (
     answer_archive,
     caption_archive,
@@ -71,8 +75,7 @@ def export_run(
     run = load_run(run_dir)
     archive = run_archive(run, run.load_model())
     path = export_saved_model(archive, export_root, name, version, overwrite)
-    # Keras keeps no public list of an archive's endpoints.
-    return path, sorted(getattr(archive, "_endpoint_names", []))
+    return path, signature_names(path)
 
 
 # The mean embedding cosine to Keras, on held-out examples, each variant

@@ -113,3 +113,16 @@ def export_saved_model(archive, export_root, name, version=None, overwrite=False
 
     _, path = write_version_atomically(model_dir, write, version, overwrite)
     return path
+
+
+def signature_names(path):
+    """The sorted signature names of the SavedModel at `path`, read from its
+    `saved_model.pb` as `saved_model_cli show` and TF Serving see them."""
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    saved = saved_model_pb2.SavedModel()
+    with open(os.path.join(path, "saved_model.pb"), "rb") as f:
+        saved.ParseFromString(f.read())
+    return sorted(
+        name for name in saved.meta_graphs[0].signature_def if not name.startswith("__")
+    )

@@ -75,3 +75,35 @@ def test_gradient_reaches_the_scale_and_serializes():
     config = keras.losses.serialize(ContrastiveLoss(label_smoothing=0.1))
     revived = keras.losses.deserialize(config)
     assert isinstance(revived, ContrastiveLoss) and revived.label_smoothing == 0.1
+
+
+def test_similarity_targets_follow_keras_io():
+    # keras.io's dual encoder: targets = softmax(scale * (image-image +
+    # text-text similarity) / 2), by row in both directions here.
+    rng = np.random.default_rng(5)
+    image, text = unit(rng.normal(size=(4, 8))), unit(rng.normal(size=(4, 8)))
+    scale = 5.0
+    logits = scale * image @ text.T
+
+    def log_softmax(z):
+        z = z - z.max(1, keepdims=True)
+        return z - np.log(np.exp(z).sum(1, keepdims=True))
+
+    targets = np.exp(log_softmax(scale * (image @ image.T + text @ text.T) / 2))
+    expected = (
+        -0.5
+        * (
+            (targets * log_softmax(logits)).sum(1)
+            + (targets * log_softmax(logits.T)).sum(1)
+        ).mean()
+    )
+    loss = ContrastiveLoss(targets="similarity")
+    got = float(loss(np.arange(4), pack(image, text, scale)))
+    assert got == pytest.approx(expected, rel=1e-5)
+    # It differs from the id targets, and survives a config round trip.
+    assert got != pytest.approx(
+        float(ContrastiveLoss()(np.arange(4), pack(image, text, scale)))
+    )
+    assert ContrastiveLoss.from_config(loss.get_config()).targets == "similarity"
+    with pytest.raises(ValueError, match="targets"):
+        ContrastiveLoss(targets="soft")

@@ -36,6 +36,9 @@ def positive_targets(row_ids, column_ids, dtype="float32"):
     return matches / ops.maximum(ops.sum(matches, axis=-1, keepdims=True), 1.0)
 
 
+TARGETS = ("ids", "similarity")
+
+
 @keras.saving.register_keras_serializable(package="vlpk")
 class ContrastiveLoss(keras.losses.Loss):
     """CLIP's symmetric image-text contrastive loss with a learned temperature.
@@ -56,6 +59,14 @@ class ContrastiveLoss(keras.losses.Loss):
         label_smoothing: smoothing applied to the soft targets.
         global_negatives: gather negatives from every replica. False scores
             each replica's slice alone (only for ablations).
+        targets: `"ids"` (CLIP: the pairs that share an id) or
+            `"similarity"` (keras.io's "Natural language image search with a
+            Dual Encoder"): each row's targets are the softmax of the mean
+            of its image-image and text-text similarities, times the logit
+            scale, so near-duplicate captions or images are not pushed
+            apart. (keras.io normalizes the image→text targets by column;
+            here both directions normalize by row, so every target sums
+            to one.)
 
     Example:
     >>> loss = ContrastiveLoss()
@@ -70,12 +81,16 @@ class ContrastiveLoss(keras.losses.Loss):
         self,
         label_smoothing=0.0,
         global_negatives=True,
+        targets="ids",
         name="contrastive_loss",
         **kwargs,
     ):
         super().__init__(name=name, **kwargs)
+        if targets not in TARGETS:
+            raise ValueError(f"targets must be one of {TARGETS}, got {targets!r}.")
         self.label_smoothing = label_smoothing
         self.global_negatives = global_negatives
+        self.targets = targets
 
     def call(self, y_true, y_pred):
         image, text, scale, _ = unpack_contrastive(y_pred)
@@ -87,7 +102,13 @@ class ContrastiveLoss(keras.losses.Loss):
         # Local rows against global columns, in both directions.
         image_to_text = scale * ops.matmul(image, ops.transpose(all_text))
         text_to_image = scale * ops.matmul(text, ops.transpose(all_image))
-        targets = positive_targets(ids, all_ids, image_to_text.dtype)
+        if self.targets == "similarity":
+            similarity = ops.matmul(image, ops.transpose(all_image)) + ops.matmul(
+                text, ops.transpose(all_text)
+            )
+            targets = ops.softmax(scale * similarity / 2, axis=-1)
+        else:
+            targets = positive_targets(ids, all_ids, image_to_text.dtype)
         if self.label_smoothing:
             n = ops.cast(ops.shape(targets)[-1], targets.dtype)
             targets = targets * (1 - self.label_smoothing) + self.label_smoothing / n
@@ -104,4 +125,5 @@ class ContrastiveLoss(keras.losses.Loss):
         config = super().get_config()
         config["label_smoothing"] = self.label_smoothing
         config["global_negatives"] = self.global_negatives
+        config["targets"] = self.targets
         return config

@@ -1,0 +1,221 @@
+"""Training throughput of vlpk against a hand-written Keras baseline, and MFU.
+
+For each config (`shapes_tiny`, the quickstart's small CNN + 2-layer BERT,
+and `base`, a ViT + BERT contrastive model sized for a CPU), both arms are
+built for the same architecture and trained with `model.fit` in this process
+on the same batches (vlpk's Shapes pipeline, `--batches` batches cached in
+memory and repeated, so the input pipeline costs nothing to either):
+
+- `vlpk`: `vlpk.recipes.build_model`, `build_losses` and `build_optimizer`,
+  compiled as `vlpk pretrain` compiles them;
+- `baseline`: `benchmarks/baseline.py`, a keras.io-style `keras.Model` with
+  its own `train_step`, and the same optimizer.
+
+Each repeat times `--steps` steps of each arm in turn (alternating which goes
+first), after one untimed warm-up `fit`; samples/s and the vlpk / baseline
+ratio are taken per repeat, and the table gives medians.
+
+MFU: the model FLOPs of one training step are counted from its XLA HLO
+(`benchmarks/flops.py`: every matmul, einsum and convolution, forward and
+backward) and divided by vlpk's median step time; the peak is the best
+float32 2048x2048 matmul rate measured on the same device in the same run,
+before and after the configs.
+
+    python benchmarks/overhead.py                   # both configs, ~6 min
+    python benchmarks/overhead.py --configs tiny --repeats 3
+
+Prints a table and writes `benchmarks/results/overhead.json`.
+"""
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+
+import keras
+import tensorflow as tf
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from benchmarks.baseline import handwritten_dual_encoder  # noqa: E402
+from benchmarks.flops import peak_matmul_flops, train_step_flops  # noqa: E402
+from vlpk.config import PretrainConfig  # noqa: E402
+from vlpk.data import ImagePreprocessor  # noqa: E402
+from vlpk.data.pretraining import pretraining_dataset  # noqa: E402
+from vlpk.pretrain import read_splits  # noqa: E402
+from vlpk.recipes import build_losses, build_model, build_optimizer  # noqa: E402
+from vlpk.text import TextPreprocessor, learn_vocabulary, wordpiece_tokenizer  # noqa: E402
+
+CONFIGS = {
+    # The quickstart's config (`training/configs/shapes_tiny.py`).
+    "tiny": PretrainConfig(),
+    # ViT (64 px, 8 px patches: 64 tokens + CLS, 4 x 256) + BERT (4 x 256).
+    "base": PretrainConfig(
+        image_backbone="vit",
+        vit_patch_size=8,
+        vit_layers=4,
+        vit_heads=4,
+        vit_hidden_dim=256,
+        vit_mlp_dim=1024,
+        text_layers=4,
+        text_heads=4,
+        text_hidden_dim=256,
+        text_intermediate_dim=1024,
+        embedding_dim=256,
+    ),
+}
+
+
+def batches(config, data_dir, count):
+    """`count` training batches of Shapes, cached, repeated; and the vocabulary size."""
+    config = config.replace(
+        train_images=max(64, count * config.batch_size // 5 + 1),
+        val_images=8,
+        test_images=8,
+    )
+    train, _, _ = read_splits(config, data_dir)
+    captions = [c for e in train for c in e.captions]
+    vocabulary = learn_vocabulary(captions, config.vocabulary_size)
+    text = TextPreprocessor(wordpiece_tokenizer(vocabulary), config.sequence_length)
+    dataset = pretraining_dataset(
+        train,
+        ImagePreprocessor(config.image_size),
+        text,
+        batch_size=config.batch_size,
+        shuffle=True,
+        seed=config.seed,
+    )
+    dataset = dataset.take(count).cache()
+    for _ in dataset:  # fill the cache
+        pass
+    return dataset.repeat(), len(vocabulary)
+
+
+def build_arms(config, vocabulary_size, total_steps):
+    keras.utils.set_random_seed(config.seed)
+    vlpk_model = build_model(config, vocabulary_size)
+    losses, loss_weights, metrics = build_losses(config)
+    vlpk_model.compile(
+        optimizer=build_optimizer(config, total_steps),
+        loss=losses,
+        loss_weights=loss_weights,
+        metrics=metrics or None,
+        jit_compile=config.jit_compile,
+    )
+    keras.utils.set_random_seed(config.seed)
+    baseline = handwritten_dual_encoder(config, vocabulary_size)
+    baseline.compile(
+        optimizer=build_optimizer(config, total_steps), jit_compile=config.jit_compile
+    )
+    return {"vlpk": vlpk_model, "baseline": baseline}
+
+
+def timed_fit(model, dataset, steps):
+    start = time.perf_counter()
+    model.fit(dataset, steps_per_epoch=steps, epochs=1, verbose=0, shuffle=False)
+    return time.perf_counter() - start
+
+
+def run_config(name, config, args, data_dir):
+    dataset, vocabulary_size = batches(config, data_dir, args.batches)
+    total = (args.repeats + 1) * args.steps
+    arms = build_arms(config, vocabulary_size, total)
+    params = {arm: int(model.count_params()) for arm, model in arms.items()}
+    if params["vlpk"] != params["baseline"]:
+        raise SystemExit(f"{name}: the arms differ in size: {params}")
+    for model in arms.values():
+        model.fit(
+            dataset, steps_per_epoch=max(2, args.steps // 4), verbose=0, shuffle=False
+        )
+    rates = {arm: [] for arm in arms}
+    ratios = []
+    for repeat in range(args.repeats):
+        order = list(arms) if repeat % 2 == 0 else list(arms)[::-1]
+        seconds = {arm: timed_fit(arms[arm], dataset, args.steps) for arm in order}
+        for arm in arms:
+            rates[arm].append(args.steps * config.batch_size / seconds[arm])
+        ratios.append(rates["vlpk"][-1] / rates["baseline"][-1])
+        print(
+            f"  {name} repeat {repeat + 1}: vlpk {rates['vlpk'][-1]:.1f}, baseline "
+            f"{rates['baseline'][-1]:.1f} samples/s, ratio {ratios[-1]:.3f}",
+            flush=True,
+        )
+    x, y = next(iter(dataset))
+    flops, ops = train_step_flops(arms["vlpk"], x, y)
+    step_s = config.batch_size / statistics.median(rates["vlpk"])
+    return {
+        "config": config.to_dict(),
+        "parameters": params["vlpk"],
+        "batch_size": config.batch_size,
+        "samples_per_s": rates,
+        "median_samples_per_s": {a: statistics.median(r) for a, r in rates.items()},
+        "ratios": ratios,
+        "median_ratio": statistics.median(ratios),
+        "flops_per_step": flops,
+        "flop_ops": ops,
+        "median_step_s": step_s,
+        "achieved_flops": flops / step_s,
+    }
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--configs", default="tiny,base")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--steps", type=int, default=20, help="timed steps per fit")
+    parser.add_argument("--batches", type=int, default=8, help="cached batches")
+    parser.add_argument("--json", default="benchmarks/results/overhead.json")
+    args = parser.parse_args()
+    peak_before = peak_matmul_flops()
+    print(f"peak float32 matmul: {peak_before / 1e9:.1f} GFLOP/s", flush=True)
+    results = {}
+    with tempfile.TemporaryDirectory() as data_dir:
+        for name in args.configs.split(","):
+            results[name] = run_config(
+                name, CONFIGS[name], args, os.path.join(data_dir, name)
+            )
+    # Measured before and after: noise only lowers it, so the best is the peak.
+    peak_after = peak_matmul_flops()
+    peak = max(peak_before, peak_after)
+    for r in results.values():
+        r["mfu"] = r["achieved_flops"] / peak
+    out = {
+        "machine": {
+            "processor": platform.processor() or platform.machine(),
+            "cpus": os.cpu_count(),
+            "tensorflow": tf.__version__,
+            "keras": keras.__version__,
+            "devices": [d.name for d in tf.config.list_logical_devices()],
+        },
+        "settings": vars(args),
+        "peak_matmul_flops": peak,
+        "peak_matmul_flops_before_after": [peak_before, peak_after],
+        "results": results,
+    }
+    os.makedirs(os.path.dirname(args.json) or ".", exist_ok=True)
+    with open(args.json, "w") as f:
+        json.dump(out, f, indent=2)
+    print(
+        f"\npeak float32 matmul {peak / 1e9:.0f} GFLOP/s (before / after: "
+        f"{peak_before / 1e9:.0f} / {peak_after / 1e9:.0f})"
+    )
+    print(
+        "| config | parameters | vlpk samples/s | baseline samples/s | ratio "
+        "| GFLOP / step | achieved GFLOP/s | MFU |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    for name, r in results.items():
+        m = r["median_samples_per_s"]
+        print(
+            f"| {name} | {r['parameters']:,} | {m['vlpk']:.1f} | {m['baseline']:.1f} "
+            f"| **{r['median_ratio']:.3f}** | {r['flops_per_step'] / 1e9:.2f} "
+            f"| {r['achieved_flops'] / 1e9:.1f} | {100 * r['mfu']:.1f}% |"
+        )
+
+
+if __name__ == "__main__":
+    main()

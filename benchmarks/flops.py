@@ -44,10 +44,8 @@ def hlo_flops(hlo_text):
             out, rhs = _dims(match.group(1)), _dims(match.group(3))
             labels = re.search(r"dim_labels=[^_]+_([^-]+)->", line).group(1)
             # Per output element: every kernel element except the output
-            # feature axis.
+            # feature axis (a grouped kernel's input axis is already per group).
             per_output = np.prod([n for n, label in zip(rhs, labels) if label != "o"])
-            groups = re.search(r"feature_group_count=(\d+)", line)
-            per_output //= int(groups.group(1)) if groups else 1
             dilation = re.search(r"lhs_dilate=([0-9x]+)", line)
             zeros = (
                 np.prod(_dims(dilation.group(1).replace("x", ","))) if dilation else 1

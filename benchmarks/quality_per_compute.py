@@ -16,6 +16,10 @@ three ways:
   *pretrained* encoders; no weights can be downloaded here, so these are
   frozen at their random initialization, and the curve shows what training
   only the heads on top of them buys;
+- `keras_io_on_vlpk`: the same recipe on the encoders the `vlpk` arm has
+  just trained (frozen): the nearest thing to keras.io's pretrained
+  encoders here. Its curve starts where the `vlpk` arm's ends, in time and
+  steps, since that compute was spent first;
 - `baseline`: the hand-written keras.io-style model of
   `benchmarks/baseline.py`, with vlpk's optimizer.
 
@@ -25,6 +29,7 @@ the time on the x axis is training time only (evaluation excluded,
 compilation and the input pipeline included).
 
     python benchmarks/quality_per_compute.py          # ~6 min on 2 cores
+    python benchmarks/quality_per_compute.py --arms vlpk,baseline
 
 Writes `benchmarks/results/quality_per_compute.json` and `.png`.
 """
@@ -59,10 +64,30 @@ from vlpk.recipes import (  # noqa: E402
 )
 from vlpk.text import TextPreprocessor, learn_vocabulary, wordpiece_tokenizer  # noqa: E402
 
-ARMS = ("vlpk", "keras_io_recipe", "baseline")
+ARMS = ("vlpk", "keras_io_recipe", "keras_io_on_vlpk", "baseline")
 
 
-def build(arm, config, vocabulary_size, total_steps):
+def recipe(image, text, config):
+    """keras.io's recipe with vlpk's parts, on frozen `image` / `text` encoders."""
+    image.trainable = False
+    text.trainable = False
+    model = DualEncoder(
+        image,
+        text,
+        embedding_dim=config.embedding_dim,
+        projection_hidden_dim=config.embedding_dim,
+        projection_dropout=0.1,
+        initial_temperature=0.05,
+    )
+    model.logit_scale_layer.trainable = False
+    model.compile(
+        optimizer=keras.optimizers.AdamW(1e-3, weight_decay=1e-3),
+        loss={"contrastive": ContrastiveLoss(targets="similarity")},
+    )
+    return model
+
+
+def build(arm, config, vocabulary_size, total_steps, trained=None):
     keras.utils.set_random_seed(config.seed)
     if arm == "vlpk":
         model = build_model(config, vocabulary_size)
@@ -75,21 +100,11 @@ def build(arm, config, vocabulary_size, total_steps):
     elif arm == "keras_io_recipe":
         image = build_image_encoder(config, output="pooled")
         text = build_text_encoder(config, vocabulary_size)
-        image.trainable = False
-        text.trainable = False
-        model = DualEncoder(
-            image,
-            text,
-            embedding_dim=config.embedding_dim,
-            projection_hidden_dim=config.embedding_dim,
-            projection_dropout=0.1,
-            initial_temperature=0.05,
-        )
-        model.logit_scale_layer.trainable = False
-        model.compile(
-            optimizer=keras.optimizers.AdamW(1e-3, weight_decay=1e-3),
-            loss={"contrastive": ContrastiveLoss(targets="similarity")},
-        )
+        model = recipe(image, text, config)
+    elif arm == "keras_io_on_vlpk":
+        if trained is None:
+            raise SystemExit("keras_io_on_vlpk needs the vlpk arm to run first.")
+        model = recipe(trained.image_encoder, trained.text_encoder, config)
     else:
         model = handwritten_dual_encoder(config, vocabulary_size)
         model.compile(optimizer=build_optimizer(config, total_steps))
@@ -97,11 +112,13 @@ def build(arm, config, vocabulary_size, total_steps):
 
 
 class RecallCurve(keras.callbacks.Callback):
-    """Records test Recall@1 against training time, every `every` steps."""
+    """Records test Recall@1 against training time, every `every` steps
+    (`offset` seconds and steps are added: compute spent before)."""
 
-    def __init__(self, evaluate, every):
+    def __init__(self, evaluate, every, offset=(0.0, 0)):
         super().__init__()
         self.evaluate, self.every = evaluate, every
+        self.offset = offset
         self.points, self.paused = [], 0.0
 
     def on_train_begin(self, logs=None):
@@ -113,7 +130,8 @@ class RecallCurve(keras.callbacks.Callback):
             return
         paused = time.perf_counter()
         metrics = self.evaluate(self.model)
-        seconds = paused - self.start - self.paused
+        seconds = paused - self.start - self.paused + self.offset[0]
+        step += self.offset[1]
         self.points.append(
             {
                 "step": step,
@@ -160,7 +178,7 @@ def plot(curves, path):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--arms", default=",".join(ARMS))
-    parser.add_argument("--steps", type=int, default=1200)
+    parser.add_argument("--steps", type=int, default=1200, help="steps per arm")
     parser.add_argument("--eval-every", type=int, default=100)
     parser.add_argument("--json", default="benchmarks/results/quality_per_compute.json")
     args = parser.parse_args()
@@ -175,10 +193,14 @@ def main():
         def evaluate(model):
             return evaluate_retrieval(model, test, image, text)
 
-        curves, finals = {}, {}
+        curves, trained = {}, None
         for arm in args.arms.split(","):
             print(f"{arm}:", flush=True)
-            model = build(arm, config, len(vocabulary), args.steps)
+            model = build(arm, config, len(vocabulary), args.steps, trained)
+            offset = (0.0, 0)
+            if arm == "keras_io_on_vlpk":
+                last = curves["vlpk"][-1]
+                offset = (last["seconds"], last["step"])
             dataset = pretraining_dataset(
                 train,
                 image,
@@ -188,7 +210,7 @@ def main():
                 seed=config.seed,
                 repeat=True,
             )
-            curve = RecallCurve(evaluate, args.eval_every)
+            curve = RecallCurve(evaluate, args.eval_every, offset)
             model.fit(
                 dataset,
                 steps_per_epoch=args.steps,
@@ -198,7 +220,8 @@ def main():
                 shuffle=False,  # the dataset shuffles itself
             )
             curves[arm] = curve.points
-            finals[arm] = curve.points[-1] if curve.points else None
+            if arm == "vlpk":
+                trained = model
     out = {
         "machine": {
             "processor": platform.processor() or platform.machine(),

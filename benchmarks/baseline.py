@@ -91,44 +91,31 @@ class HandWrittenDualEncoder(keras.Model):
         )
         self.loss_tracker = keras.metrics.Mean(name="loss")
 
-    def call(self, x, training=False):
-        image = self.image_tower(x["images"], training=training)
-        text = self.text_backbone(
+    def embed_images(self, images, training=False):
+        features = self.image_tower(images, training=training)
+        return tf.math.l2_normalize(self.image_projection(features), axis=-1)
+
+    def embed_texts(self, text, training=False):
+        pooled = self.text_backbone(
             {
-                "token_ids": x["token_ids"],
-                "segment_ids": tf.zeros_like(x["token_ids"]),
-                "padding_mask": x["padding_mask"],
+                "token_ids": text["token_ids"],
+                "segment_ids": tf.zeros_like(text["token_ids"]),
+                "padding_mask": text["padding_mask"],
             },
             training=training,
         )["pooled_output"]
-        image = tf.math.l2_normalize(self.image_projection(image), axis=-1)
-        text = tf.math.l2_normalize(self.text_projection(text), axis=-1)
-        return image, text
+        return tf.math.l2_normalize(self.text_projection(pooled), axis=-1)
+
+    def call(self, x, training=False):
+        return self.embed_images(x["images"], training), self.embed_texts(x, training)
 
     def image_embedder(self):
         """`images -> unit embeddings`, for `vlpk.evaluation.evaluate_retrieval`."""
-
-        def embed(images, training=False):
-            features = self.image_tower(images, training=training)
-            return tf.math.l2_normalize(self.image_projection(features), axis=-1)
-
-        return embed
+        return self.embed_images
 
     def text_embedder(self):
         """`{token_ids, padding_mask} -> unit embeddings`."""
-
-        def embed(text, training=False):
-            pooled = self.text_backbone(
-                {
-                    "token_ids": text["token_ids"],
-                    "segment_ids": tf.zeros_like(text["token_ids"]),
-                    "padding_mask": text["padding_mask"],
-                },
-                training=training,
-            )["pooled_output"]
-            return tf.math.l2_normalize(self.text_projection(pooled), axis=-1)
-
-        return embed
+        return self.embed_texts
 
     def train_step(self, data):
         x, y = data

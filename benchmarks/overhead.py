@@ -49,7 +49,11 @@ from vlpk.config import PretrainConfig  # noqa: E402
 from vlpk.data import ImagePreprocessor  # noqa: E402
 from vlpk.data.pretraining import pretraining_dataset  # noqa: E402
 from vlpk.pretrain import read_splits  # noqa: E402
-from vlpk.recipes import build_losses, build_model, build_optimizer  # noqa: E402
+from vlpk.recipes import (  # noqa: E402
+    build_model,
+    build_optimizer,
+    compile_for_pretraining,
+)
 from vlpk.text import TextPreprocessor, learn_vocabulary, wordpiece_tokenizer  # noqa: E402
 
 CONFIGS = {
@@ -100,14 +104,7 @@ def batches(config, data_dir, count):
 def build_arms(config, vocabulary_size, total_steps):
     keras.utils.set_random_seed(config.seed)
     vlpk_model = build_model(config, vocabulary_size)
-    losses, loss_weights, metrics = build_losses(config)
-    vlpk_model.compile(
-        optimizer=build_optimizer(config, total_steps),
-        loss=losses,
-        loss_weights=loss_weights,
-        metrics=metrics or None,
-        jit_compile=config.jit_compile,
-    )
+    compile_for_pretraining(vlpk_model, config, total_steps)
     keras.utils.set_random_seed(config.seed)
     baseline = handwritten_dual_encoder(config, vocabulary_size)
     baseline.compile(

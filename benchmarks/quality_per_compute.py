@@ -57,10 +57,10 @@ from vlpk.models import DualEncoder  # noqa: E402
 from vlpk.pretrain import read_splits  # noqa: E402
 from vlpk.recipes import (  # noqa: E402
     build_image_encoder,
-    build_losses,
     build_model,
     build_optimizer,
     build_text_encoder,
+    compile_for_pretraining,
 )
 from vlpk.text import TextPreprocessor, learn_vocabulary, wordpiece_tokenizer  # noqa: E402
 
@@ -91,12 +91,7 @@ def build(arm, config, vocabulary_size, total_steps, trained=None):
     keras.utils.set_random_seed(config.seed)
     if arm == "vlpk":
         model = build_model(config, vocabulary_size)
-        losses, loss_weights, _ = build_losses(config)
-        model.compile(
-            optimizer=build_optimizer(config, total_steps),
-            loss=losses,
-            loss_weights=loss_weights,
-        )
+        compile_for_pretraining(model, config, total_steps)
     elif arm == "keras_io_recipe":
         image = build_image_encoder(config, output="pooled")
         text = build_text_encoder(config, vocabulary_size)

@@ -32,7 +32,7 @@ from vlpk.evaluation import (
 )
 from vlpk.export import export_saved_model
 from vlpk.export.task_archives import pretrainer_archive
-from vlpk.recipes import build_losses, build_model, build_optimizer, contrastive_only
+from vlpk.recipes import build_model, compile_for_pretraining, contrastive_only
 from vlpk.tasks.run_dir import record_data_dir
 from vlpk.text import (
     TextPreprocessor,
@@ -121,14 +121,7 @@ def _run(config, strategy, workdir, export_root, data_dir, verbose, callbacks):
     total_steps = steps_per_epoch * config.epochs
     with strategy.scope():
         model = build_model(config, vocabulary_size)
-        losses, loss_weights, metrics = build_losses(config)
-        model.compile(
-            optimizer=build_optimizer(config, total_steps),
-            loss=losses,
-            loss_weights=loss_weights,
-            metrics=metrics or None,
-            jit_compile=config.jit_compile,
-        )
+        loss_weights = compile_for_pretraining(model, config, total_steps)
     _say(
         f"      {model.count_params():,} parameters, {config.loss} contrastive "
         f"loss, weights {loss_weights}, {strategy.num_replicas_in_sync} "

@@ -200,3 +200,22 @@ def build_optimizer(config, total_steps):
     return keras.optimizers.AdamW(
         learning_rate=schedule, weight_decay=config.weight_decay, clipnorm=1.0
     )
+
+
+def compile_for_pretraining(model, config, total_steps):
+    """Compiles `model` with the config's losses, loss weights, metrics and
+    optimizer, as `vlpk pretrain` does. Returns `loss_weights`.
+
+    Example:
+    >>> model = build_model(config, vocabulary_size)
+    >>> compile_for_pretraining(model, config, total_steps=1000)
+    """
+    losses, loss_weights, metrics = build_losses(config)
+    model.compile(
+        optimizer=build_optimizer(config, total_steps),
+        loss=losses,
+        loss_weights=loss_weights,
+        metrics=metrics or None,
+        jit_compile=config.jit_compile,
+    )
+    return loss_weights

@@ -32,19 +32,18 @@ Prints a table and writes `benchmarks/results/overhead.json`.
 import argparse
 import json
 import os
-import platform
 import statistics
 import sys
 import tempfile
 import time
 
 import keras
-import tensorflow as tf
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from benchmarks.baseline import handwritten_dual_encoder  # noqa: E402
 from benchmarks.flops import peak_matmul_flops, train_step_flops  # noqa: E402
+from benchmarks.machine import machine  # noqa: E402
 from vlpk.config import PretrainConfig  # noqa: E402
 from vlpk.data import ImagePreprocessor  # noqa: E402
 from vlpk.data.pretraining import pretraining_dataset  # noqa: E402
@@ -222,13 +221,7 @@ def main():
         r["mfu"] = r["achieved_flops"] / peak
         r["best_mfu"] = r["best_achieved_flops"] / peak
     out = {
-        "machine": {
-            "processor": platform.processor() or platform.machine(),
-            "cpus": os.cpu_count(),
-            "tensorflow": tf.__version__,
-            "keras": keras.__version__,
-            "devices": [d.name for d in tf.config.list_logical_devices()],
-        },
+        "machine": machine(),
         "settings": vars(args),
         "peak_matmul_flops": peak,
         "peak_matmul_flops_before_after": [peak_before, peak_after],

@@ -37,17 +37,16 @@ Writes `benchmarks/results/quality_per_compute.json` and `.png`.
 import argparse
 import json
 import os
-import platform
 import sys
 import tempfile
 import time
 
 import keras
-import tensorflow as tf
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from benchmarks.baseline import handwritten_dual_encoder  # noqa: E402
+from benchmarks.machine import machine  # noqa: E402
 from vlpk.config import PretrainConfig  # noqa: E402
 from vlpk.data import ImagePreprocessor  # noqa: E402
 from vlpk.data.pretraining import pretraining_dataset  # noqa: E402
@@ -218,12 +217,7 @@ def main():
             if arm == "vlpk":
                 trained = model
     out = {
-        "machine": {
-            "processor": platform.processor() or platform.machine(),
-            "cpus": os.cpu_count(),
-            "tensorflow": tf.__version__,
-            "keras": keras.__version__,
-        },
+        "machine": machine(),
         "settings": vars(args),
         "config": config.to_dict(),
         "curves": curves,

@@ -51,16 +51,18 @@ the settings and every row.
 
 import argparse
 import gc
-import importlib.metadata
 import json
 import os
-import platform
 import sys
 import tempfile
 import time
 
 import numpy as np
 import tensorflow as tf
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from benchmarks.machine import machine  # noqa: E402
 
 # The Keras computation behind each signature, found by its outputs.
 IMAGE, TEXT, SCORE = "image_embedding", "text_embedding", "score"
@@ -402,42 +404,6 @@ def parse_calls(text, batch_sizes):
             f"({len(batch_sizes)}); got {text!r}."
         )
     return dict(zip(batch_sizes, values))
-
-
-def machine():
-    def version(package):
-        try:
-            return importlib.metadata.version(package)
-        except importlib.metadata.PackageNotFoundError:
-            return None
-
-    import keras
-
-    model_name = None
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    model_name = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return {
-        "processor": platform.processor(),
-        "cpu_model": model_name,
-        "platform": platform.platform(),
-        "cpu_count": os.cpu_count(),
-        "cpus_usable": len(os.sched_getaffinity(0))
-        if hasattr(os, "sched_getaffinity")
-        else None,
-        "python": platform.python_version(),
-        "tensorflow": tf.__version__,
-        "keras": keras.__version__,
-        "ai_edge_litert": version("ai-edge-litert"),
-        "numpy": np.__version__,
-        "tf_intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads(),
-        "tf_inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads(),
-    }
 
 
 def main(argv=None):

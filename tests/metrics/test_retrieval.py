@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from vlpk.metrics import retrieval_metrics
+from vlpk.metrics import retrieval_metrics, similarity_retrieval_metrics
 
 
 def brute_force(images, texts, owner, k):
@@ -54,3 +54,29 @@ def test_bad_input():
         retrieval_metrics(np.eye(2), np.eye(2), [0, 5])
     with pytest.raises(ValueError, match="at least one"):
         retrieval_metrics(np.eye(2), np.eye(2), [0, 0])
+
+
+def test_float_ties_go_to_the_positive():
+    # Two images own the same caption text, so their captions' embeddings
+    # are identical; the float32 matmul may still score them a few ulps
+    # apart. A competitor within the tolerance is a tie, not a miss.
+    similarity = np.array([[0.5, np.float32(0.5) + np.float32(3e-8)], [0.1, 0.9]])
+    m = similarity_retrieval_metrics(similarity, [0, 1])
+    assert m["i2t_r1"] == 100.0
+    # A real margin (1e-4) still counts.
+    similarity[0, 1] = 0.5001
+    assert similarity_retrieval_metrics(similarity, [0, 1])["i2t_r1"] == 50.0
+    # A missing score (-inf) gets no tolerance.
+    similarity = np.array([[-np.inf, 0.2], [0.1, 0.9]])
+    assert similarity_retrieval_metrics(similarity, [0, 1])["i2t_r1"] == 50.0
+
+
+def test_identical_captions_tie_whatever_the_matmul_rounding():
+    rng = np.random.default_rng(1)
+    images = rng.normal(size=(50, 64)).astype("float32")
+    images /= np.linalg.norm(images, axis=1, keepdims=True)
+    # Every image's one caption is the same text as image 0's: all captions
+    # are the same vector, so each image ties for its own caption.
+    texts = np.repeat(images[:1], 50, axis=0)
+    m = retrieval_metrics(images, texts, np.arange(50))
+    assert m["i2t_r1"] == 100.0

@@ -217,6 +217,25 @@ def test_int8_keeps_the_sensitive_ops_float(setup):
     assert image["CONV_2D"] == {np.int8}
     assert manifest["parity"]["text_cosine_mean"] >= 0.99
     assert manifest["parity"]["image_cosine_mean"] >= 0.99
+    assert manifest["bias_corrected"] == ["image_encoder", "text_encoder"]
+    # Channel equalization: each group norm behind a convolution first
+    # rescales the channels in float (a MUL right after its group reshape),
+    # where a plain group norm goes straight to its MEAN.
+    from ai_edge_litert.interpreter import Interpreter
+
+    ops = [
+        op["op_name"]
+        for op in Interpreter(
+            model_path=os.path.join(out, "image_encoder.tflite")
+        )._get_ops_details()
+    ]
+    moves = {"DEQUANTIZE", "QUANTIZE", "RESHAPE"}
+    after_conv = [
+        next(o for o in ops[i + 1 :] if o not in moves)
+        for i, op in enumerate(ops)
+        if op == "CONV_2D"
+    ]
+    assert len(after_conv) == 2 and set(after_conv) == {"MUL"}, ops
 
 
 def test_parity_is_measured_on_held_out_examples(setup):

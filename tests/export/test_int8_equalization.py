@@ -1,14 +1,17 @@
 """Channel equalization before int8: exact in float, better in int8."""
 
-import tempfile
-
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
+from tests.export.int8_helpers import (
+    embedder,
+    images,
+    lite_outputs,
+    representative,
+    signature,
+)
 from tests.test_case import run_serialization_test
-from vlpk.encoders import ImageEncoder, small_cnn
 from vlpk.export.int8_equalization import (
     PrescaledGroupNormalization,
     _channel_affine,
@@ -16,33 +19,7 @@ from vlpk.export.int8_equalization import (
     _patterns,
     equalize_for_int8,
 )
-from vlpk.export.tflite import convert, interpreter_runner
-
-
-def embedder(norm="group", seed=0):
-    """images -> small CNN -> mean -> dense, with channel scales spread over
-    three decades (trained encoders have up to two)."""
-    keras.utils.set_random_seed(seed)
-    encoder = ImageEncoder(
-        small_cnn(16, widths=(16, 32), norm=norm), output="tokens", name="encoder"
-    )
-    images = keras.Input((16, 16, 3), name="images")
-    x = keras.ops.mean(encoder(images), axis=1)
-    model = keras.Model(images, keras.layers.Dense(8, name="projection")(x))
-    rng = np.random.default_rng(seed)
-    for layer in encoder.backbone.layers:
-        if isinstance(layer, keras.layers.Conv2D):
-            spread = 10 ** rng.uniform(-1.5, 1.5, layer.filters)
-            layer.kernel.assign(np.asarray(layer.kernel) * spread)
-        if isinstance(layer, keras.layers.GroupNormalization):
-            spread = 10 ** rng.uniform(-1.5, 1.5, layer.gamma.shape[0])
-            layer.gamma.assign(np.asarray(layer.gamma) * spread)
-            layer.beta.assign(rng.normal(0, 0.5, layer.beta.shape[0]) * spread)
-    return model
-
-
-def images(n, seed):
-    return np.random.default_rng(seed).uniform(0, 1, (n, 16, 16, 3)).astype("float32")
+from vlpk.export.tflite import convert
 
 
 def test_patterns_of_the_small_cnn():
@@ -108,19 +85,8 @@ def test_prescaled_group_norm_scales_and_shifts_before_normalizing():
 
 
 def int8_cosine(model, calibration, held_out):
-    @tf.function(input_signature=[tf.TensorSpec([1, 16, 16, 3], tf.float32, "images")])
-    def function(images):
-        return {"embedding": model(images, training=False)}
-
-    def representative():
-        for x in calibration:
-            yield {"images": x[None]}
-
-    with tempfile.NamedTemporaryFile(suffix=".tflite") as f:
-        f.write(convert(function, [model], "int8", representative))
-        f.flush()
-        runner = interpreter_runner(f.name)
-        lite = np.stack([runner(images=x[None])["embedding"][0] for x in held_out])
+    flatbuffer = convert(signature(model), [model], "int8", representative(calibration))
+    lite = lite_outputs(flatbuffer, held_out)
     reference = np.asarray(model(held_out))
     cos = (lite * reference).sum(-1)
     cos /= np.linalg.norm(lite, axis=-1) * np.linalg.norm(reference, axis=-1)

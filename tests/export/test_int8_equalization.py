@@ -12,6 +12,7 @@ from tests.export.int8_helpers import (
     signature,
 )
 from tests.test_case import run_serialization_test
+from vlpk.encoders import ImageEncoder
 from vlpk.export.int8_equalization import (
     PrescaledGroupNormalization,
     _channel_affine,
@@ -69,6 +70,51 @@ def test_models_without_the_patterns_come_back_unchanged():
     assert equalize_for_int8(dense, np.zeros((2, 4), "float32")) is dense
 
 
+class Unconfigurable(keras.layers.Layer):
+    """A layer with no config: its argument is a function."""
+
+    def __init__(self, function, **kwargs):
+        super().__init__(**kwargs)
+        self.function = function
+
+    def call(self, x):
+        return self.function(x)
+
+
+def test_any_functional_backbone_with_the_patterns():
+    # Unnamed layers and input, biased convolutions, a final group norm.
+    inputs = keras.Input((16, 16, 3))
+    x = keras.layers.Conv2D(8, 3)(inputs)
+    x = keras.layers.ReLU()(keras.layers.GroupNormalization(4)(x))
+    x = keras.layers.GroupNormalization(4)(keras.layers.Conv2D(8, 3)(x))
+    encoder = ImageEncoder(keras.Model(inputs, x), name="encoder")
+    images = keras.Input((16, 16, 3), name="images")
+    model = keras.Model(images, encoder(images))
+    backbone = encoder.backbone
+    found = {k: len(v) for k, v in _patterns(backbone).items()}
+    assert found == {"conv_norm": 2, "relu_conv": 1}
+    for layer in backbone.layers:  # uneven channels, nonzero biases
+        if isinstance(layer, keras.layers.Conv2D):
+            layer.bias.assign(np.linspace(-1, 1, 8))
+            layer.kernel.assign(np.asarray(layer.kernel) * np.geomspace(0.05, 5, 8))
+    equalized = equalize_for_int8(model, images_of(16))
+    assert equalized is not model
+    x = images_of(4)
+    np.testing.assert_allclose(equalized(x), model(x), rtol=1e-4, atol=1e-4)
+
+
+def test_a_backbone_that_cannot_be_copied_is_exported_unchanged():
+    inputs = keras.Input((16, 16, 3))
+    x = keras.layers.Conv2D(8, 3, use_bias=False)(inputs)
+    x = keras.layers.GroupNormalization(4)(x)
+    x = Unconfigurable(keras.ops.square)(keras.layers.ReLU()(x))
+    encoder = ImageEncoder(keras.Model(inputs, x), name="encoder")
+    images = keras.Input((16, 16, 3), name="images")
+    model = keras.Model(images, encoder(images))
+    with pytest.warns(UserWarning, match="without channel equalization"):
+        assert equalize_for_int8(model, images_of(8)) is model
+
+
 def test_prescaled_group_norm_scales_and_shifts_before_normalizing():
     scale, shift = [1.0, 4.0, 1.0, 4.0], [0.0, -2.0, 3.0, 0.5]
     layer = PrescaledGroupNormalization(scale, shift, groups=2)
@@ -102,3 +148,7 @@ def test_equalization_reduces_the_int8_error():
     )
     # The int8 error (1 - cosine) shrinks at least fivefold (here ~20x).
     assert 1 - equalized < 0.2 * (1 - plain), (plain, equalized)
+
+
+def images_of(n):
+    return images(n, 3)

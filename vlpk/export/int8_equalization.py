@@ -33,6 +33,8 @@ On the `shapes_albef` image encoder (100 validation images, int8 with
 0.99739 to 0.99889 (see the README's TFLite table).
 """
 
+import warnings
+
 import keras
 import numpy as np
 from keras import ops
@@ -94,8 +96,10 @@ def equalize_for_int8(model, images, percentile=99.99):
         percentile: the percentile of `|x|` that sets each channel's range.
 
     Returns:
-        `model` itself when there is nothing to equalize; otherwise a new
-        model that shares all weights but the encoder's backbone.
+        `model` itself when there is nothing to equalize (or, with a
+        warning, when a backbone layer cannot be rebuilt from its config);
+        otherwise a new model that shares all weights but the encoder's
+        backbone.
 
     Example:
     >>> embedder = model.image_embedder(normalized=False)
@@ -130,8 +134,19 @@ def equalize_for_int8(model, images, percentile=99.99):
             config["use_bias"] = True  # carries the shift
         return layer.__class__.from_config(config)
 
-    new_backbone = keras.models.clone_model(backbone, clone_function=clone)
+    try:
+        new_backbone = keras.models.clone_model(backbone, clone_function=clone)
+    except Exception as error:  # a layer that cannot be rebuilt from its config
+        warnings.warn(
+            f"int8 export: could not copy the image backbone to equalize its "
+            f"channels ({type(error).__name__}: {error}); exporting it "
+            "without channel equalization.",
+            stacklevel=2,
+        )
+        return model
     for old in backbone.layers:
+        if not old.weights:
+            continue
         new = new_backbone.get_layer(old.name)
         if old.name in conv_affine:
             # kernel / r and (bias - shift) / r: each channel spans [-M, M].

@@ -541,20 +541,29 @@ def test_soft_scores_match_the_leave_one_out_definition():
     assert soft_scores([], ["x"]) == {}
 
 
-def test_soft_score_vector_normalizes_answers():
+def test_soft_score_vector_follows_the_official_comparison():
     vocabulary = ["red", "blue", "green", "two"]
-    vector = soft_score_vector(["Blue."] * 2 + [" GREEN"] * 8, vocabulary)
+    # The answers disagree, so punctuation goes: "blue." credits "blue".
+    vector = soft_score_vector(["blue."] * 2 + ["green"] * 8, vocabulary)
     assert vector.dtype == np.float32
     np.testing.assert_allclose(vector, [0.0, 0.6, 1.0, 0.0], rtol=1e-6)
+    # Annotator answers are neither lowercased nor stripped, and "two" is
+    # predicted as "2": none of these can be matched by any class.
+    vector = soft_score_vector(["Blue"] * 2 + [" green"] * 4 + ["two"] * 4, vocabulary)
+    np.testing.assert_allclose(vector, [0.0, 0.0, 0.0, 0.0])
 
 
 def test_answer_vocabulary_ranks_by_frequency_then_name():
     examples = [
-        Example("a", 0, (), answers=("yes", "yes", "two", "Red.")),
+        Example("a", 0, (), answers=("yes", "yes", "2", "Red.")),
         Example("b", 1, (), answers=("red", "yes", "blue", " ", "Blue")),
+        # Unanimous answers are compared as they are: "Two" and "the cat"
+        # can never be matched, so they are not classes.
+        Example("c", 2, (), answers=("Two",) * 3),
+        Example("d", 3, (), answers=("the cat",) * 3),
     ]
-    assert answer_vocabulary(examples, top_k=3) == ["yes", "blue", "red"]
-    # The official normalization writes number words as digits.
-    assert answer_vocabulary(examples) == ["yes", "blue", "red", "2"]
+    # "Red." -> "Red" and "Blue" keep their capital, " " its space: left out.
+    assert answer_vocabulary(examples, top_k=3) == ["yes", "2", "blue"]
+    assert answer_vocabulary(examples) == ["yes", "2", "blue", "red"]
     with pytest.raises(ValueError, match="top_k"):
         answer_vocabulary(examples, top_k=0)

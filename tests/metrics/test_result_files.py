@@ -56,8 +56,8 @@ def vqa_files(tmp_path):
     annotations = {
         "annotations": [
             vqa_annotation(10, ["yes"] * 10, "yes/no", "is it"),
-            vqa_annotation(11, ["two"] * 2 + ["three"] * 8, "number", "how many"),
-            vqa_annotation(20, ["a dog"] + ["cat"] * 9, "other", "what is"),
+            vqa_annotation(11, ["2"] * 2 + ["3"] * 8, "number", "how many"),
+            vqa_annotation(20, ["dog"] + ["cat"] * 9, "other", "what is"),
         ]
     }
     return (
@@ -180,17 +180,18 @@ def test_vqa_round_trip(tmp_path, vqa_files):
     truth = read_vqa_ground_truth(questions, annotations)
     assert list(truth) == [10, 11, 20]
     assert truth[11] == {
-        "answers": ["two"] * 2 + ["three"] * 8,
+        "answers": ["2"] * 2 + ["3"] * 8,
         "answer_type": "number",
         "question_type": "how many",
     }
     records = [
-        {"question_id": 10, "answer": "yes"},  # 10 x "yes": 1.0
-        {"question_id": 11, "answer": "2"},  # 2 x "two" -> "2": 0.6
-        {"question_id": 20, "answer": "Dog."},  # 1 x "a dog" -> "dog": 0.3
+        # Predictions are normalized, as officially: "Yes" -> "yes".
+        {"question_id": 10, "answer": "Yes"},  # 10 x "yes": 1.0
+        {"question_id": 11, "answer": "two"},  # "two" -> "2", 2 x "2": 0.6
+        {"question_id": 20, "answer": "Dog."},  # "Dog." -> "dog", 1 x: 0.3
     ]
     predictions = write(tmp_path, "results.json", records)
-    assert read_vqa_predictions(predictions) == {10: "yes", 11: "2", 20: "Dog."}
+    assert read_vqa_predictions(predictions) == {10: "Yes", 11: "two", 20: "Dog."}
     result = evaluate_vqa_files(predictions, questions, annotations)
     assert result == {
         "overall": 63.33,  # 100 * 1.9 / 3

@@ -11,23 +11,37 @@ given by `c` of the 10 annotators scores the official VQA accuracy,
 out one of the `c` who gave the answer keeps `c - 1`). For n = 10 that is
 0.3, 0.6, 0.9 and 1.0 for c = 1, 2, 3 and 4 or more.
 
-Answers are normalized as the official evaluation normalizes them
-(`vlpk.metrics.vqa.normalize_answer`: punctuation, number words, articles,
-contractions), as the bottom-up-attention preprocessing does, so "Two." and
-"2" are one class and the classifier predicts answers in the form the
-evaluation compares.
+Both follow the official evaluation's comparison (`vlpk.metrics.vqa`): a
+predicted answer is normalized (`normalize_answer`: punctuation, number
+words, articles, contractions), the annotator answers only as far as
+`ground_truth_forms` goes (punctuation, and only when the annotators
+disagree). So a class is credited for exactly the annotator answers the
+official evaluation credits it for, and the target of a class is the
+accuracy the evaluation would give that prediction:
+
+- the vocabulary counts the annotator answers some prediction can match
+  (those equal to their own `normalize_answer` form, such as "2" or "yes"),
+  and leaves out those no prediction can match (ten "Two" or "the cat");
+- "yes." among disagreeing "yes" answers counts as "yes", as officially;
+  ten "two" do not credit the class "2", as officially.
+
+Before December 2026 vlpk normalized the annotator answers fully, which
+credited "2" for "two" and "cat" for "the cat" where the evaluation does not.
 """
 
 import collections
+import functools
 
 import numpy as np
 
+from vlpk.metrics.vqa import ground_truth_forms
 from vlpk.metrics.vqa import normalize_answer as official_normalize
 
 
 def normalize_answer(answer):
-    """The official VQA normalization, after turning tabs and newlines into
-    spaces and stripping (as the official evaluation does first).
+    """The official VQA normalization of a prediction, after turning tabs and
+    newlines into spaces and stripping (as the official evaluation does
+    first).
 
     Example:
     >>> normalize_answer(" Two red. ")
@@ -38,15 +52,19 @@ def normalize_answer(answer):
 
 
 def answer_vocabulary(examples, top_k=3129):
-    """The `top_k` most frequent annotator answers (ties alphabetical).
+    """The `top_k` answers most often credited by the official evaluation.
+
+    Counts, over all questions, each annotator answer (as
+    `ground_truth_forms` gives it) that a prediction can match: one equal to
+    its own normalized form. Ties are broken alphabetically.
 
     Args:
         examples: VQA `Example`s (their `answers`).
         top_k: the vocabulary size.
 
     Returns:
-        A list of at most `top_k` normalized answers, most frequent first;
-        answers empty after normalization are left out.
+        A list of at most `top_k` answers in normalized form, most frequent
+        first; empty answers are left out.
 
     Raises:
         ValueError: when `top_k` is not positive.
@@ -54,16 +72,21 @@ def answer_vocabulary(examples, top_k=3129):
     Example:
 
     >>> from vlpk.data.records import Example
-    >>> examples = [Example("a.jpg", 1, (), answers=("Yes", "yes.", "no"))]
-    >>> answer_vocabulary(examples, top_k=2)
+    >>> examples = [
+    ...     Example("a.jpg", 1, (), answers=("yes", "yes.", "no")),
+    ...     Example("b.jpg", 2, (), answers=("Two", "Two")),
+    ... ]
+    >>> answer_vocabulary(examples, top_k=3)
     ['yes', 'no']
     """
     if top_k < 1:
         raise ValueError(f"top_k must be positive, got {top_k}.")
     counts = collections.Counter(
-        normalize_answer(a) for example in examples for a in example.answers
+        form
+        for example in examples
+        for form in ground_truth_forms(example.answers)
+        if form and official_normalize(form) == form
     )
-    counts.pop("", None)
     ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
     return [answer for answer, _ in ranked[:top_k]]
 
@@ -76,29 +99,42 @@ def soft_scores(answers, vocabulary):
         vocabulary: the answer vocabulary; other answers are dropped.
 
     Returns:
-        The VQA accuracy of each in-vocabulary answer given by at least one
-        annotator (see the module doc), rounded to 6 decimals; `{}` when
-        `answers` is empty.
+        For each vocabulary answer that the official evaluation credits at
+        least once, the VQA accuracy it would score as the prediction (see
+        the module doc), rounded to 6 decimals, in alphabetical order; `{}`
+        when `answers` is empty.
 
     Example:
     >>> soft_scores(["red"] * 2 + ["blue"] * 8, ["red", "blue"])
     {'blue': 1.0, 'red': 0.6}
+    >>> soft_scores(["two"] * 10, ["2", "two"])
+    {}
     """
-    counts = collections.Counter(normalize_answer(a) for a in answers)
-    known = set(vocabulary)
+    counts = collections.Counter(ground_truth_forms(answers))
     total = len(answers)
     scores = {}
-    if total == 0:
-        return scores
-    for answer, count in sorted(counts.items()):
-        if answer not in known:
-            continue
+    classes = _classes_by_form(tuple(vocabulary))
+    credited = [
+        (a, count) for form, count in counts.items() for a in classes.get(form, ())
+    ]
+    for answer, count in sorted(credited):
         # Leave out each annotator in turn: `count` of the subsets lose a match.
         score = (
             (total - count) * min(1.0, count / 3) + count * min(1.0, (count - 1) / 3)
         ) / total
         scores[answer] = round(score, 6)
     return scores
+
+
+@functools.lru_cache(maxsize=8)
+def _classes_by_form(vocabulary):
+    """`{normalized form: [classes]}`: a class is predicted as it is written
+    and the evaluation normalizes it. Cached, as one vocabulary scores every
+    question of a split."""
+    classes = {}
+    for answer in dict.fromkeys(vocabulary):
+        classes.setdefault(normalize_answer(answer), []).append(answer)
+    return classes
 
 
 def soft_score_vector(answers, vocabulary):

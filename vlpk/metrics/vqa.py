@@ -1,12 +1,14 @@
 """The official VQA v2 accuracy, reproduced from the reference evaluation code.
 
-The reference is `vqaEval.py` of github.com/GT-Vision-Lab/VQA
-(`PythonEvaluationTools/vqaEvaluation/vqaEval.py`, current master; Copyright
-(c) 2014, Aishwarya Agrawal, BSD 2-clause license). The normalization tables
-below (`CONTRACTIONS`, `MANUAL_MAP`, `ARTICLES`, `PERIOD_STRIP`, `COMMA_STRIP`,
-`PUNCT`) are copied from it entry for entry, typos included, and the scoring
-follows `VQAEval.evaluate` step by step, so numbers computed here equal those
-of the official script (and of the EvalAI server, which runs it).
+The reference is `vqaEval.py` (`PythonEvaluationTools/vqaEvaluation/`) as
+the VQA challenge server scores with it: github.com/Cloud-CV/VQA-Evaluation
+(master, which EvalAI runs), identical in its scoring to
+github.com/GT-Vision-Lab/VQA as released for VQA v2.0 (commit a4f1afd, 2017)
+and to that repository's Python 3 port (branch `feature/update_style`);
+Copyright (c) 2014, Aishwarya Agrawal, BSD 2-clause license. The
+normalization tables below (`CONTRACTIONS`, `MANUAL_MAP`, `ARTICLES`,
+`PERIOD_STRIP`, `COMMA_STRIP`, `PUNCT`) are copied from it entry for entry,
+typos included, and the scoring follows `VQAEval.evaluate` step by step.
 
 A question's accuracy, with `n` (10) annotator answers, leaves each annotator
 out in turn and averages `min(1, matches / 3)` over the `n` subsets, where
@@ -18,20 +20,21 @@ An answer given by 1, 2, 3 or 4+ of 10 annotators scores 0.3, 0.6, 0.9, 1.0.
 Quirks of the official code, reproduced on purpose (each quoted line is from
 `vqaEval.py`):
 
-1. Only tabs and newlines are cleaned before the comparison. The prediction
-   and every ground-truth answer get `.replace('\\n', ' ')`,
-   `.replace('\\t', ' ')` and `.strip()`, and nothing else unless quirk 2
-   applies.
-2. Normalization runs only when the annotators disagree. Under
-   `if len(set(gtAnswers)) > 1:` the ground-truth answers get
-   `ansDic['answer'] = self.processPunctuation(ansDic['answer'])` and
-   `ansDic['answer'] = self.processDigitArticle(ansDic['answer'])`, and the
-   prediction `resAns = self.processPunctuation(resAns)` and
-   `resAns = self.processDigitArticle(resAns)`. When all (stripped) answers
-   are identical, nothing is normalized, and the comparison
-   `item['answer']==resAns` is exact and case-sensitive: against ten "yes",
-   a prediction of "Yes" or "yes." scores 0.
-3. Punctuation is removed or replaced per character, based on the *input*
+1. The prediction is always normalized, the ground truth hardly. For every
+   question, the prediction gets `.replace('\\n', ' ')`,
+   `.replace('\\t', ' ')`, `.strip()`, then
+   `resAns = self.processPunctuation(resAns)` and
+   `resAns = self.processDigitArticle(resAns)`. The annotator answers get
+   nothing at all when they are identical; only when they disagree
+   (`if len(set(gtAnswers)) > 1:`) each gets
+   `ansDic['answer'] = self.processPunctuation(ansDic['answer'])`, and never
+   `processDigitArticle`, tab cleaning or stripping. So against ten "yes",
+   "Yes", "yes." and " yes" all score 1; against ten "horse", "The horse."
+   scores 1; but an annotator answer with a capital, an article or a number
+   word ("the cat", "two") can never be matched, because the prediction it
+   would need is lowercased, loses its article and becomes "2".
+   `ground_truth_forms` gives the answers as the comparison sees them.
+2. Punctuation is removed or replaced per character, based on the *input*
    text: `if (p + ' ' in inText or ' ' + p in inText) or
    (re.search(self.commaStrip, inText) != None):` deletes `p`
    (`outText.replace(p, '')`), else it becomes a space
@@ -39,12 +42,13 @@ Quirks of the official code, reproduced on purpose (each quoted line is from
    becomes "yes no", and one comma between digits anywhere ("1,000") deletes
    every punctuation mark of the answer ("1,000 t-shirts" -> "1000 tshirts").
    The apostrophe and the colon are not in `punct`: "it's" and "10:30" stay.
-4. The period regex `"(?!<=\\d)(\\.)(?!\\d)"` has a negative *lookahead*
-   `(?!<=\\d)` where a lookbehind `(?<!\\d)` was meant; it never fails, so every
-   period not followed by a digit is deleted ("3." -> "3", "2.5" stays).
-   And `self.periodStrip.sub("", outText, re.UNICODE)` passes `re.UNICODE`
-   (32) as the `count` argument: at most 32 periods are deleted.
-5. `processDigitArticle` lowercases, splits on whitespace, maps number words
+   Case and spaces are kept: this is all an annotator answer ever gets.
+3. The period regex `"(?!<=\\d)(\\.)(?!\\d)"` has a negative *lookahead*
+   `(?!<=\\d)` where a lookbehind `(?<!\\d)` was meant; it never fails, so
+   every period not followed by a digit is deleted ("3." -> "3", "2.5"
+   stays). And `self.periodStrip.sub("", outText, re.UNICODE)` passes
+   `re.UNICODE` (32) as the `count` argument: at most 32 periods are deleted.
+4. `processDigitArticle` lowercases, splits on whitespace, maps number words
    with `manualMap` ("two" -> "2", "none" -> "0", up to "ten"), drops the
    articles "a", "an", "the", then maps whole words with `contractions`
    ("dont" -> "don't"). The keys with capitals ("Im", "Ive", "Id've",
@@ -52,20 +56,32 @@ Quirks of the official code, reproduced on purpose (each quoted line is from
    "somebodyd" (a reversed entry). The official `manualMap.setdefault(word,
    word)` also grows the table with every word it sees; that side effect does
    not change any score and is not reproduced.
-6. Leave-one-out removes one annotator at a time:
+5. Leave-one-out removes one annotator at a time:
    `otherGTAns = [item for item in gts[quesId]['answers'] if item!=gtAnsDatum]`
    compares answer *records*, which differ by `answer_id` in the official
    files; here the answers are plain strings, and annotator `i` is left out
    by position, which is the same.
-7. `acc = min(1, float(len(matchingAns))/3)`, the question's accuracy is
+6. `acc = min(1, float(len(matchingAns))/3)`, the question's accuracy is
    `avgGTAcc = float(sum(gtAcc))/len(gtAcc)` and the groups use it too (an
    older revision appended the last leave-one-out `acc` to the per-type lists
    instead; that bug was fixed upstream and is not reproduced). The summaries
    are `round(100*float(sum(accQA))/len(accQA), self.n)` with `n=2`, summed
    in annotation-file order, so even the floating-point rounding agrees.
-8. `loadRes` asserts that the result question ids equal the annotation
+7. `loadRes` asserts that the result question ids equal the annotation
    question ids (`assert set(annsQuesIds) == set(self.getQuesIds())`):
    `vqa_accuracy` raises `InputError` for unknown or missing question ids.
+
+Variants that are *not* followed:
+
+- GT-Vision-Lab/VQA master since commit a013f00 ("Fixed processing answers
+  bug", 2021, still Python 2) normalizes nothing when the annotators agree
+  and, when they disagree, both the prediction and the annotator answers
+  with both functions (after cleaning them all). There, "Yes" against ten
+  "yes" scores 0. No challenge server scores with it; vlpk followed it until
+  December 2026, which made generated answers score low.
+- Cloud-CV/VQA-Evaluation's `evalai` branch rewrites `processPunctuation`
+  with regular expressions, which differ on rare inputs ("1,000 t-shirts"
+  gives "1000 t shirts" there).
 
 Python 3 semantics apply (`\\d` matches any Unicode digit), as in the Python
 3 ports everyone runs today.
@@ -323,16 +339,18 @@ def process_digit_article(text):
 
 
 def normalize_answer(answer):
-    """The official answer normalization: punctuation, then digits and articles.
+    """The official normalization of a prediction: punctuation, then digits
+    and articles.
 
-    This is `processPunctuation` followed by `processDigitArticle`, as the
-    official evaluation applies them to the prediction and to the annotator
-    answers (only when the annotators disagree: see quirk 2 of the module
-    doc; `vqa_accuracy` follows that rule, this function always normalizes).
-    It does not lowercase before punctuation handling, like the original.
+    This is `processPunctuation` followed by `processDigitArticle`, which the
+    official evaluation applies to every prediction (after turning tabs and
+    newlines into spaces and stripping, which this function leaves to the
+    caller). It does not lowercase before punctuation handling, like the
+    original. The annotator answers are compared as `ground_truth_forms`
+    gives them, not through this function.
 
     Args:
-        answer: a predicted or annotator answer.
+        answer: a predicted answer.
 
     Returns:
         The normalized answer, e.g. `"2"` for `"Two."`.
@@ -342,6 +360,32 @@ def normalize_answer(answer):
     "t shirt isn't red"
     """
     return process_digit_article(process_punctuation(answer))
+
+
+def ground_truth_forms(answers):
+    """The annotator answers as the official evaluation compares them.
+
+    Unchanged when they are all identical; each passed through
+    `process_punctuation` only (no lowercasing, no number words, no
+    articles, no stripping) when they disagree. A prediction scores a match
+    for each form equal to its `normalize_answer` form (quirk 1 of the
+    module doc).
+
+    Args:
+        answers: one question's annotator answers, as strings.
+
+    Returns:
+        A list of the same length.
+
+    Example:
+    >>> ground_truth_forms(["Two", "two."])
+    ['Two', 'two']
+    >>> ground_truth_forms(["yes", "yes"])
+    ['yes', 'yes']
+    """
+    if len(set(answers)) > 1:
+        return [process_punctuation(answer) for answer in answers]
+    return list(answers)
 
 
 def vqa_accuracy(predictions, annotations):
@@ -369,11 +413,11 @@ def vqa_accuracy(predictions, annotations):
             no answers.
 
     Example:
-    >>> annotations = {1: {"answers": ["two"] * 3 + ["2"] + ["three"] * 6,
+    >>> annotations = {1: {"answers": ["2"] * 3 + ["two"] + ["3"] * 6,
     ...                    "answer_type": "number",
     ...                    "question_type": "how many"}}
-    >>> vqa_accuracy({1: "Two"}, annotations)["overall"]
-    100.0
+    >>> vqa_accuracy({1: "Two."}, annotations)["overall"]
+    90.0
     """
     _check_ids(predictions, annotations)
     per_question = []
@@ -401,11 +445,8 @@ def vqa_accuracy(predictions, annotations):
 
 def _question_accuracy(answers, prediction):
     """One question's accuracy, step by step as `VQAEval.evaluate`."""
-    answers = [_clean(answer) for answer in answers]
-    prediction = _clean(prediction)
-    if len(set(answers)) > 1:
-        answers = [normalize_answer(answer) for answer in answers]
-        prediction = normalize_answer(prediction)
+    prediction = normalize_answer(_clean(prediction))
+    answers = ground_truth_forms(answers)
     leave_one_out = []
     for left_out in range(len(answers)):
         matches = sum(

@@ -4,6 +4,7 @@ Exit codes: 0 success, 2 bad input, 1 internal error.
 """
 
 import argparse
+import os
 import sys
 
 from vlpk.cli_export import add_export_commands
@@ -58,6 +59,10 @@ def _convert(args):
         max_words=args.max_words,
         split_long=args.split_long,
     )
+    # Karpathy without --split: one folder per split, each named here.
+    for split in manifest.get("splits", ()):
+        folder = os.path.join(args.out, split["dir"])
+        print(f"{split['split']}: {split['examples']} examples in {folder}")
     print(
         f"{manifest['examples']} examples written, {len(manifest['skipped'])} "
         f"skipped: {args.out}/manifest.json"
@@ -80,7 +85,12 @@ def _add_convert_arguments(command):
     )
     add("--out", required=True, help="output folder for shards and manifest.json")
     add("--strict", action="store_true", help="exit 2 at the first bad record")
-    add("--split", default=None, help="split name; karpathy: splits to read")
+    add(
+        "--split",
+        default=None,
+        help="the split's name (default train); karpathy: the splits to merge, "
+        "e.g. train,restval (default: one folder per split)",
+    )
     add("--shard-size", type=_positive_int, default=1000, help="examples per shard")
     add("--compression", choices=["gzip"], default=None)
     add("--workers", type=_positive_int, default=None, help="image-check threads")

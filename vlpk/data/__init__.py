@@ -6,7 +6,7 @@ from vlpk.data.convert import SkipLog, convert_examples
 from vlpk.data.flickr import read_flickr8k, read_flickr30k
 from vlpk.data.formats import convert_dataset, read_source
 from vlpk.data.image_preprocessor import ImagePreprocessor
-from vlpk.data.karpathy import read_karpathy
+from vlpk.data.karpathy import read_karpathy, read_karpathy_splits
 from vlpk.data.pipeline import (
     classification_dataset,
     contrastive_dataset,
@@ -42,6 +42,7 @@ __all__ = [
     "read_flickr8k",
     "read_flickr30k",
     "read_karpathy",
+    "read_karpathy_splits",
     "read_source",
     "soft_score_vector",
     "soft_scores",

@@ -15,9 +15,13 @@
   (Pillow decodes outside the GIL); the shard is written in order.
 - **Resumable.** Each finished shard is written atomically with a small
   `.json` sidecar (its count and skips). A re-run with the same options
-  keeps finished shards and converts only the rest.
+  keeps finished shards and converts only the rest. Shards of other options
+  stop it with an `InputError` rather than be mixed in, and so does a folder
+  that holds one folder per split (its manifest would be replaced).
 
-`vlpk data convert` (see `vlpk.cli`) wraps it for every supported format.
+`vlpk data convert` (see `vlpk.cli`) wraps it for every supported format;
+`vlpk.data.convert_karpathy` writes a file of several splits as one such
+folder per split.
 """
 
 import concurrent.futures
@@ -83,6 +87,7 @@ def convert_examples(
     strict=False,
     log=None,
     extra_manifest=None,
+    extra_options=None,
     verbose=1,
 ):
     """Writes `examples` as TFRecord shards plus `out_dir/manifest.json`.
@@ -103,6 +108,9 @@ def convert_examples(
             `report`), so the records the reader skips are in the manifest
             too; its `strict` then applies. Default: a new one.
         extra_manifest: more keys for the manifest (format, sources...).
+        extra_options: more options that say what the shards hold (e.g. the
+            Karpathy splits read): recorded under `options`, and a re-run
+            keeps finished shards only when they match too.
         verbose: 1 shows a progress bar and logs skips on stderr.
 
     Returns:
@@ -112,16 +120,25 @@ def convert_examples(
 
     Raises:
         InputError: on the first bad record when `strict`, or when `out_dir`
-            holds shards written with different options.
+            holds shards written with different options, or the output of a
+            conversion with one folder per split (whose manifest this one
+            would replace).
 
     Example:
-    >>> manifest = convert_examples(read_coco_captions(ann, images), "shards/")
-    >>> manifest["examples"], len(manifest["skipped"])
+    >>> from vlpk.data import convert_examples, read_coco_captions
+    >>> manifest = convert_examples(  # doctest: +SKIP
+    ...     read_coco_captions("captions_val2014.json", "val2014"),
+    ...     "shards/coco-val",
+    ...     split="val",
+    ... )
+    >>> manifest["examples"], len(manifest["skipped"])  # doctest: +SKIP
+    (40504, 0)
     """
     if shard_size <= 0:
         raise InputError(f"shard_size must be positive, got {shard_size}.")
     if compression not in (None, "gzip"):
         raise InputError(f"compression must be None or 'gzip', got {compression!r}.")
+    _refuse_split_folders(out_dir)
     os.makedirs(out_dir, exist_ok=True)
     options = {
         "split": split,
@@ -130,6 +147,7 @@ def convert_examples(
         "max_pixels": max_pixels,
         "max_words": max_words,
         "split_long": split_long,
+        **(extra_options or {}),
     }
     if log is None:
         log = SkipLog(strict, sys.stderr if verbose else None)
@@ -168,7 +186,7 @@ def convert_examples(
         **(extra_manifest or {}),
         "seconds": round(time.perf_counter() - started, 3),
     }
-    _write_json(os.path.join(out_dir, MANIFEST), manifest)
+    write_json(os.path.join(out_dir, MANIFEST), manifest)
     if verbose:
         print(
             f"wrote {manifest['examples']} examples ({manifest['captions']} captions) "
@@ -176,6 +194,38 @@ def convert_examples(
             file=sys.stderr,
         )
     return manifest
+
+
+def read_manifest(out_dir):
+    """The `manifest.json` of `out_dir` as a dict, or `None` when it has none."""
+    path = os.path.join(out_dir, MANIFEST)
+    if not os.path.exists(path):
+        return None
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise InputError(
+            f"{path}: is not valid JSON ({error}); move it away or use a new "
+            "--out folder."
+        ) from None
+
+
+def _refuse_split_folders(out_dir):
+    """Raises when `out_dir` holds a conversion with one folder per split.
+
+    Its `manifest.json` lists the split folders; a single shard set written
+    there would replace that list, so stop as for shards of other options.
+    """
+    manifest = read_manifest(out_dir)
+    if isinstance(manifest, dict) and "splits" in manifest:
+        splits = manifest["splits"] if isinstance(manifest["splits"], list) else []
+        folders = ", ".join(str(s.get("dir")) for s in splits if isinstance(s, dict))
+        raise InputError(
+            f"{out_dir} holds a conversion with one folder per split ({folders}); "
+            "a single shard set there would replace its manifest.json: use a new "
+            "--out folder."
+        )
 
 
 def _sidecar(out_dir, name):
@@ -239,7 +289,7 @@ def _write_shard(pool, chunk, out_dir, name, options, log):
         "skipped": log.entries[skipped_before:],
         "options": options,
     }
-    _write_json(_sidecar(out_dir, name), shard)
+    write_json(_sidecar(out_dir, name), shard)
     return shard
 
 
@@ -265,7 +315,8 @@ def _clean_captions(example, options):
     return tuple(cleaned), skips
 
 
-def _write_json(path, value):
+def write_json(path, value):
+    """Writes `value` as JSON to `path` atomically (a reader never sees half)."""
     tmp = path + ".tmp"
     with open(tmp, "w", encoding="utf-8") as f:
         json.dump(value, f, indent=1, ensure_ascii=False)

@@ -3,11 +3,14 @@
 | `--format` | `--annotations` | reader |
 |---|---|---|
 | `coco` | `captions_<split>.json` | `read_coco_captions` |
-| `karpathy` | `dataset_<name>.json`, `--split` picks | `read_karpathy` |
+| `karpathy` | `dataset_<name>.json` (all splits) | `read_karpathy(_splits)` |
 | `flickr8k` | `Flickr8k.token.txt` | `read_flickr8k` |
 | `flickr30k` | `results.csv` | `read_flickr30k` |
 | `vqa` | questions JSON, then (optionally) annotations JSON | `read_vqa` |
 | `csv` | a CSV/TSV of image path + caption (streamed) | `iter_caption_pairs` |
+
+Only Karpathy files hold several splits; each other source is one split (or,
+for Flickr and CSV, no split at all), named by `--split` (default `train`).
 """
 
 import os
@@ -15,6 +18,7 @@ import sys
 
 from vlpk.data.coco import read_coco_captions
 from vlpk.data.convert import SkipLog, convert_examples
+from vlpk.data.convert_karpathy import convert_karpathy
 from vlpk.data.flickr import read_flickr8k, read_flickr30k
 from vlpk.data.karpathy import read_karpathy
 from vlpk.data.vqa import read_vqa
@@ -42,21 +46,20 @@ def read_source(
         annotations: the annotation file(s): a path, or a list of paths
             (`vqa` takes the questions file, then the annotations file).
         images_dir: the folder the images are relative to.
-        split: for `karpathy`, the split(s) to read, e.g. `"train,restval"`.
+        split: for `karpathy`, the split(s) to read, e.g. `"train,restval"`
+            (`None`: every image of every split, merged; see
+            `vlpk.data.read_karpathy_splits` to keep them apart).
         report: `report(source, reason)` for bad records (`None`: raise).
         image_column: for `csv`, the image path column.
         caption_column: for `csv`, the caption column.
 
     Example:
-    >>> examples = read_source("flickr8k", "Flickr8k.token.txt", "Flicker8k_Dataset")
+    >>> from vlpk.data import read_source
+    >>> examples = read_source(  # doctest: +SKIP
+    ...     "flickr8k", "Flickr8k.token.txt", "Flicker8k_Dataset"
+    ... )
     """
-    files = _as_list(annotations)
-    expected = 2 if format == "vqa" else 1
-    if not 1 <= len(files) <= expected:
-        raise InputError(
-            f"--format {format} takes {'1 or 2' if expected == 2 else 1} "
-            f"annotation file(s), got {len(files)}."
-        )
+    files = _annotation_files(format, annotations)
     if format == "coco":
         return read_coco_captions(files[0], images_dir, report=report)
     if format == "karpathy":
@@ -95,16 +98,42 @@ def convert_dataset(
 ):
     """Reads a dataset in `format` and writes it as shards (see `convert_examples`).
 
+    For `karpathy`, whose file mixes the splits, each split is written to its
+    own folder `out_dir/<split>/`, listed in `out_dir/manifest.json`; with
+    `split` (`"train,restval"`), those splits are merged into one shard set
+    named `"train+restval"` (see `vlpk.data.convert_karpathy`). Every other
+    format is one shard set named `split` (default `"train"`; commas become
+    `+`).
+
     For `vqa`, also writes `answer_vocabulary.txt`: the `top_answers` most
     frequent answers, one per line, for the VQA head's soft-score targets.
 
     Returns:
-        The manifest dict.
+        The manifest dict (for `karpathy` without `split`, the one that lists
+        the split folders).
 
     Example:
-    >>> convert_dataset("coco", "annotations/captions_train2014.json",
-    ...                 "train2014", "shards/coco-train", split="train")
+    >>> from vlpk.data import convert_dataset
+    >>> manifest = convert_dataset(  # doctest: +SKIP
+    ...     "coco", "annotations/captions_val2014.json", "val2014",
+    ...     "shards/coco-val", split="val")
     """
+    extra = {
+        "format": format,
+        "annotations": [os.fspath(a) for a in _as_list(annotations)],
+        "images": os.fspath(images_dir),
+    }
+    if format == "karpathy":
+        return convert_karpathy(
+            _annotation_files(format, annotations)[0],
+            images_dir,
+            out_dir,
+            split=split,
+            strict=strict,
+            verbose=verbose,
+            extra_manifest=extra,
+            **options,
+        )
     log = SkipLog(strict, sys.stderr if verbose else None)
     examples = read_source(
         format,
@@ -115,11 +144,6 @@ def convert_dataset(
         image_column=image_column,
         caption_column=caption_column,
     )
-    extra = {
-        "format": format,
-        "annotations": [os.fspath(a) for a in _as_list(annotations)],
-        "images": os.fspath(images_dir),
-    }
     if format == "vqa":
         examples = list(examples)
         vocabulary = answer_vocabulary(examples, top_k=top_answers)
@@ -137,6 +161,18 @@ def convert_dataset(
         verbose=verbose,
         **options,
     )
+
+
+def _annotation_files(format, annotations):
+    """The annotation files as a list, checked against what `format` takes."""
+    files = _as_list(annotations)
+    expected = 2 if format == "vqa" else 1
+    if not 1 <= len(files) <= expected:
+        raise InputError(
+            f"--format {format} takes {'1 or 2' if expected == 2 else 1} "
+            f"annotation file(s), got {len(files)}."
+        )
+    return files
 
 
 def _as_list(annotations):

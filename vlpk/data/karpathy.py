@@ -10,6 +10,10 @@ report on.
 ```
 
 `filepath` exists only in the COCO file; `cocoid` only there too.
+
+The file mixes every split, so a reader must keep them apart: `read_karpathy`
+reads the splits asked for, `read_karpathy_splits` reads each split into its
+own list (in one pass over the file).
 """
 
 import os
@@ -71,20 +75,87 @@ def read_karpathy(path, images_dir, split=None, report=None):
     for name in splits or ():
         if name not in SPLITS:
             raise InputError(f"Unknown Karpathy split {name!r}; choose from {SPLITS}.")
-    data = read_json(path, "Karpathy split")
-    images = get_field(data, "images", path, "the top level", list)
     examples = []
-    for index, image in enumerate(images):
+    for where, image in _images(path):
         try:
-            example = _read_image(
-                image, path, f"images[{index}]", images_dir, splits, report
-            )
+            example = _read_image(image, path, where, images_dir, splits, report)
         except RecordError as error:
             report_error(report, error)
             continue
         if example is not None:
             examples.append(example)
     return examples
+
+
+def read_karpathy_splits(path, images_dir, report=None, split_reports=None):
+    """Reads a Karpathy split file into one list of `Example`s per split.
+
+    Training on `read_karpathy(path, images_dir)` (every image) would train
+    on the test images; this keeps each split apart, reading the file once.
+
+    Args:
+        path: `dataset_coco.json`, `dataset_flickr8k.json` or
+            `dataset_flickr30k.json`.
+        images_dir: the image folder, as for `read_karpathy`.
+        report: `report(source, reason)` for a bad record, which is then
+            skipped, as for `read_karpathy`. An image whose `split` is missing
+            or not one of `SPLITS` is reported here too (its split is
+            unknown, so it is put in none). `None` (default) raises
+            `InputError` at the first bad record instead.
+        split_reports: optional dict of split name -> `report`, for the bad
+            records of that split (default: `report`), so that each split's
+            skips can be listed with that split.
+
+    Returns:
+        A dict split name -> `Example`s in file order (as `read_karpathy`
+        gives them), for each split that at least one image names, in the
+        order of `SPLITS`. A split whose every image was skipped maps to `[]`.
+
+    Raises:
+        MissingFileError: (a `FileNotFoundError`) when `path` does not exist.
+        InputError: (a `ValueError`) for a file that is not valid JSON or has
+            no `images` list, or, without a report, for the first bad record.
+
+    Example:
+
+    >>> from vlpk.data.karpathy import read_karpathy_splits
+    >>> splits = read_karpathy_splits(  # doctest: +SKIP
+    ...     "dataset_flickr8k.json", "Flicker8k_Dataset"
+    ... )
+    >>> {name: len(examples) for name, examples in splits.items()}  # doctest: +SKIP
+    {'train': 6000, 'val': 1000, 'test': 1000}
+    """
+    path = os.fspath(path)
+    split_reports = split_reports or {}
+    by_split = {}
+    for where, image in _images(path):
+        try:
+            name = get_field(image, "split", path, where, str)
+        except RecordError as error:
+            report_error(report, error)
+            continue
+        if name not in SPLITS:
+            reason = f"unknown split {name!r}; expected one of {SPLITS}"
+            report_or_raise(report, f"{path}: {where}", reason)
+            continue
+        examples = by_split.setdefault(name, [])
+        split_report = split_reports.get(name, report)
+        try:
+            example = _read_image(image, path, where, images_dir, None, split_report)
+        except RecordError as error:
+            report_error(split_report, error)
+            continue
+        if example is not None:
+            examples.append(example)
+    return {name: by_split[name] for name in SPLITS if name in by_split}
+
+
+def _images(path):
+    """Yields `(where, image record)` for each entry of the file's `images`."""
+    data = read_json(path, "Karpathy split")
+    images = get_field(data, "images", path, "the top level", list)
+    for index, image in enumerate(images):
+        yield f"images[{index}]", image
 
 
 def _read_image(image, path, where, images_dir, splits, report):

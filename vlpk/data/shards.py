@@ -32,6 +32,7 @@ import sys
 
 import tensorflow as tf
 
+from vlpk.data.convert import MANIFEST
 from vlpk.data.image_preprocessor import image_dimensions, is_known_image
 from vlpk.data.tfrecord import parse_example
 from vlpk.errors import InputError
@@ -48,31 +49,41 @@ def shard_files(path):
     """Lists the TFRecord shards of a dataset, sorted.
 
     Args:
-        path: a directory, or a glob pattern such as `"data/train-*.tfrecord"`
-            (local or any filesystem `tf.io.gfile` knows, e.g. `gs://`). In a
-            directory holding a `manifest.json`, the shards are the relative
-            file names listed under its `"shards"` key; otherwise they are all
-            `*.tfrecord` and `*.tfrecord.gz` files of the directory.
+        path: a directory, its `manifest.json`, or a glob pattern such as
+            `"data/train-*.tfrecord"` (local or any filesystem `tf.io.gfile`
+            knows, e.g. `gs://`). In a directory holding a `manifest.json`,
+            the shards are the relative file names listed under its
+            `"shards"` key; otherwise they are all `*.tfrecord` and
+            `*.tfrecord.gz` files of the directory.
 
     Returns:
         A sorted list of file paths (`.gz` files are read as GZIP).
 
     Raises:
-        InputError: when nothing matches, the manifest is malformed, or a
-            shard it lists is missing. The message names the path.
+        InputError: when nothing matches, the manifest is malformed, a shard
+            it lists is missing, or `path` is the top folder of a conversion
+            with one folder per split (`vlpk data convert --format karpathy`
+            without `--split`): the message then names the split folders to
+            choose from, since reading them all would mix test and training
+            images.
 
     Example:
-    >>> shard_files("converted/coco_train")
-    ['converted/coco_train/train-00000.tfrecord', ...]
+    >>> from vlpk.data import shard_files
+    >>> shard_files("shards/karpathy-coco/train")  # doctest: +SKIP
+    ['shards/karpathy-coco/train/train-00000.tfrecord', ...]
     """
     path = os.fspath(path)
     if tf.io.gfile.isdir(path):
-        manifest = os.path.join(path, "manifest.json")
+        manifest = os.path.join(path, MANIFEST)
         if tf.io.gfile.exists(manifest):
             files = _manifest_shards(manifest)
         else:
             files = tf.io.gfile.glob(os.path.join(path, "*.tfrecord"))
             files += tf.io.gfile.glob(os.path.join(path, "*.tfrecord.gz"))
+            if not files:
+                _refuse_split_folders(path, _folders_with_manifest(path))
+    elif os.path.basename(path) == MANIFEST and tf.io.gfile.exists(path):
+        files = _manifest_shards(path)
     else:
         files = tf.io.gfile.glob(path)
     if not files:
@@ -85,12 +96,40 @@ def shard_files(path):
     return sorted(files)
 
 
+def _folders_with_manifest(path):
+    """The sub-folders of `path` that hold a `manifest.json`, by name."""
+    return sorted(
+        name.rstrip("/")
+        for name in tf.io.gfile.listdir(path)
+        if tf.io.gfile.exists(os.path.join(path, name.rstrip("/"), MANIFEST))
+    )
+
+
+def _refuse_split_folders(path, folders):
+    """Raises, naming `folders`, when `path` holds one folder per split."""
+    if not folders:
+        return
+    choices = ", ".join(os.path.join(path, folder) for folder in folders)
+    raise InputError(
+        f"{path} holds a conversion with one folder per split; read one of "
+        f"them: {choices} (train on the training split, never on test)."
+    )
+
+
 def _manifest_shards(manifest):
     try:
         with tf.io.gfile.GFile(manifest, "r") as f:
             content = json.load(f)
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise InputError(f"{manifest}: is not valid JSON ({error}).") from None
+    if isinstance(content, dict) and "splits" in content:
+        # `vlpk data convert --format karpathy` without --split: the top-level
+        # manifest lists the split folders, not shards.
+        splits = content["splits"] if isinstance(content["splits"], list) else []
+        folders = [s.get("dir") if isinstance(s, dict) else s for s in splits]
+        root = os.path.dirname(manifest) or "."
+        _refuse_split_folders(root, [str(f) for f in folders])
+        raise InputError(f"{manifest}: lists no split folders and no shards.")
     shards = content.get("shards") if isinstance(content, dict) else None
     # `vlpk data convert` lists `{"file": name, "examples": n}`; plain names
     # are accepted too.
@@ -157,7 +196,8 @@ def read_records(
         `vlpk.data.tfrecord.FEATURES`.
 
     Example:
-    >>> for record in read_records("converted/coco_train").take(1):
+    >>> from vlpk.data import read_records
+    >>> for record in read_records("shards/coco-train").take(1):  # doctest: +SKIP
     ...     print(record["image_id"], record["captions"])
     """
     ds = _serialized_records(
@@ -240,7 +280,10 @@ def decode_guarded(image_bytes, image_preprocessor, dtype="float32", warn=None):
         returns them (zeros when not ok), and a bool scalar.
 
     Example:
-    >>> image, ok = decode_guarded(tf.io.read_file("cat.jpg"), ImagePreprocessor(64))
+    >>> from vlpk.data import ImagePreprocessor, decode_guarded
+    >>> image, ok = decode_guarded(  # doctest: +SKIP
+    ...     tf.io.read_file("cat.jpg"), ImagePreprocessor(64)
+    ... )
     """
     height, width = image_dimensions(image_bytes)
     ok = is_known_image(image_bytes) & (height * width <= image_preprocessor.max_pixels)
@@ -336,17 +379,22 @@ def caption_pair_dataset(
         {"contrastive": image_id})`, images float32 in `[0, 255]`.
 
     Example:
-    >>> ds = caption_pair_dataset("converted/coco_train", ImagePreprocessor(224),
-    ...                           text_preprocessor, batch_size=256, repeat=True)
-    >>> model.fit(ds, steps_per_epoch=1000, epochs=10)
+    Read one split folder of a conversion (`OUT/train`, not `OUT` itself):
+    >>> from vlpk.data import ImagePreprocessor, caption_pair_dataset
+    >>> ds = caption_pair_dataset(  # doctest: +SKIP
+    ...     "shards/karpathy-coco/train", ImagePreprocessor(224),
+    ...     text_preprocessor, batch_size=256, repeat=True)
+    >>> model.fit(ds, steps_per_epoch=1000, epochs=10)  # doctest: +SKIP
 
     Under `MultiWorkerMirroredStrategy`, each worker reading its own shards:
     >>> def dataset_fn(context):
     ...     return caption_pair_dataset(
-    ...         "converted/coco_train", ImagePreprocessor(224), text_preprocessor,
+    ...         "shards/karpathy-coco/train", ImagePreprocessor(224),
+    ...         text_preprocessor,
     ...         batch_size=context.get_per_replica_batch_size(256), repeat=True,
     ...         input_context=context)
-    >>> DistributedTrainer(model, strategy).fit(dataset_fn, steps=1000)
+    >>> DistributedTrainer(model, strategy).fit(  # doctest: +SKIP
+    ...     dataset_fn, steps=1000)
     """
     shuffle = shuffle_buffer > 0
     parallel = dict(num_parallel_calls=AUTOTUNE, deterministic=deterministic)

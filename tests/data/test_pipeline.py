@@ -52,9 +52,12 @@ def folder(tmp_path_factory):
 def test_contrastive_dataset_skips_each_bad_image_and_keeps_every_pair(folder):
     examples, text = folder
     preprocessor = ImagePreprocessor(SIZE)
+    # Unshuffled, so the stream is one pass (see the next test for the
+    # shuffled training stream).
     ds = contrastive_dataset(
-        examples, preprocessor, text, batch_size=3, drop_remainder=False
+        examples, preprocessor, text, batch_size=3, drop_remainder=False, shuffle=False
     )
+    assert ds.cardinality() == tf.data.UNKNOWN_CARDINALITY
     expected = collections.Counter(
         (e.image_id, c) for e in examples if e.image_id < 100 for c in e.captions
     )
@@ -76,6 +79,29 @@ def test_contrastive_dataset_skips_each_bad_image_and_keeps_every_pair(folder):
     assert sum(expected.values()) == 1 + 2 + 3 + 1 + 2
 
 
+def test_shuffled_stream_has_the_step_count_of_its_pairs(folder):
+    examples, text = folder
+    pairs = sum(len(e.captions) for e in examples)  # 9 good, 5 bad
+    ds = contrastive_dataset(examples, ImagePreprocessor(SIZE), text, batch_size=3)
+    # Known to Keras before the first epoch: 14 pairs make 4 full batches.
+    assert pairs == 14 and int(ds.cardinality()) == 4
+    good = {e.image_id for e in examples if e.image_id < 100}
+    for _ in range(2):
+        ids = [int(i) for _, y in ds for i in y["contrastive"].numpy()]
+        # 4 batches of 3: the 9 good pairs' pass (3 batches), then a batch
+        # from the next permutation; only good images either way.
+        assert len(ids) == 12 and set(ids) == good
+        assert collections.Counter(ids[:9]) == collections.Counter(
+            e.image_id for e in examples if e.image_id < 100 for _ in e.captions
+        )
+    # Without skips, one epoch is exactly one permutation.
+    clean = [e for e in examples if e.image_id < 100]
+    ds = contrastive_dataset(clean, ImagePreprocessor(SIZE), text, batch_size=3)
+    assert int(ds.cardinality()) == 3
+    ids = sorted(int(i) for _, y in ds for i in y["contrastive"].numpy())
+    assert ids == sorted(e.image_id for e in clean for _ in e.captions)
+
+
 def test_classification_dataset_skips_bad_images(folder):
     examples, text = folder
     ds = classification_dataset(
@@ -86,5 +112,9 @@ def test_classification_dataset_skips_bad_images(folder):
         text,
         batch_size=4,
     )
-    labels = sorted(int(v) for _, y in ds for v in y["predictions"].numpy())
-    assert labels == [0, 1, 2, 3, 4]
+    # 10 examples make 3 batches (the last partial), whatever is skipped:
+    # the 5 good ones, then the first batch of the next permutation.
+    assert int(ds.cardinality()) == 3
+    labels = [int(v) for _, y in ds for v in y["predictions"].numpy()]
+    assert sorted(labels[:5]) == [0, 1, 2, 3, 4]
+    assert len(labels) == 9 and set(labels) == {0, 1, 2, 3, 4}

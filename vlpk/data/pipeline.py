@@ -81,10 +81,13 @@ def contrastive_dataset(
     `image_preprocessor.max_pixels` pixels) are skipped with a warning, and
     every other pair still arrives. The skips are the same in every epoch, so
     the stream stays deterministic (and resumable, see `vlpk.resume`).
-    Because an element may be dropped, the dataset's cardinality is unknown.
-    Keras then shows no step total in the first epoch, and `fit` over several
-    epochs draws one more shuffle than it would on a dataset of known size:
-    each epoch is still one full permutation, but a different one.
+
+    A shuffled stream has a known length (`fixed_epoch`): the batches the
+    pairs make, so Keras shows the step total from the first epoch and does
+    not warn that the input "ran out of data". If images were skipped, the
+    epoch is topped up with the first batches of the next permutation. An
+    unshuffled stream (evaluation) is never topped up: its cardinality stays
+    unknown, so that no pair is counted twice.
 
     Args:
         examples: `vlpk.data.Example`s with `image_path` and `captions`.
@@ -125,7 +128,45 @@ def contrastive_dataset(
         x = {"images": tf.cast(images, "float32"), **text_preprocessor(captions)}
         return x, {"contrastive": image_ids}
 
-    return ds.map(tokenize, num_parallel_calls=AUTOTUNE).prefetch(AUTOTUNE)
+    ds = ds.map(tokenize, num_parallel_calls=AUTOTUNE)
+    if shuffle and not repeat:
+        ds = fixed_epoch(ds, len(pairs["caption"]), batch_size, drop_remainder)
+    return ds.prefetch(AUTOTUNE)
+
+
+def fixed_epoch(ds, examples, batch_size, drop_remainder):
+    """`ds`, a batched stream that may skip elements, as exactly the number of
+    batches `examples` make, with that cardinality declared.
+
+    Skipping bad images (`skip_bad_images`) leaves a dataset's cardinality
+    unknown; Keras then shows no step total in the first epoch and warns
+    that the input "ran out of data" when it ends. Repeating the stream and
+    taking the batches the examples make gives every epoch the same length
+    (one full pass when nothing is skipped: `take` stops before the next
+    pass starts, so the shuffle order is not drawn ahead); a pass short of
+    batches is topped up from the next one. The stream should be shuffled,
+    or the top-up repeats the same batches.
+
+    Args:
+        ds: a batched `tf.data.Dataset` with nothing after its batching that
+            depends on the pass (repeating it starts a new pass).
+        examples: the number of elements before skipping.
+        batch_size: the batch size.
+        drop_remainder: whether `ds` drops the last partial batch.
+
+    Returns:
+        The dataset, with `cardinality()` equal to its number of batches.
+
+    Example:
+    >>> ds = tf.data.Dataset.range(10).filter(lambda x: x != 3).batch(4)
+    >>> int(fixed_epoch(ds, 10, 4, drop_remainder=False).cardinality())
+    3
+    """
+    batches = examples // batch_size
+    if not drop_remainder:
+        batches = -(-examples // batch_size)
+    ds = ds.repeat().take(batches)
+    return ds.apply(tf.data.experimental.assert_cardinality(batches))
 
 
 def image_dataset(examples, image_preprocessor, batch_size=64):
@@ -212,4 +253,8 @@ def classification_dataset(
         x = {"images": tf.cast(images, "float32"), **text_preprocessor(text)}
         return x, {"predictions": label}
 
-    return ds.map(tokenize, num_parallel_calls=AUTOTUNE).prefetch(AUTOTUNE)
+    ds = ds.map(tokenize, num_parallel_calls=AUTOTUNE)
+    if shuffle:
+        # A known step count, as in `contrastive_dataset`.
+        ds = fixed_epoch(ds, len(labels), batch_size, drop_remainder=False)
+    return ds.prefetch(AUTOTUNE)

@@ -100,17 +100,22 @@ def test_vqa_writes_the_answer_vocabulary(tmp_path):
             ]
         ]
     }
-    (tmp_path / "q.json").write_text(json.dumps(questions))
-    (tmp_path / "a.json").write_text(json.dumps(answers))
+    # The official file names: the split is read from them.
+    q = tmp_path / "v2_OpenEnded_mscoco_val2014_questions.json"
+    a = tmp_path / "v2_mscoco_val2014_annotations.json"
+    q.write_text(json.dumps(questions))
+    a.write_text(json.dumps(answers))
     manifest = convert_dataset(
         "vqa",
-        [tmp_path / "q.json", tmp_path / "a.json"],
+        [q, a],
         images,
         tmp_path / "out",
         top_answers=2,
         verbose=0,
     )
     assert manifest["examples"] == 2
+    # Validation questions are not labelled "train" (no --split given).
+    assert manifest["split"] == "val2014"
     assert [s["reason"] for s in manifest["skipped"]] == ["file not found"]
     vocabulary = (tmp_path / "out" / "answer_vocabulary.txt").read_text().split("\n")
     # Given 10 and 9 times ("red" 8).

@@ -10,10 +10,14 @@
 | `csv` | a CSV/TSV of image path + caption (streamed) | `iter_caption_pairs` |
 
 Only Karpathy files hold several splits; each other source is one split (or,
-for Flickr and CSV, no split at all), named by `--split` (default `train`).
+for Flickr and CSV, no split at all), named by `--split`. Without it, a COCO
+or VQA file is named after the split in its file name (`captions_val2014.json`
+and `v2_OpenEnded_mscoco_val2014_questions.json` give `val2014`), so a
+validation file is never labelled "train"; any other source is `train`.
 """
 
 import os
+import re
 import sys
 
 from vlpk.data.coco import read_coco_captions
@@ -155,12 +159,42 @@ def convert_dataset(
     return convert_examples(
         examples,
         out_dir,
-        split=split.replace(",", "+") if split else "train",
+        split=split.replace(",", "+") if split else default_split(format, annotations),
         log=log,
         extra_manifest=extra,
         verbose=verbose,
         **options,
     )
+
+
+# The official file names: captions_<split>.json,
+# v2_OpenEnded_mscoco_<split>_questions.json, <...>_<split>_annotations.json.
+_SPLIT_IN_NAME = re.compile(
+    r"(?:^|_)((?:train|val|test-dev|test)\d{4})(?:_questions|_annotations)?\.json$"
+)
+
+
+def default_split(format, annotations):
+    """The split name of a conversion without `--split`.
+
+    COCO and VQA files are named after their split (`captions_val2014.json`,
+    `v2_OpenEnded_mscoco_val2014_questions.json`): that name is used, so
+    validation data is never written as "train". Anything else is `"train"`.
+
+    Example:
+    >>> default_split("vqa", ["v2_OpenEnded_mscoco_val2014_questions.json"])
+    'val2014'
+    >>> default_split("coco", "annotations/captions_train2017.json")
+    'train2017'
+    >>> default_split("csv", "pairs.csv")
+    'train'
+    """
+    if format in ("coco", "vqa"):
+        name = os.path.basename(os.fspath(_as_list(annotations)[0]))
+        match = _SPLIT_IN_NAME.search(name)
+        if match:
+            return match.group(1)
+    return "train"
 
 
 def _annotation_files(format, annotations):

@@ -86,8 +86,10 @@ def test_albef_logs_each_objective_and_the_extras_to_tensorboard(albef):
     # Keras writes `val_*` logs to the validation run, without the prefix.
     for tag in ("epoch_i2t_r1", "epoch_t2i_r1", "epoch_matching_accuracy"):
         assert tag in tags["validation"], (tag, sorted(tags["validation"]))
-    assert os.path.exists(logs / "projector_config.pbtxt")
-    assert os.path.exists(logs / "metadata.tsv")
+    # The projector has a run of its own; none of its files sit in the root.
+    assert os.path.exists(logs / "projector" / "projector_config.pbtxt")
+    assert os.path.exists(logs / "projector" / "metadata.tsv")
+    assert not os.path.exists(logs / "checkpoint")
     assert {"images", "outputs"} <= tags["samples"]
     acc = event_accumulator.EventAccumulator(
         str(logs / "samples"), size_guidance={"tensors": 0}

@@ -88,13 +88,14 @@ def training_summaries(
     - sample validation images with the model's generated captions (or, for
       models without a captioner, the nearest validation caption and, with
       a matching head, its match probability);
-    - the embedding projector (image embeddings, labelled by a reference
-      caption, with a sprite of the images), since `TensorBoard(
-      embeddings_freq=...)` writes nothing usable in Keras 3 (keras#20210).
+    - the embedding projector, in the run `<log_dir>/projector`: validation
+      images and their captions in one space (see `image_text_projector`),
+      since `TensorBoard(embeddings_freq=...)` writes nothing usable in
+      Keras 3 (keras#20210).
     """
     from vlpk.data.pipeline import image_dataset
     from vlpk.evaluation import embed_split, generate_split_captions
-    from vlpk.tensorboard import EmbeddingProjector, SampleSummaries
+    from vlpk.tensorboard import SampleSummaries
 
     count = min(config.tensorboard_samples, len(val))
     if count == 0:
@@ -131,15 +132,6 @@ def training_summaries(
             lines = [f"{t} (match p={p:.2f})" for t, p in zip(lines, probability)]
         return lines
 
-    projected = val[: min(len(val), 256)]
-    projected_images = np.concatenate(
-        [np.asarray(b) for b in image_dataset(projected, image_preprocessor)]
-    )
-
-    def embed():
-        embedder = model.image_embedder()
-        return np.asarray(embedder.predict(projected_images, verbose=0))
-
     return [
         SampleSummaries(
             log_dir,
@@ -149,11 +141,73 @@ def training_summaries(
             max_outputs=count,
             references=[e.captions[0] for e in samples],
         ),
-        EmbeddingProjector(
-            log_dir,  # TensorBoard looks for projector files at the root
-            embed,
-            images=projected_images,
-            labels=[e.captions[0] for e in projected],
-            every=every,
+        image_text_projector(
+            config, model, val, image_preprocessor, tokenizer, log_dir, every
         ),
     ]
+
+
+def image_text_projector(
+    config, model, val, image_preprocessor, tokenizer, log_dir, every=1, count=256
+):
+    """An `EmbeddingProjector` of validation images and their captions.
+
+    It writes one tensor, `image_text_embeddings`, to the run
+    `<log_dir>/projector`: the first `count` validation images, then every
+    caption of theirs, each row labelled by `modality` (`image` or `text`),
+    `caption` (an image's first caption) and `image_id`.
+
+    Args:
+        config: the `PretrainConfig` (for `sequence_length`).
+        model: a model with `image_embedder()` and `text_embedder()`.
+        val: the validation `Example`s.
+        image_preprocessor: the training `ImagePreprocessor`.
+        tokenizer: the KerasHub tokenizer.
+        log_dir: the TensorBoard log directory.
+        every: write every `every` epochs.
+        count: how many validation images to embed.
+
+    Example:
+    >>> callbacks = [image_text_projector(config, model, val, image_pre,
+    ...                                   tokenizer, "logs")]
+    """
+    from vlpk.data.pipeline import image_dataset, text_dataset
+    from vlpk.evaluation import predict_batches
+    from vlpk.tensorboard import EmbeddingProjector
+    from vlpk.text import TextPreprocessor
+
+    projected = val[:count]
+    images = np.concatenate(
+        [np.asarray(b) for b in image_dataset(projected, image_preprocessor)]
+    )
+    captions = [c for e in projected for c in e.captions]
+    text_preprocessor = TextPreprocessor(tokenizer, config.sequence_length)
+
+    def embed():
+        image_embeddings = model.image_embedder().predict(images, verbose=0)
+        text_embeddings = predict_batches(
+            model.text_embedder(), text_dataset(captions, text_preprocessor)
+        )
+        return np.concatenate([image_embeddings, text_embeddings])
+
+    # One tensor for both modalities, so that PCA, t-SNE and UMAP place
+    # images and captions in one space, where a caption near its image is
+    # what the contrastive loss trains for; two tensors would be projected
+    # apart and could not be compared. The sprite has a cell per row, and
+    # caption rows keep theirs blank: a caption drawn into a 64 px tile is
+    # unreadable, and hovering shows the label in full. Colour by `modality`
+    # to tell the two apart, search an `image_id` to find a pair.
+    labels = {
+        "modality": ["image"] * len(projected) + ["text"] * len(captions),
+        "caption": [e.captions[0] for e in projected] + captions,
+        "image_id": [e.image_id for e in projected]
+        + [e.image_id for e in projected for _ in e.captions],
+    }
+    return EmbeddingProjector(
+        log_dir,
+        embed,
+        images=images,
+        labels=labels,
+        name="image_text_embeddings",
+        every=every,
+    )

@@ -149,9 +149,14 @@ def test_embedding_projector_writes_what_the_projector_reads(tmp_path):
     fit(callbacks)
     assert len(returned) == 2
 
+    # Everything is in the run `projector`, which an event file makes a run;
+    # nothing is left in the root for the other runs to pick up.
+    assert os.listdir(tmp_path) == ["projector"]
+    log_dir = os.path.join(log_dir, "projector")
+    assert len(glob.glob(os.path.join(log_dir, "events.out.tfevents.*"))) == 1
     config = load_config(log_dir)
     (embedding,) = config.embeddings
-    assert embedding.tensor_name == "image/.ATTRIBUTES/VARIABLE_VALUE"
+    assert embedding.tensor_name == "image"  # the checkpoint key itself
     assert embedding.metadata_path == "metadata.tsv"
     assert embedding.sprite.image_path == "sprite.png"
     assert list(embedding.sprite.single_image_dim) == [64, 48]  # width, height
@@ -210,7 +215,7 @@ def test_tensorboard_projector_plugin_serves_the_files(tmp_path):
         return response.get_data()
 
     assert json.loads(get("/runs")) == ["."]
-    name = "embeddings/.ATTRIBUTES/VARIABLE_VALUE"
+    name = "embeddings"
     tensor = np.frombuffer(get("/tensor", run=".", name=name), "float32")
     np.testing.assert_array_equal(tensor.reshape(5, 3), embeddings)
     assert get("/metadata", run=".", name=name).decode() == "a\nb\nc\nd\ne\n"
@@ -226,11 +231,36 @@ def test_write_projector_rejects_mismatched_inputs(tmp_path):
     embeddings = np.zeros((3, 2))
     with pytest.raises(ValueError, match="2 labels for 3 embeddings"):
         write_projector(str(tmp_path), embeddings, labels=["a", "b"])
-    with pytest.raises(ValueError, match="1 images for 3 embeddings"):
-        write_projector(str(tmp_path), embeddings, images=np.zeros((1, 4, 4, 3)))
+    with pytest.raises(ValueError, match="4 images for 3 embeddings"):
+        write_projector(str(tmp_path), embeddings, images=np.zeros((4, 4, 4, 3)))
     with pytest.raises(ValueError, match=r"\[N, D\]"):
         write_projector(str(tmp_path), np.zeros(3))
+    with pytest.raises(ValueError, match="identifier"):
+        write_projector(str(tmp_path), embeddings, name="image/text")
     assert os.listdir(tmp_path) == []  # nothing half-written
+
+
+def test_rows_after_the_images_get_blank_sprite_cells(tmp_path):
+    # Two images, then three text embeddings: a 3 x 3 grid of 8 px cells.
+    images = np.random.default_rng(5).integers(1, 256, (2, 8, 8, 3), "uint8")
+    config = write_projector(str(tmp_path), np.eye(5), images=images, step=3)
+    assert list(config.embeddings[0].sprite.single_image_dim) == [8, 8]
+    sprite = np.asarray(Image.open(os.path.join(tmp_path, "sprite.png")))
+    assert sprite.shape == (24, 24, 3)
+    np.testing.assert_array_equal(sprite[:8, :8], images[0])
+    np.testing.assert_array_equal(sprite[:8, 8:16], images[1])
+    assert sprite[:8, 16:].max() == 0 and sprite[8:].max() == 0
+
+
+def test_a_new_name_replaces_the_old_checkpoint(tmp_path):
+    write_projector(str(tmp_path), np.eye(3), name="first", step=0)
+    write_projector(str(tmp_path), np.eye(3, 2), name="second", step=1)
+    checkpoint = tf.train.latest_checkpoint(str(tmp_path))
+    assert os.path.basename(checkpoint) == "second-1"
+    assert tf.train.load_checkpoint(checkpoint).get_variable_to_shape_map() == {
+        "second": [3, 2]
+    }
+    assert not glob.glob(os.path.join(tmp_path, "first-*"))
 
 
 def test_single_column_metadata_has_no_header(tmp_path):

@@ -54,11 +54,18 @@ class LearningRateLogger(keras.callbacks.Callback):
             per execution, so this counts executions.
 
     Example:
+    >>> import tempfile
+    >>> import numpy as np
+    >>> log_dir = tempfile.mkdtemp()
+    >>> model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
     >>> schedule = keras.optimizers.schedules.CosineDecay(1e-3, 10_000)
-    >>> model.compile(keras.optimizers.AdamW(schedule), loss)
-    >>> model.fit(data, epochs=10, callbacks=[
-    ...     LearningRateLogger("logs", every_n_steps=100),
-    ...     keras.callbacks.TensorBoard("logs")])
+    >>> model.compile(keras.optimizers.AdamW(schedule), "mse")
+    >>> history = model.fit(
+    ...     np.zeros((8, 2)), np.zeros((8, 1)), epochs=2, verbose=0,
+    ...     callbacks=[LearningRateLogger(log_dir, every_n_steps=100),
+    ...                keras.callbacks.TensorBoard(log_dir)])
+    >>> len(history.history["learning_rate"])
+    2
     """
 
     def __init__(self, log_dir=None, every_n_steps=100):

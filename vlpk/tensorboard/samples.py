@@ -59,11 +59,14 @@ class SampleSummaries(keras.callbacks.Callback):
         references: optional reference texts, one per image.
 
     Example:
-    >>> def describe(images):
-    ...     return [f"{p:.2f}" for p in matcher.predict(
-    ...         {"images": images, "token_ids": ids}, verbose=0)[:, 0]]
-    >>> callbacks = [SampleSummaries("logs", val_images, describe,
-    ...                              references=val_captions)]
+    >>> import tempfile
+    >>> import numpy as np
+    >>> images = np.zeros((2, 8, 8, 3), "uint8")
+    >>> def describe(images):  # a captioner's or matcher's verdict, say
+    ...     return [f"dark image {i}" for i in range(len(images))]
+    >>> callback = SampleSummaries(tempfile.mkdtemp(), images, describe,
+    ...                            references=["a dark square", "a dark box"])
+    >>> callback.on_epoch_end(0)  # `fit` calls it after each epoch
     """
 
     def __init__(

@@ -172,7 +172,7 @@ def image_text_projector(
     ...                                   tokenizer, "logs")]
     """
     from vlpk.data.pipeline import image_dataset, text_dataset
-    from vlpk.evaluation import predict_batches
+    from vlpk.evaluation import embedders, predict_batches
     from vlpk.tensorboard import EmbeddingProjector
     from vlpk.text import TextPreprocessor
 
@@ -184,9 +184,10 @@ def image_text_projector(
     text_preprocessor = TextPreprocessor(tokenizer, config.sequence_length)
 
     def embed():
-        image_embeddings = model.image_embedder().predict(images, verbose=0)
+        image_embedder, text_embedder = embedders(model)  # built once, see there
+        image_embeddings = image_embedder.predict(images, verbose=0)
         text_embeddings = predict_batches(
-            model.text_embedder(), text_dataset(captions, text_preprocessor)
+            text_embedder, text_dataset(captions, text_preprocessor)
         )
         return np.concatenate([image_embeddings, text_embeddings])
 

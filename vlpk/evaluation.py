@@ -1,9 +1,30 @@
 """Evaluating a dual encoder: embed a split, then score retrieval."""
 
+import weakref
+
 import numpy as np
 
 from vlpk.data.pipeline import image_dataset, text_dataset
 from vlpk.metrics.retrieval import retrieval_metrics
+
+# Each `image_embedder()` call builds a new functional model, and Keras then
+# traces a new predict function for it: evaluating every epoch with fresh
+# embedders retraces every epoch (TensorFlow warns about it). The embedders
+# share the model's weights, so one pair per model serves the whole run.
+_EMBEDDERS = weakref.WeakKeyDictionary()
+
+
+def embedders(model):
+    """`(image_embedder, text_embedder)` of `model`, built once per model.
+
+    Example:
+    >>> image_embedder, text_embedder = embedders(model)  # doctest: +SKIP
+    >>> embedders(model)[0] is image_embedder  # doctest: +SKIP
+    True
+    """
+    if model not in _EMBEDDERS:
+        _EMBEDDERS[model] = (model.image_embedder(), model.text_embedder())
+    return _EMBEDDERS[model]
 
 
 def predict_batches(fn, dataset):
@@ -21,16 +42,15 @@ def embed_split(model, examples, image_preprocessor, text_preprocessor):
     Returns:
         `(image_embeddings [N, D], text_embeddings [M, D], text_to_image [M])`.
     """
+    image_embedder, text_embedder = embedders(model)
     images = predict_batches(
-        model.image_embedder(), image_dataset(examples, image_preprocessor)
+        image_embedder, image_dataset(examples, image_preprocessor)
     )
     captions, owner = [], []
     for index, example in enumerate(examples):
         captions.extend(example.captions)
         owner.extend([index] * len(example.captions))
-    texts = predict_batches(
-        model.text_embedder(), text_dataset(captions, text_preprocessor)
-    )
+    texts = predict_batches(text_embedder, text_dataset(captions, text_preprocessor))
     return images, texts, np.asarray(owner)
 
 

@@ -9,7 +9,7 @@ is assigned the class whose embedding is most similar to its own.
 import numpy as np
 
 from vlpk.data.pipeline import image_dataset, text_dataset
-from vlpk.evaluation import predict_batches
+from vlpk.evaluation import embedders, predict_batches
 
 TEMPLATES = (
     "a photo of a {}.",
@@ -52,7 +52,7 @@ def class_embeddings(model, class_names, text_preprocessor, templates=TEMPLATES)
         raise ValueError("No class names.")
     prompts = [t.format(name) for name in class_names for t in templates]
     embedded = predict_batches(
-        model.text_embedder(), text_dataset(prompts, text_preprocessor)
+        embedders(model)[1], text_dataset(prompts, text_preprocessor)
     )
     per_class = _normalize(embedded).reshape(len(class_names), len(templates), -1)
     return _normalize(per_class.mean(axis=1)).astype("float32")
@@ -116,7 +116,7 @@ def zero_shot_classification(
         raise ValueError(f"Labels fall outside the {len(class_names)} class names.")
     classes = class_embeddings(model, class_names, text_preprocessor, templates)
     images = predict_batches(
-        model.image_embedder(), image_dataset(examples, image_preprocessor)
+        embedders(model)[0], image_dataset(examples, image_preprocessor)
     )
     scores = _normalize(images) @ classes.T
     result = top_k_accuracy(scores, labels, ks)

@@ -43,6 +43,43 @@ def skip_bad_images(ds):
     return ds.filter(ok).map(without_ok)
 
 
+def usable_paths(paths, image_preprocessor):
+    """The image paths among `paths` that `load_image` can load.
+
+    Each distinct path is decoded once, in parallel; the others are warned
+    about as the pipelines warn (see `load_image`).
+
+    Example:
+    >>> from vlpk.data.image_preprocessor import ImagePreprocessor
+    >>> usable_paths(["no/such/file.png"], ImagePreprocessor(8))
+    set()
+    """
+    distinct = list(dict.fromkeys(paths))
+    if not distinct:
+        return set()
+    ds = tf.data.Dataset.from_tensor_slices(np.array(distinct, dtype=object))
+
+    def check(path):
+        _, ok = load_image(path, image_preprocessor)
+        return path, ok
+
+    ds = ds.map(check, num_parallel_calls=AUTOTUNE, deterministic=True)
+    ds = ds.ignore_errors(log_warning=True)
+    return {path.decode() for path, ok in ds.as_numpy_iterator() if ok}
+
+
+def _usable(examples, image_preprocessor):
+    """The examples whose image loads; raises when none does."""
+    good = usable_paths([e.image_path for e in examples], image_preprocessor)
+    usable = [e for e in examples if e.image_path in good]
+    if examples and not usable:
+        raise ValueError(
+            f"None of the {len(examples)} examples has an image that loads: "
+            "check the image paths (the warnings above name each file)."
+        )
+    return usable
+
+
 def caption_pairs(examples):
     """Flattens examples into one (image path, caption, image id) per caption."""
     paths, captions, ids = [], [], []
@@ -82,12 +119,14 @@ def contrastive_dataset(
     every other pair still arrives. The skips are the same in every epoch, so
     the stream stays deterministic (and resumable, see `vlpk.resume`).
 
-    A shuffled stream has a known length (`fixed_epoch`): the batches the
+    A finite stream has a known length (`fixed_epoch`): the batches the
     pairs make, so Keras shows the step total from the first epoch and does
-    not warn that the input "ran out of data". If images were skipped, the
-    epoch is topped up with the first batches of the next permutation. An
-    unshuffled stream (evaluation) is never topped up: its cardinality stays
-    unknown, so that no pair is counted twice.
+    not warn that the input "ran out of data". In a shuffled (training)
+    stream, an epoch short of batches because images were skipped is topped
+    up with the first batches of the next permutation. An unshuffled
+    (evaluation) stream first checks each distinct image (`usable_paths`, one
+    extra decode) and leaves out the examples whose image does not load, so
+    none is skipped later and no pair is counted twice.
 
     Args:
         examples: `vlpk.data.Example`s with `image_path` and `captions`.
@@ -109,6 +148,10 @@ def contrastive_dataset(
     ...                          ImagePreprocessor(64), text_preprocessor)
     >>> model.fit(ds, epochs=1)
     """
+    if not shuffle and not repeat:
+        # An evaluation stream: its images are checked first, so its length
+        # is known (no "ran out of data" warning) and no pair counts twice.
+        examples = _usable(examples, image_preprocessor)
     pairs = caption_pairs(examples)
     ds = tf.data.Dataset.from_tensor_slices(pairs)
     if shuffle:
@@ -129,7 +172,7 @@ def contrastive_dataset(
         return x, {"contrastive": image_ids}
 
     ds = ds.map(tokenize, num_parallel_calls=AUTOTUNE)
-    if shuffle and not repeat:
+    if not repeat:
         ds = fixed_epoch(ds, len(pairs["caption"]), batch_size, drop_remainder)
     return ds.prefetch(AUTOTUNE)
 
@@ -145,7 +188,8 @@ def fixed_epoch(ds, examples, batch_size, drop_remainder):
     (one full pass when nothing is skipped: `take` stops before the next
     pass starts, so the shuffle order is not drawn ahead); a pass short of
     batches is topped up from the next one. The stream should be shuffled,
-    or the top-up repeats the same batches.
+    or its images checked beforehand (`usable_paths`), or the top-up repeats
+    the same batches.
 
     Args:
         ds: a batched `tf.data.Dataset` with nothing after its batching that

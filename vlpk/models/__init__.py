@@ -1,6 +1,11 @@
 """Models: the dual encoder, the pretrainer, the task models, the course's."""
 
 from vlpk.models.captioner import Captioner
+from vlpk.models.contrastive import (
+    ContrastivePreprocessor,
+    ContrastivePretrainer,
+    DualEncoderBackbone,
+)
 from vlpk.models.dual_encoder import DualEncoder
 from vlpk.models.fusion_classifier import FusionClassifier
 from vlpk.models.image_classifier import ImageClassifier
@@ -9,6 +14,9 @@ from vlpk.models.vgg16_concat import vgg16_concat_classifier
 
 __all__ = [
     "Captioner",
+    "ContrastivePreprocessor",
+    "ContrastivePretrainer",
+    "DualEncoderBackbone",
     "DualEncoder",
     "FusionClassifier",
     "ImageClassifier",

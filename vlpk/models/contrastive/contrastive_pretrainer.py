@@ -1,0 +1,81 @@
+"""CLIP / SigLIP pretraining as a KerasHub task: raw pairs into `fit`."""
+
+import keras
+import keras_hub
+
+from vlpk.losses import ContrastiveLoss, SigmoidContrastiveLoss
+from vlpk.models.contrastive.contrastive_preprocessor import ContrastivePreprocessor
+from vlpk.models.contrastive.dual_encoder_backbone import DualEncoderBackbone
+
+
+@keras.saving.register_keras_serializable(package="vlpk")
+class ContrastivePretrainer(keras_hub.models.Task):
+    """A dual-encoder backbone trained to pair images with their captions.
+
+    With a preprocessor attached, `fit`, `evaluate` and `predict` take raw
+    data: `x = {"images": image bytes or pixels, "text": strings}` (and
+    optionally `image_id`), see `ContrastivePreprocessor`. Without one they
+    take the backbone's inputs and `y = {"contrastive": image ids}`.
+
+    The output is `{"contrastive": packed embeddings and logit scale}`.
+    `compile()` defaults to CLIP's softmax loss with negatives gathered from
+    every replica (`vlpk.losses.ContrastiveLoss`), or SigLIP's sigmoid loss
+    (`SigmoidContrastiveLoss`) when the backbone learns a logit bias, and
+    AdamW.
+
+    Args:
+        backbone: a `vlpk.models.DualEncoderBackbone`.
+        preprocessor: a `vlpk.models.ContrastivePreprocessor`, or None.
+
+    Example:
+    >>> task = ContrastivePretrainer(backbone, preprocessor)  # doctest: +SKIP
+    >>> task.fit({"images": jpeg_bytes, "text": captions}, batch_size=64)
+    ... # doctest: +SKIP
+    >>> task.save_to_preset("runs/clip")  # doctest: +SKIP
+    >>> task = ContrastivePretrainer.from_preset("runs/clip")  # doctest: +SKIP
+
+    References:
+        - [Radford et al., 2021](https://arxiv.org/abs/2103.00020) (CLIP)
+        - [Zhai et al., 2023](https://arxiv.org/abs/2303.15343) (SigLIP)
+    """
+
+    backbone_cls = DualEncoderBackbone
+    preprocessor_cls = ContrastivePreprocessor
+
+    def __init__(self, backbone, preprocessor=None, **kwargs):
+        # === Layers ===
+        self.backbone = backbone
+        self.preprocessor = preprocessor
+
+        # === Functional model ===
+        inputs = backbone.input
+        outputs = {"contrastive": backbone(inputs)["contrastive"]}
+        super().__init__(inputs=inputs, outputs=outputs, **kwargs)
+
+    def compile(
+        self,
+        optimizer="auto",
+        loss="auto",
+        *,
+        metrics=None,
+        **kwargs,
+    ):
+        """Configures the task, with defaults for its loss and optimizer.
+
+        Args:
+            optimizer: `"auto"` (AdamW, learning rate 1e-3, weight decay
+                0.01), or any Keras optimizer.
+            loss: `"auto"` (`ContrastiveLoss`, or `SigmoidContrastiveLoss`
+                for a backbone with a logit bias), or any loss for the
+                `contrastive` output.
+            metrics: metrics for the `contrastive` output.
+            **kwargs: passed to `keras.Model.compile` (e.g. `jit_compile`).
+        """
+        if optimizer == "auto":
+            optimizer = keras.optimizers.AdamW(1e-3, weight_decay=0.01)
+        if loss == "auto":
+            sigmoid = self.backbone.initial_bias is not None
+            loss = SigmoidContrastiveLoss() if sigmoid else ContrastiveLoss()
+        if not isinstance(loss, dict):
+            loss = {"contrastive": loss}
+        super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)

@@ -1,3 +1,25 @@
 """Test set-up: vlpk is imported first so Keras uses the TensorFlow backend."""
 
+import pytest
+
 import vlpk  # noqa: F401
+
+
+@pytest.fixture(scope="session")
+def keras_hub_clip_preset(tmp_path_factory):
+    """A tiny KerasHub CLIP preset folder, as a `TinyPreset`, built once.
+
+    See `tests/keras_hub_presets.py`. The objects it holds are shared by the
+    session: load a fresh copy from `.path` for anything that changes them.
+    """
+    from tests.keras_hub_presets import build_clip_preset
+
+    return build_clip_preset(tmp_path_factory.mktemp("keras_hub_clip"))
+
+
+@pytest.fixture(scope="session")
+def keras_hub_siglip_preset(tmp_path_factory):
+    """A tiny KerasHub SigLIP preset folder, as a `TinyPreset`, built once."""
+    from tests.keras_hub_presets import build_siglip_preset
+
+    return build_siglip_preset(tmp_path_factory.mktemp("keras_hub_siglip"))

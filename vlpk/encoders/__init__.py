@@ -21,10 +21,15 @@ from vlpk.encoders.text_builders import (
     text_encoder_from_preset,
 )
 from vlpk.encoders.text_encoder import TextEncoder
-from vlpk.encoders.weights import WeightsUnavailableError
+from vlpk.encoders.weights import (
+    PresetNotFoundError,
+    WeightsUnavailableError,
+    load_keras_hub_preset,
+)
 
 __all__ = [
     "ImageEncoder",
+    "PresetNotFoundError",
     "TextEncoder",
     "WeightsUnavailableError",
     "applications_backbone",
@@ -33,6 +38,7 @@ __all__ = [
     "image_encoder_from_applications",
     "image_encoder_from_keras_cv",
     "image_encoder_from_keras_hub",
+    "load_keras_hub_preset",
     "roberta_encoder",
     "small_cnn",
     "text_encoder_from_preset",

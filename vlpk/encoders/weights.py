@@ -28,7 +28,10 @@ except WeightsUnavailableError as e:
 import os
 import re
 import socket
+import sys
 import urllib.error
+
+from vlpk.errors import InputError
 
 _APPLICATIONS_URL = "https://storage.googleapis.com/tensorflow/keras-applications/"
 _KAGGLE_MODELS_URL = "https://www.kaggle.com/models/"
@@ -181,6 +184,57 @@ def _keras_home():
 # --- KerasHub presets ---------------------------------------------------------
 
 
+class PresetNotFoundError(InputError, FileNotFoundError):
+    """Raised when a preset given as a local folder path is not a folder.
+
+    It is an `InputError` (the CLI exits with code 2) and a `FileNotFoundError`;
+    its message names the path.
+    """
+
+
+def load_keras_hub_preset(cls, preset, **kwargs):
+    """Calls `cls.from_preset(preset)` under the offline-weights policy.
+
+    A local preset folder loads exactly as `cls.from_preset` loads it (a
+    `pathlib.Path` is accepted too). A preset name or handle that needs a
+    download and cannot get one raises `WeightsUnavailableError`, which says
+    how to bring the preset folder here instead.
+
+    Args:
+        cls: the KerasHub class to load, e.g. `keras_hub.models.CLIPBackbone`,
+            `keras_hub.models.SigLIPPreprocessor` or
+            `keras_hub.models.Backbone`.
+        preset: a built-in preset name (`"clip_vit_base_patch16"`), a
+            `kaggle://` or `hf://` handle, or the path of a local preset
+            folder, as written by `save_to_preset(path)`.
+        **kwargs: passed to `from_preset` (e.g. `load_weights=False`).
+
+    Returns:
+        What `cls.from_preset` returns.
+
+    Raises:
+        PresetNotFoundError: `preset` is a path (absolute, or starting with
+            `.` or `~`, or holding a path separator) that is not a folder.
+        WeightsUnavailableError: the preset had to be downloaded and the
+            download failed (no network, or no client library installed).
+
+    Example:
+
+    >>> import keras_hub
+    >>> from vlpk.encoders.weights import load_keras_hub_preset
+    >>> backbone = load_keras_hub_preset(
+    ...     keras_hub.models.CLIPBackbone, "/path/to/clip_preset"
+    ... )  # doctest: +SKIP
+    >>> load_keras_hub_preset(
+    ...     keras_hub.models.CLIPBackbone, "/no/such/preset"
+    ... )  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    vlpk.encoders.weights.PresetNotFoundError: The KerasHub preset folder ...
+    """
+    return load_preset_backbone(preset, loader=cls.from_preset, **kwargs)
+
+
 def load_preset_backbone(preset, loader=None, **kwargs):
     """Loads a backbone preset under the offline-weights policy.
 
@@ -196,6 +250,7 @@ def load_preset_backbone(preset, loader=None, **kwargs):
         The backbone.
 
     Raises:
+        PresetNotFoundError: `preset` is a path that is not a folder.
         WeightsUnavailableError: the preset had to be downloaded and the
             download failed (no network, or no client library installed).
 
@@ -211,44 +266,107 @@ def load_preset_backbone(preset, loader=None, **kwargs):
         import keras_hub
 
         loader = keras_hub.models.Backbone.from_preset
+    preset = _checked_preset_path(preset)
     try:
         return loader(preset, **kwargs)
     except Exception as error:
-        local = isinstance(preset, (str, os.PathLike)) and os.path.exists(preset)
+        local = isinstance(preset, str) and os.path.exists(preset)
         if local or not _is_download_error(error, client_missing=True):
             raise
-        message = _preset_message(preset, error)
+        message = _preset_message(preset, error, loader)
     raise WeightsUnavailableError(message) from None
 
 
-def _preset_message(preset, error):
+def _checked_preset_path(preset):
+    """`preset`, with a path made a string (as KerasHub needs) and checked."""
+    if isinstance(preset, os.PathLike):
+        preset = os.fspath(preset)
+    elif not isinstance(preset, str) or not _looks_like_path(preset):
+        return preset  # A name or handle: KerasHub resolves it.
+    preset = os.path.expanduser(preset)
+    if os.path.isdir(preset):
+        return preset
+    what = "is a file, not a folder" if os.path.exists(preset) else "does not exist"
+    raise PresetNotFoundError(
+        f"The KerasHub preset folder {preset} {what}. A preset folder holds "
+        "`config.json` and `model.weights.h5` (and `preprocessor.json`, "
+        "`tokenizer.json` and `assets/` for a preprocessor), as written by "
+        "`save_to_preset(folder)`. Pass the path of such a folder, or a preset "
+        'name such as "clip_vit_base_patch16" on a machine with network access.'
+    )
+
+
+def _looks_like_path(preset):
+    # Preset names and `scheme://` handles hold no path separator of their own.
+    if "://" in preset:
+        return False
+    separators = (os.sep, os.altsep) if os.altsep else (os.sep,)
+    return (
+        os.path.isabs(preset)
+        or preset.startswith((".", "~"))
+        or any(s in preset for s in separators)
+    )
+
+
+def _preset_message(preset, error, loader):
     handle = _preset_handle(preset)
     scheme = handle.split("://")[0].lower() if "://" in handle else ""
     path = handle.split("://", 1)[-1]
     if scheme == "kaggle":
         url = _KAGGLE_MODELS_URL + path
         cache = "the KaggleHub cache (~/.cache/kagglehub, or $KAGGLEHUB_CACHE)"
+        download = "on Kaggle, Download gives an archive of the preset folder"
     elif scheme == "hf":
         url = _HF_URL + path
         cache = "the Hugging Face cache (~/.cache/huggingface, or $HF_HOME)"
+        download = "on Hugging Face, the repository's files are the preset folder"
     else:
         url = handle
         cache = "the Keras cache (~/.keras/models, or $KERAS_HOME/models)"
+        download = "the files at that address are the preset folder"
     shown = preset if handle == preset else f"{preset!r} ({handle})"
     return (
-        f"Could not download the KerasHub preset {shown}: {_reason(error)}\n"
-        "`from_preset` needs the files `config.json` and `model.weights.h5` "
-        "(plus `tokenizer.json` and assets for a tokenizer) from\n"
+        f"Could not download the KerasHub preset {shown}: "
+        f"{_download_failure(error)} ({_reason(error)})\n"
+        "`from_preset` needs the preset's files (`config.json` and "
+        "`model.weights.h5` for a model, `preprocessor.json`, `tokenizer.json` "
+        "and `assets/` for a preprocessor) from\n"
         f"    {url}\n"
-        "To run without network access, on a machine with network access "
-        "either\n"
-        "  1. save the preset to a directory, e.g. "
-        f'`keras_hub.models.Backbone.from_preset("{preset}")'
-        '.save_to_preset("/path/to/preset_dir")`, copy that directory here '
-        'and pass its path: from_preset("/path/to/preset_dir"), or\n'
-        f"  2. load it once so that it lands in {cache}, and copy that cache "
-        "here."
+        "To run without network access, bring the preset folder here and pass "
+        'its path instead of the name: from_preset("/path/to/preset_dir"). '
+        "Either\n"
+        "  1. on a machine with network access, save it with "
+        f'`{_loader_name(loader)}("{preset}")'
+        '.save_to_preset("/path/to/preset_dir")` and copy that folder here, or\n'
+        f"  2. download the files from the address above ({download}) and "
+        "unpack them into a folder, or\n"
+        f"  3. load it once so that it lands in {cache}, and copy that cache "
+        "here (then the name works offline too)."
     )
+
+
+def _download_failure(error):
+    chain = _error_chain(error)
+    if any(isinstance(e, _http_error_types()) for e in chain):
+        return "the server refused the download"
+    if any(_is_network_error(e) for e in chain):
+        return "vlpk found no network access"
+    if any(isinstance(e, ImportError) for e in chain):
+        return "the client library that downloads it is not installed"
+    return "the download failed"
+
+
+def _loader_name(loader):
+    """`keras_hub.models.CLIPBackbone.from_preset` for that bound method."""
+    owner = getattr(loader, "__self__", None)
+    if not isinstance(owner, type):
+        return getattr(loader, "__qualname__", "from_preset")
+    package = owner.__module__.split(".")[0]
+    for group in ("models", "tokenizers", "layers"):
+        module = sys.modules.get(f"{package}.{group}")
+        if getattr(module, owner.__name__, None) is owner:
+            return f"{package}.{group}.{owner.__name__}.from_preset"
+    return f"{owner.__name__}.from_preset"
 
 
 def _preset_handle(preset):
@@ -282,6 +400,18 @@ def _network_error_types():
     return tuple(types)
 
 
+def _http_error_types():
+    """Errors that mean a server was reached and answered with an error."""
+    types = [urllib.error.HTTPError]
+    try:
+        import requests
+
+        types.append(requests.exceptions.HTTPError)
+    except ImportError:  # pragma: no cover
+        pass
+    return tuple(types)
+
+
 def _error_chain(error):
     seen = []
     while error is not None and len(seen) < 20 and error not in seen:
@@ -292,23 +422,27 @@ def _error_chain(error):
 
 def _is_download_error(error, client_missing=False):
     """Whether `error` comes from a failed download (not from a bad config)."""
-    network = _network_error_types()
     for e in _error_chain(error):
-        if isinstance(e, network):
+        if _is_network_error(e):
             return True
         text = str(e)
-        # `keras.utils.get_file` re-raises network errors as plain Exceptions.
-        if text.startswith("URL fetch failure on"):
-            return True
         if isinstance(e, ValueError) and "file hash does not match" in text:
-            return True
-        # Hugging Face raises this offline, or with HF_HUB_OFFLINE=1.
-        if type(e).__name__ in ("LocalEntryNotFoundError", "OfflineModeIsEnabled"):
             return True
         if client_missing and isinstance(e, ImportError):
             if re.search(r"kagglehub|huggingface_hub|modelscope", text):
                 return True
     return False
+
+
+def _is_network_error(e):
+    """Whether `e` itself (not its cause) is a failure to reach the network."""
+    if isinstance(e, _network_error_types()):
+        return True
+    # `keras.utils.get_file` re-raises network errors as plain Exceptions.
+    if str(e).startswith("URL fetch failure on"):
+        return True
+    # Hugging Face raises these offline, or with HF_HUB_OFFLINE=1.
+    return type(e).__name__ in ("LocalEntryNotFoundError", "OfflineModeIsEnabled")
 
 
 def _reason(error):

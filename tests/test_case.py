@@ -1,87 +1,77 @@
-"""The shared test helper that every vlpk layer and model test goes through.
+"""The shared test helper that every vlpk layer, model and preset test uses.
 
-It checks, in the KerasHub manner:
+It follows KerasHub's `keras_hub/src/tests/test_case.py`. The checks live in
+`tests/case/`; import them from here.
+
+`run_layer_test` and `run_model_test` (layers and functional models) check:
 
 1. `get_config` / `from_config` round trip (the constructor is the config);
 2. an eager call and a symbolic call, with the expected output shapes;
 3. `.keras` save and reload with `safe_mode=True`, with equal outputs;
 4. a one-step `fit`.
+
+`run_backbone_test` checks a `keras_hub.models.Backbone`: 1 to 3 (configs
+also through JSON), a compiled `predict` over `tf.data` equal to the eager
+call, the default name, and `run_precision_test`: under `mixed_bfloat16`,
+outputs and the layers owning weights compute in bfloat16 while variables
+stay float32 (the global dtype policy is restored even on failure).
+
+`run_preprocessor_test` checks a `keras_hub.models.Preprocessor` (or any
+preprocessing layer): the config round trip, and that a direct call equals
+the layer mapped over batched and unbatched `tf.data`.
+
+`run_task_test` checks a `keras_hub.models.Task`: `predict` and a one-step
+`fit` on raw data with the preprocessor, the same on `ds.map(preprocessor)`
+without it, equal predictions both ways, and `compile=False`.
+
+`run_preset_test` checks `from_preset`, KerasHub's preset layout
+(`config.json`, `metadata.json`, `model.weights.h5`, `preprocessor.json`,
+tokenizer assets, `task.json`), and a `save_to_preset` / `from_preset`
+round trip with equal outputs.
 """
 
-import copy
 import os
 
 import keras
 import numpy as np
-from keras import ops
 
+from tests.case.backbone import run_backbone_test, run_model_saving_test
+from tests.case.common import (
+    _check_shapes,
+    _symbolic_inputs,
+    _to_numpy,
+    assert_allclose_tree,
+    assert_same_data,
+    run_json_config_test,
+    run_serialization_test,
+)
+from tests.case.precision import restored_dtype_policy, run_precision_test
+from tests.case.preprocessor import run_preprocessor_test
+from tests.case.preset import (
+    assert_preset_layout,
+    expected_preset_files,
+    run_preset_test,
+)
+from tests.case.task import run_task_test
 
-def _to_numpy(tree):
-    return keras.tree.map_structure(lambda x: ops.convert_to_numpy(x), tree)
-
-
-def _symbolic_inputs(input_data):
-    def make(x, name=None):
-        x = np.asarray(x)
-        return keras.Input(shape=x.shape[1:], dtype=str(x.dtype), name=name)
-
-    if isinstance(input_data, dict):
-        # Named like their keys, as functional models expect.
-        return {k: make(v, name=k) for k, v in input_data.items()}
-    return keras.tree.map_structure(make, input_data)
-
-
-def assert_allclose_tree(a, b, atol=1e-5, rtol=1e-5):
-    a, b = _to_numpy(a), _to_numpy(b)
-    keras.tree.assert_same_structure(a, b)
-    for x, y in zip(keras.tree.flatten(a), keras.tree.flatten(b)):
-        np.testing.assert_allclose(x, y, atol=atol, rtol=rtol)
-
-
-def run_serialization_test(obj):
-    """Config round trip: `from_config(get_config())` rebuilds an equal config."""
-    config = obj.get_config()
-    # `Functional.from_config` consumes nested configs in place: pass a copy.
-    revived = obj.__class__.from_config(copy.deepcopy(config))
-    assert revived.get_config() == config, (revived.get_config(), config)
-    serialized = keras.saving.serialize_keras_object(obj)
-    revived = keras.saving.deserialize_keras_object(serialized, safe_mode=True)
-    assert revived.__class__ is obj.__class__
-    return revived
-
-
-def _is_shape(x):
-    return isinstance(x, (tuple, list)) and all(
-        d is None or isinstance(d, int) for d in x
-    )
-
-
-def _normalize_shapes(expected, batch=None):
-    """Maps a shape, or a dict/list of shapes, to tuples (batch optional)."""
-    if _is_shape(expected) or hasattr(expected, "as_list"):
-        shape = tuple(expected.as_list() if hasattr(expected, "as_list") else expected)
-        if batch is None:
-            return shape
-        return (None,) + shape[1:]  # symbolic: the batch dimension is unknown
-    if isinstance(expected, dict):
-        return {k: _normalize_shapes(v, batch) for k, v in expected.items()}
-    return type(expected)(_normalize_shapes(v, batch) for v in expected)
-
-
-def _shapes_tree(tree):
-    if isinstance(tree, dict):
-        return {k: _shapes_tree(v) for k, v in tree.items()}
-    if isinstance(tree, (list, tuple)):
-        return type(tree)(_shapes_tree(v) for v in tree)
-    return tuple(tree.shape)
-
-
-def _check_shapes(outputs, expected_output_shape, batch=None):
-    if expected_output_shape is None:
-        return
-    actual = _shapes_tree(outputs)
-    expected = _normalize_shapes(expected_output_shape, batch)
-    assert actual == expected, f"output shapes {actual} != expected {expected}"
+__all__ = [
+    "assert_allclose_tree",
+    "assert_preset_layout",
+    "assert_same_data",
+    "expected_preset_files",
+    "len_batch",
+    "restored_dtype_policy",
+    "run_backbone_test",
+    "run_json_config_test",
+    "run_layer_test",
+    "run_model_saving_test",
+    "run_model_test",
+    "run_precision_test",
+    "run_preprocessor_test",
+    "run_preset_test",
+    "run_serialization_test",
+    "run_task_test",
+]
 
 
 def _save_and_reload(model, tmp_path, input_data, outputs):

@@ -1,0 +1,1 @@
+"""The pieces of the shared test helper; import them from `tests.test_case`."""

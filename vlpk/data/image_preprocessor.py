@@ -59,6 +59,39 @@ def is_known_image(image_bytes):
     )
 
 
+def decode_full_size(image_bytes, max_pixels=DEFAULT_MAX_PIXELS, checked=False):
+    """Decodes one image to uint8 `[H, W, 3]` at its own size, after the guard.
+
+    The pixel count in the header is compared with `max_pixels` before any
+    pixel is decoded, so a decompression bomb fails with an
+    `InvalidArgumentError` instead of exhausting memory. For callers that
+    resize in their own way (a KerasHub image converter's crop and bicubic
+    resize); `ImagePreprocessor` decodes with it too.
+
+    Args:
+        image_bytes: a scalar string tensor (JPEG, PNG, GIF or BMP bytes).
+        max_pixels: the largest `height * width` accepted.
+        checked: the caller has already compared the header with
+            `max_pixels`, so it is not read a second time.
+
+    Returns:
+        A uint8 tensor `[H, W, 3]`.
+
+    Example:
+    >>> png = tf.io.encode_png(tf.zeros((5, 7, 3), tf.uint8))
+    >>> decode_full_size(png).shape
+    TensorShape([5, 7, 3])
+    """
+    if not checked:
+        height, width = image_dimensions(image_bytes)
+        tf.debugging.assert_less_equal(
+            height * width,
+            tf.constant(max_pixels, tf.int64),
+            message=f"image declares more than max_pixels={max_pixels} pixels",
+        )
+    return tf.io.decode_image(image_bytes, channels=3, expand_animations=False)
+
+
 @keras.saving.register_keras_serializable(package="vlpk")
 class ImagePreprocessor(keras.layers.Layer):
     """Decodes JPEG/PNG/GIF/BMP bytes, guards their size and resizes them.
@@ -112,14 +145,7 @@ class ImagePreprocessor(keras.layers.Layer):
         Returns:
             A uint8 tensor `[H, W, 3]`.
         """
-        if not checked:
-            height, width = image_dimensions(image_bytes)
-            tf.debugging.assert_less_equal(
-                height * width,
-                tf.constant(self.max_pixels, tf.int64),
-                message=f"image declares more than max_pixels={self.max_pixels} pixels",
-            )
-        image = tf.io.decode_image(image_bytes, channels=3, expand_animations=False)
+        image = decode_full_size(image_bytes, self.max_pixels, checked=checked)
 
         def resize():
             resized = tf.image.resize(image, self.image_size, antialias=True)

@@ -5,6 +5,9 @@ from vlpk.models.contrastive import (
     ContrastivePreprocessor,
     ContrastivePretrainer,
     DualEncoderBackbone,
+    KerasHubContrastivePreprocessor,
+    KerasHubContrastivePretrainer,
+    KerasHubDualEncoderBackbone,
 )
 from vlpk.models.dual_encoder import DualEncoder
 from vlpk.models.fusion_classifier import FusionClassifier
@@ -20,6 +23,9 @@ __all__ = [
     "DualEncoder",
     "FusionClassifier",
     "ImageClassifier",
+    "KerasHubContrastivePreprocessor",
+    "KerasHubContrastivePretrainer",
+    "KerasHubDualEncoderBackbone",
     "VisionLanguagePretrainer",
     "vgg16_concat_classifier",
 ]

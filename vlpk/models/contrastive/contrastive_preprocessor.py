@@ -71,21 +71,17 @@ class ContrastivePreprocessor(keras_hub.models.Preprocessor):
 
     @preprocessing_function
     def call(self, x, y=None, sample_weight=None):
-        if not isinstance(x, dict) or not {"images", "text"} <= set(x):
-            raise ValueError(
-                "ContrastivePreprocessor takes a dict with `images` (image "
-                "bytes or pixels) and `text` (strings), and optionally "
-                f"`image_id`; got {_describe(x)}."
-            )
-        images = self._images(x["images"])
-        inputs = {"images": images, **self.text_packer(x["text"])}
-        if y is None:
-            y = x["image_id"] if "image_id" in x else _fingerprint(x["images"])
-        if not isinstance(y, dict):
-            y = {"contrastive": tf.cast(y, "int64")}
+        check_raw_inputs(x, "ContrastivePreprocessor")
+        images = self.preprocess_images(x["images"])
+        inputs = {"images": images, **self.preprocess_text(x["text"])}
+        y = contrastive_targets(x, y)
         return keras.utils.pack_x_y_sample_weight(inputs, y, sample_weight)
 
-    def _images(self, images):
+    def preprocess_text(self, text):
+        """Strings to `{"token_ids", "padding_mask"}` (int32)."""
+        return self.text_packer(text)
+
+    def preprocess_images(self, images):
         """Bytes are decoded; pixels are resized as decoded images are."""
         if images.dtype == tf.string:
             return self.image_converter(images)
@@ -105,6 +101,29 @@ class ContrastivePreprocessor(keras_hub.models.Preprocessor):
     @classmethod
     def from_config(cls, config):
         return cls(**deserialize_nested(config, ("tokenizer", "image_converter")))
+
+
+def check_raw_inputs(x, name):
+    """Raises a `ValueError` unless `x` is a dict with `images` and `text`."""
+    if not isinstance(x, dict) or not {"images", "text"} <= set(x):
+        raise ValueError(
+            f"{name} takes a dict with `images` (image bytes or pixels) and "
+            f"`text` (strings), and optionally `image_id`; got {_describe(x)}."
+        )
+
+
+def contrastive_targets(x, y=None):
+    """`y = {"contrastive": image ids}` for the raw pairs `x`.
+
+    A `y` passed in is used as the ids; else `x["image_id"]`; else a
+    fingerprint of each image's bytes or pixels, so two captions of one
+    image share an id.
+    """
+    if y is None:
+        y = x["image_id"] if "image_id" in x else _fingerprint(x["images"])
+    if not isinstance(y, dict):
+        y = {"contrastive": tf.cast(y, "int64")}
+    return y
 
 
 def _fingerprint(images):

@@ -24,8 +24,13 @@ class ContrastivePretrainer(keras_hub.models.Task):
     AdamW.
 
     Args:
-        backbone: a `vlpk.models.DualEncoderBackbone`.
-        preprocessor: a `vlpk.models.ContrastivePreprocessor`, or None.
+        backbone: a `vlpk.models.DualEncoderBackbone`, or a
+            `KerasHubDualEncoderBackbone` (a KerasHub CLIP or SigLIP model).
+        preprocessor: a `vlpk.models.ContrastivePreprocessor` (or, for a
+            KerasHub backbone, a `KerasHubContrastivePreprocessor`), or None.
+
+    `from_preset` of a task saved on a `KerasHubDualEncoderBackbone` returns
+    a `KerasHubContrastivePretrainer`, the subclass bound to that backbone.
 
     Example:
     >>> task = ContrastivePretrainer(backbone, preprocessor)  # doctest: +SKIP
@@ -74,7 +79,7 @@ class ContrastivePretrainer(keras_hub.models.Task):
         if optimizer == "auto":
             optimizer = keras.optimizers.AdamW(1e-3, weight_decay=0.01)
         if loss == "auto":
-            sigmoid = self.backbone.initial_bias is not None
+            sigmoid = self.backbone.has_logit_bias
             loss = SigmoidContrastiveLoss() if sigmoid else ContrastiveLoss()
         if not isinstance(loss, dict):
             loss = {"contrastive": loss}

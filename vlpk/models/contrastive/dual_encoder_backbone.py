@@ -141,6 +141,11 @@ class DualEncoderBackbone(keras_hub.models.Backbone):
         """The current temperature, `1 / logit_scale`."""
         return 1.0 / float(self.logit_scale_layer.logit_scale())
 
+    @property
+    def has_logit_bias(self):
+        """Whether a bias is packed (SigLIP): the task then uses a sigmoid loss."""
+        return self.initial_bias is not None
+
     def get_config(self):
         config = super().get_config()
         config.update(

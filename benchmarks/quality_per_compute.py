@@ -52,7 +52,7 @@ from vlpk.data import ImagePreprocessor  # noqa: E402
 from vlpk.data.pretraining import pretraining_dataset  # noqa: E402
 from vlpk.evaluation import evaluate_retrieval  # noqa: E402
 from vlpk.losses import ContrastiveLoss  # noqa: E402
-from vlpk.models import DualEncoder  # noqa: E402
+from vlpk.models import DualEncoderBackbone  # noqa: E402
 from vlpk.pretrain import read_splits  # noqa: E402
 from vlpk.recipes import (  # noqa: E402
     build_image_encoder,
@@ -70,7 +70,7 @@ def recipe(image, text, config):
     """keras.io's recipe with vlpk's parts, on frozen `image` / `text` encoders."""
     image.trainable = False
     text.trainable = False
-    model = DualEncoder(
+    model = DualEncoderBackbone(
         image,
         text,
         embedding_dim=config.embedding_dim,

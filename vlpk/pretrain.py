@@ -2,7 +2,7 @@
 
 The whole job, top to bottom, in the order a reader would do it by hand:
 data → vocabulary → model → fit → evaluate → export → report. The config's
-objectives choose the model: contrastive alone trains a `DualEncoder`
+objectives choose the model: contrastive alone trains a `DualEncoderBackbone`
 (CLIP/SigLIP); adding matching and masked LM (ALBEF/BLIP) or captioning
 (CoCa) trains a `VisionLanguagePretrainer`. `vlpk quickstart` is this job
 with the default config.

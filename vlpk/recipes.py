@@ -19,7 +19,7 @@ from vlpk.errors import InputError
 from vlpk.layers import CaptionDecoder, ConcatFusion, CrossAttentionFusion
 from vlpk.losses import CaptioningLoss, ContrastiveLoss, SigmoidContrastiveLoss
 from vlpk.metrics.token_accuracy import MaskedTokenAccuracy
-from vlpk.models.dual_encoder import DualEncoder
+from vlpk.models.contrastive import DualEncoderBackbone
 from vlpk.models.pretrainer import VisionLanguagePretrainer
 
 LOSSES = ("clip", "siglip")
@@ -76,7 +76,7 @@ def build_text_encoder(config, vocabulary_size):
 
 
 def build_model(config, vocabulary_size):
-    """A `DualEncoder` for contrastive-only configs, else a
+    """A `DualEncoderBackbone` for contrastive-only configs, else a
     `VisionLanguagePretrainer` with the heads the objectives need."""
     if contrastive_only(config):
         return build_dual_encoder(config, vocabulary_size)
@@ -138,7 +138,7 @@ def build_dual_encoder(config, vocabulary_size):
     """
     _check_loss(config)
     siglip = config.loss == "siglip"
-    return DualEncoder(
+    return DualEncoderBackbone(
         build_image_encoder(config, output="pooled"),
         build_text_encoder(config, vocabulary_size),
         embedding_dim=config.embedding_dim,

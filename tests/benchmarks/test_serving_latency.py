@@ -22,7 +22,7 @@ from vlpk.data.image_preprocessor import ImagePreprocessor
 from vlpk.encoders import bert_encoder
 from vlpk.export import dual_encoder_archive, export_saved_model
 from vlpk.export.tflite import export_tflite
-from vlpk.models import DualEncoder
+from vlpk.models import DualEncoderBackbone
 from vlpk.text import TextPreprocessor, learn_vocabulary, wordpiece_tokenizer
 
 TEXTS = ["a red circle left of a blue square", "two shapes", "a green triangle"]
@@ -126,7 +126,7 @@ def tiny(tmp_path_factory):
     text_encoder = bert_encoder(
         len(vocabulary), num_layers=1, hidden_dim=16, max_sequence_length=6
     )
-    model = DualEncoder(tiny_image_encoder(), text_encoder, embedding_dim=8)
+    model = DualEncoderBackbone(tiny_image_encoder(), text_encoder, embedding_dim=8)
     rng = np.random.default_rng(0)
     image_bytes = []
     for i in range(3):

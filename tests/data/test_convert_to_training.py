@@ -17,7 +17,7 @@ from vlpk.data.image_preprocessor import ImagePreprocessor
 from vlpk.data.shards import caption_pair_dataset
 from vlpk.encoders import ImageEncoder, bert_encoder, small_cnn
 from vlpk.losses import ContrastiveLoss
-from vlpk.models import DualEncoder
+from vlpk.models import DualEncoderBackbone
 from vlpk.text import TextPreprocessor, learn_vocabulary, wordpiece_tokenizer
 
 CAPTIONS = {
@@ -107,7 +107,7 @@ def test_training_sees_exactly_the_valid_source_pairs(tmp_path):
     assert sum(seen.values()) == 7
 
     keras.utils.set_random_seed(0)
-    model = DualEncoder(
+    model = DualEncoderBackbone(
         ImageEncoder(small_cnn(16, widths=(8,)), normalization="unit"),
         bert_encoder(
             text.vocabulary_size,

@@ -1,4 +1,4 @@
-"""`model.fit` of a DualEncoder under MirroredStrategy on 2 logical CPUs.
+"""`model.fit` of a DualEncoderBackbone under MirroredStrategy on 2 logical CPUs.
 
 Prints one JSON line with the losses of a 2-replica run and a single-device
 run from the same initial weights on the same global batches.
@@ -20,7 +20,7 @@ import keras  # noqa: E402
 import vlpk  # noqa: E402, F401
 from vlpk.encoders import ImageEncoder, bert_encoder, small_cnn  # noqa: E402
 from vlpk.losses import ContrastiveLoss  # noqa: E402
-from vlpk.models import DualEncoder  # noqa: E402
+from vlpk.models import DualEncoderBackbone  # noqa: E402
 
 rng = np.random.default_rng(0)
 N, T = 16, 6
@@ -34,7 +34,7 @@ y = {"contrastive": np.arange(N)}
 
 def build():
     keras.utils.set_random_seed(0)
-    model = DualEncoder(
+    model = DualEncoderBackbone(
         ImageEncoder(small_cnn(32, (8, 16)), normalization="unit"),
         bert_encoder(
             30,

@@ -1,4 +1,4 @@
-"""Trains a tiny DualEncoder with `DistributedTrainer`, as a worker or alone.
+"""Trains a tiny DualEncoderBackbone with `DistributedTrainer`, as a worker or alone.
 
 Two modes, one command line each:
 
@@ -62,14 +62,14 @@ def global_batches():
 
 
 def build_model():
-    """The tiny DualEncoder, with the same initial weights in every process."""
+    """The tiny DualEncoderBackbone, with the same initial weights in every process."""
     import keras
 
     from vlpk.encoders import ImageEncoder, bert_encoder, small_cnn
-    from vlpk.models import DualEncoder
+    from vlpk.models import DualEncoderBackbone
 
     keras.utils.set_random_seed(0)
-    return DualEncoder(
+    return DualEncoderBackbone(
         ImageEncoder(small_cnn(32, widths=(8, 16)), normalization="unit"),
         bert_encoder(
             VOCABULARY_SIZE,

@@ -9,7 +9,7 @@ from tests.models.conftest import tiny_image_encoder, tiny_text_encoder
 from vlpk.distribute import build_strategy, set_precision
 from vlpk.errors import InputError
 from vlpk.losses import ContrastiveLoss
-from vlpk.models import DualEncoder
+from vlpk.models import DualEncoderBackbone
 
 
 def test_default_and_mirrored():
@@ -41,7 +41,9 @@ def test_bad_strategy_and_tf_config(monkeypatch):
 def test_mixed_precision_trains_with_float32_loss(batch, policy):
     set_precision(policy)
     try:
-        model = DualEncoder(tiny_image_encoder(), tiny_text_encoder(), embedding_dim=8)
+        model = DualEncoderBackbone(
+            tiny_image_encoder(), tiny_text_encoder(), embedding_dim=8
+        )
         assert model.output["image_embedding"].dtype == policy.split("_")[1]
         model.compile(
             keras.optimizers.Adam(1e-3), loss={"contrastive": ContrastiveLoss()}

@@ -20,7 +20,7 @@ from vlpk.export import (
     next_version,
 )
 from vlpk.export.versioning import write_version_atomically
-from vlpk.models import DualEncoder
+from vlpk.models import DualEncoderBackbone
 from vlpk.text import TextPreprocessor, learn_vocabulary, wordpiece_tokenizer
 
 # Runs in a fresh interpreter that imports only what TF Serving links:
@@ -61,7 +61,7 @@ def exported(tmp_path_factory):
     text_encoder = bert_encoder(
         len(vocabulary), num_layers=1, hidden_dim=16, max_sequence_length=6
     )
-    model = DualEncoder(tiny_image_encoder(), text_encoder, embedding_dim=8)
+    model = DualEncoderBackbone(tiny_image_encoder(), text_encoder, embedding_dim=8)
     archive = dual_encoder_archive(model, image_preprocessor, text_preprocessor)
     path = export_saved_model(archive, str(root), "tiny")
     images = []

@@ -4,7 +4,7 @@ import pytest
 
 from tests.models.conftest import tiny_image_encoder, tiny_text_encoder
 from vlpk.losses import SigmoidContrastiveLoss
-from vlpk.models import DualEncoder
+from vlpk.models import DualEncoderBackbone
 
 
 def pack(image, text, scale, bias):
@@ -36,7 +36,7 @@ def test_needs_a_bias():
 
 
 def test_dual_encoder_with_bias_trains_with_sigmoid_loss(batch, tmp_path):
-    model = DualEncoder(
+    model = DualEncoderBackbone(
         tiny_image_encoder(),
         tiny_text_encoder(),
         embedding_dim=8,

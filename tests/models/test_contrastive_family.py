@@ -14,7 +14,6 @@ from vlpk.losses import ContrastiveLoss, SigmoidContrastiveLoss
 from vlpk.models import (
     ContrastivePreprocessor,
     ContrastivePretrainer,
-    DualEncoder,
     DualEncoderBackbone,
 )
 from vlpk.text import wordpiece_tokenizer
@@ -71,21 +70,6 @@ def test_backbone_outputs_methods_and_saving(batch, tmp_path):
     revived = keras.saving.load_model(path, safe_mode=True)
     assert_allclose_tree(revived(batch), outputs)
     assert backbone.temperature == pytest.approx(0.07, rel=1e-5)
-
-
-def test_backbone_has_the_dual_encoders_weights_for_one_seed(batch):
-    # The same seed gives the same initial model as `DualEncoder`, so moving
-    # a job to the backbone keeps its figures.
-    keras.utils.set_random_seed(3)
-    old = DualEncoder(tiny_image_encoder(), tiny_text_encoder(), embedding_dim=8)
-    keras.utils.set_random_seed(3)
-    new = tiny_backbone()
-    old_weights = {w.path: w.numpy() for w in old.weights}
-    new_weights = {w.path: w.numpy() for w in new.weights}
-    assert sorted(old_weights) == sorted(new_weights)
-    for path, value in old_weights.items():
-        np.testing.assert_array_equal(value, new_weights[path], err_msg=path)
-    assert_allclose_tree(new(batch), old(batch), atol=0, rtol=0)
 
 
 def test_backbone_rejects_token_image_encoder():
@@ -177,7 +161,7 @@ def test_task_fits_raw_data_and_round_trips_its_preset(tmp_path):
     task = ContrastivePretrainer(tiny_backbone(), tiny_preprocessor())
     x, _ = raw_pairs(8)
     # Raw bytes and strings straight into `fit` (the loss going down is
-    # tested on `DualEncoder`, whose maths this is).
+    # tested in test_dual_encoder.py).
     history = task.fit(x, batch_size=4, epochs=1, verbose=0)
     assert np.isfinite(history.history["loss"][0])
     predictions = task.predict(x, batch_size=4, verbose=0)

@@ -4,12 +4,12 @@ import pytest
 from tests.models.conftest import tiny_image_encoder, tiny_text_encoder
 from tests.test_case import run_model_test
 from vlpk.losses import ContrastiveLoss
-from vlpk.models import DualEncoder
+from vlpk.models import DualEncoderBackbone
 
 
 @pytest.mark.parametrize("hidden", [None, 16])
 def test_dual_encoder(batch, tmp_path, hidden):
-    model = DualEncoder(
+    model = DualEncoderBackbone(
         tiny_image_encoder(),
         tiny_text_encoder(),
         embedding_dim=8,
@@ -45,7 +45,9 @@ def test_dual_encoder(batch, tmp_path, hidden):
 
 def test_dual_encoder_rejects_token_image_encoder():
     with pytest.raises(ValueError, match="pooled"):
-        DualEncoder(tiny_image_encoder("tokens"), tiny_text_encoder(), embedding_dim=8)
+        DualEncoderBackbone(
+            tiny_image_encoder("tokens"), tiny_text_encoder(), embedding_dim=8
+        )
 
 
 def test_contrastive_training_aligns_pairs(batch):
@@ -53,7 +55,9 @@ def test_contrastive_training_aligns_pairs(batch):
     import keras
 
     keras.utils.set_random_seed(0)
-    model = DualEncoder(tiny_image_encoder(), tiny_text_encoder(), embedding_dim=8)
+    model = DualEncoderBackbone(
+        tiny_image_encoder(), tiny_text_encoder(), embedding_dim=8
+    )
     model.compile(keras.optimizers.Adam(1e-2), loss={"contrastive": ContrastiveLoss()})
     y = {"contrastive": np.arange(4)}
     before = model.evaluate(batch, y, verbose=0, return_dict=True)["loss"]

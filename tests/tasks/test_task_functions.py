@@ -7,7 +7,7 @@ from tests.models.conftest import (
     tiny_image_encoder,
     tiny_text_encoder,
 )
-from vlpk.models import DualEncoder
+from vlpk.models import DualEncoderBackbone
 from vlpk.tasks.retrieval import rerank
 from vlpk.tasks.zero_shot import class_embeddings, top_k_accuracy
 from vlpk.text import TextPreprocessor, learn_vocabulary, wordpiece_tokenizer
@@ -54,7 +54,7 @@ def test_class_embeddings_average_normalized_templates():
     words = ["a photo of a circle.", "a square.", "a photo of a square."]
     vocabulary = learn_vocabulary(words, VOCABULARY_SIZE)
     text_pre = TextPreprocessor(wordpiece_tokenizer(vocabulary), SEQUENCE_LENGTH)
-    model = DualEncoder(
+    model = DualEncoderBackbone(
         tiny_image_encoder("pooled"), tiny_text_encoder(), embedding_dim=8
     )
     templates = ("a photo of a {}.", "a {}.")

@@ -22,7 +22,7 @@ from vlpk.export.task_archives import (
 )
 from vlpk.models import (
     Captioner,
-    DualEncoder,
+    DualEncoderBackbone,
     FusionClassifier,
     VisionLanguagePretrainer,
 )
@@ -34,7 +34,7 @@ def run_archive(run, model):
         return pretrainer_archive(
             model, run.image_preprocessor, run.text_preprocessor, run.tokenizer
         )
-    if isinstance(model, DualEncoder):
+    if isinstance(model, DualEncoderBackbone):
         return dual_encoder_archive(
             model, run.image_preprocessor, run.text_preprocessor
         )

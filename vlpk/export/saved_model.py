@@ -24,7 +24,7 @@ def dual_encoder_archive(model, image_preprocessor, text_preprocessor):
     position) is also `serving_default`.
 
     Args:
-        model: a `vlpk.models.DualEncoder`.
+        model: a `vlpk.models.DualEncoderBackbone`.
         image_preprocessor: the `ImagePreprocessor` used in training.
         text_preprocessor: the `TextPreprocessor` used in training.
     """

@@ -24,7 +24,7 @@ class SigmoidContrastiveLoss(keras.losses.Loss):
             ablations).
 
     Example:
-    >>> model = DualEncoder(image_encoder, text_encoder,
+    >>> model = DualEncoderBackbone(image_encoder, text_encoder,
     ...                     initial_temperature=0.1, initial_bias=-10.0)
     >>> model.compile("adam", loss={"contrastive": SigmoidContrastiveLoss()})
 
@@ -41,7 +41,7 @@ class SigmoidContrastiveLoss(keras.losses.Loss):
         if bias is None:
             raise ValueError(
                 "SigmoidContrastiveLoss needs a learned bias: build the model "
-                "with initial_bias (e.g. DualEncoder(..., initial_bias=-10.0))."
+                "with initial_bias (e.g. DualEncoderBackbone(..., initial_bias=-10.0))."
             )
         ids = ops.reshape(y_true, (-1,))
         if self.global_negatives:

@@ -9,7 +9,6 @@ from vlpk.models.contrastive import (
     KerasHubContrastivePretrainer,
     KerasHubDualEncoderBackbone,
 )
-from vlpk.models.dual_encoder import DualEncoder
 from vlpk.models.fusion_classifier import FusionClassifier
 from vlpk.models.image_classifier import ImageClassifier
 from vlpk.models.pretrainer import VisionLanguagePretrainer
@@ -20,7 +19,6 @@ __all__ = [
     "ContrastivePreprocessor",
     "ContrastivePretrainer",
     "DualEncoderBackbone",
-    "DualEncoder",
     "FusionClassifier",
     "ImageClassifier",
     "KerasHubContrastivePreprocessor",

@@ -29,7 +29,7 @@ def captioner(source, config, vocabulary_size):
     if getattr(source.image_encoder, "output_mode", "tokens") != "tokens":
         raise ValueError(
             "Captioning attends to image tokens, and this run's image encoder "
-            "is pooled (a contrastive-only DualEncoder). Fine-tune captioning "
+            "is pooled (a contrastive-only DualEncoderBackbone). Fine-tune captioning "
             "from a VisionLanguagePretrainer run (e.g. shapes_albef, shapes_coca)."
         )
     return Captioner(source.image_encoder, decoder, name="captioner")

@@ -101,7 +101,7 @@ def retrieval_scores(
     """Recall@1/5/10 and ranks, contrastive and (optionally) re-ranked.
 
     Args:
-        model: a `DualEncoder` or `VisionLanguagePretrainer`.
+        model: a `DualEncoderBackbone` or `VisionLanguagePretrainer`.
         examples: the split's `Example`s (each with its captions).
         image_preprocessor: an `ImagePreprocessor`.
         text_preprocessor: a `TextPreprocessor`.
@@ -151,7 +151,7 @@ def _merge_directions(i2t_metrics, t2i_metrics):
 def retrieval_model(model, seed=0):
     """The model to fine-tune for retrieval: contrastive (and matching) heads.
 
-    A `DualEncoder` is fine-tuned as it is. A `VisionLanguagePretrainer` is
+    A `DualEncoderBackbone` is fine-tuned as it is. A `VisionLanguagePretrainer` is
     rebuilt over the same encoders and fusion layer with only the
     `contrastive` and (if it has one) `matching` heads, and its projection,
     temperature and matching weights are copied over: masked-LM and

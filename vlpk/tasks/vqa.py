@@ -67,7 +67,7 @@ def vqa_model(source, num_answers, fusion=None, dropout=0.1):
 
     Args:
         source: a pretrained (or freshly built) `VisionLanguagePretrainer`
-            or `DualEncoder`; its encoders are shared, so their weights are
+            or `DualEncoderBackbone`; its encoders are shared, so their weights are
             the pretrained ones.
         num_answers: the size of the answer vocabulary.
         fusion: the fusion layer; by default the source's own (pretrained by

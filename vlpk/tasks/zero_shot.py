@@ -29,7 +29,7 @@ def class_embeddings(model, class_names, text_preprocessor, templates=TEMPLATES)
     """One L2-normalized embedding per class, ensembled over `templates`.
 
     Args:
-        model: a model with `text_embedder()` (`DualEncoder`,
+        model: a model with `text_embedder()` (`DualEncoderBackbone`,
             `VisionLanguagePretrainer`).
         class_names: the class names, in label order.
         text_preprocessor: the model's `TextPreprocessor`.

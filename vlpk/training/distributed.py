@@ -90,7 +90,7 @@ class DistributedTrainer:
     Example:
     >>> strategy = vlpk.distribute.build_strategy("multi_worker")
     >>> with strategy.scope():
-    ...     model = DualEncoder(image_encoder, text_encoder, embedding_dim=64)
+    ...     model = DualEncoderBackbone(image_encoder, text_encoder, embedding_dim=64)
     ...     optimizer = keras.optimizers.Adam(1e-3)
     >>> trainer = DistributedTrainer(
     ...     model, strategy, {"contrastive": ContrastiveLoss()}, optimizer)

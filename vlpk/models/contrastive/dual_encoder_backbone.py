@@ -5,12 +5,13 @@ import keras_hub
 
 from vlpk.layers.logit_scale import LogitScale
 from vlpk.layers.projection_head import ProjectionHead
+from vlpk.models.embedders import ContrastiveEmbedders
 from vlpk.models.inputs import image_input, text_inputs
 from vlpk.serialization import deserialize_nested
 
 
 @keras.saving.register_keras_serializable(package="vlpk")
-class DualEncoderBackbone(keras_hub.models.Backbone):
+class DualEncoderBackbone(ContrastiveEmbedders, keras_hub.models.Backbone):
     """Image encoder, text encoder, projections and the learned temperature.
 
     The bare architecture of CLIP-style models, with no loss: tasks such as
@@ -68,8 +69,8 @@ class DualEncoderBackbone(keras_hub.models.Backbone):
         **kwargs,
     ):
         # === Layers ===
-        # Built and called in the order of `vlpk.models.DualEncoder`, with its
-        # layer names, so that one seed gives both the same initial weights.
+        # Built and called in the order of the former `DualEncoderBackbone`, with its
+        # layer names, so one seed gives the same initial weights as before.
         self.image_projection = ProjectionHead(
             embedding_dim,
             hidden_dim=projection_hidden_dim,
@@ -135,11 +136,6 @@ class DualEncoderBackbone(keras_hub.models.Backbone):
             {"token_ids": token_ids, "padding_mask": padding_mask}
         )
         return self.text_projection(features["pooled_output"])
-
-    @property
-    def temperature(self):
-        """The current temperature, `1 / logit_scale`."""
-        return 1.0 / float(self.logit_scale_layer.logit_scale())
 
     @property
     def has_logit_bias(self):

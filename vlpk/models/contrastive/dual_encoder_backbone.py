@@ -5,6 +5,7 @@ import keras_hub
 
 from vlpk.layers.logit_scale import LogitScale
 from vlpk.layers.projection_head import ProjectionHead
+from vlpk.models.contrastive.outputs import contrastive_outputs
 from vlpk.models.embedders import ContrastiveEmbedders
 from vlpk.models.inputs import image_input, text_inputs
 from vlpk.serialization import deserialize_nested
@@ -96,18 +97,9 @@ class DualEncoderBackbone(ContrastiveEmbedders, keras_hub.models.Backbone):
         text = text_inputs(text_encoder)
         image_embedding = self.get_image_embeddings(images)
         text_embedding = self.get_text_embeddings(**text)
-        contrastive = self.logit_scale_layer(
-            {"image": image_embedding, "text": text_embedding}
+        outputs = contrastive_outputs(
+            image_embedding, text_embedding, self.logit_scale_layer
         )
-        outputs = {
-            "image_embedding": keras.layers.Identity(name="image_embedding")(
-                image_embedding
-            ),
-            "text_embedding": keras.layers.Identity(name="text_embedding")(
-                text_embedding
-            ),
-            "contrastive": keras.layers.Identity(name="contrastive")(contrastive),
-        }
         super().__init__(
             inputs={"images": images, **text}, outputs=outputs, dtype=dtype, **kwargs
         )

@@ -5,6 +5,7 @@ import keras_hub
 
 from vlpk.encoders.weights import load_keras_hub_preset
 from vlpk.layers.head_logit_scale import CLIP_MAX_LOGIT_SCALE, HeadLogitScale
+from vlpk.models.contrastive.outputs import contrastive_outputs
 from vlpk.models.inputs import text_inputs
 from vlpk.serialization import deserialize_nested
 
@@ -103,18 +104,9 @@ class KerasHubDualEncoderBackbone(keras_hub.models.Backbone):
         text = text_inputs()
         image_embedding = self.get_image_embeddings(images)
         text_embedding = self.get_text_embeddings(**text)
-        contrastive = self.logit_scale_layer(
-            {"image": image_embedding, "text": text_embedding}
+        outputs = contrastive_outputs(
+            image_embedding, text_embedding, self.logit_scale_layer
         )
-        outputs = {
-            "image_embedding": keras.layers.Identity(name="image_embedding")(
-                image_embedding
-            ),
-            "text_embedding": keras.layers.Identity(name="text_embedding")(
-                text_embedding
-            ),
-            "contrastive": keras.layers.Identity(name="contrastive")(contrastive),
-        }
         super().__init__(
             inputs={"images": images, **text}, outputs=outputs, dtype=dtype, **kwargs
         )

@@ -1,0 +1,20 @@
+"""The named outputs every dual-encoder backbone gives."""
+
+import keras
+
+
+def contrastive_outputs(image_embedding, text_embedding, logit_scale_layer):
+    """`{"image_embedding", "text_embedding", "contrastive"}` of a backbone.
+
+    `contrastive` packs both embeddings with the logit scale (and bias) for
+    `vlpk.losses.ContrastiveLoss` / `SigmoidContrastiveLoss`; the identity
+    layers give the outputs their names.
+    """
+    contrastive = logit_scale_layer({"image": image_embedding, "text": text_embedding})
+    return {
+        "image_embedding": keras.layers.Identity(name="image_embedding")(
+            image_embedding
+        ),
+        "text_embedding": keras.layers.Identity(name="text_embedding")(text_embedding),
+        "contrastive": keras.layers.Identity(name="contrastive")(contrastive),
+    }

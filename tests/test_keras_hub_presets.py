@@ -93,7 +93,11 @@ def test_clip_tokenizer_round_trip(keras_hub_clip_preset):
 
 
 def test_siglip_tokenizer_round_trip(keras_hub_siglip_preset):
-    tokenizer = keras_hub_siglip_preset.tokenizer
+    # A fresh tokenizer from the folder: tf-text's SentencePiece op keeps its
+    # model in a TensorFlow resource, which the session fixture's object may
+    # have lost to an earlier test's graph by now (seen only in the full run).
+    preset = keras_hub_siglip_preset
+    tokenizer = type(preset.tokenizer).from_preset(preset.path)
     assert tokenizer.token_to_id("</s>") == tokenizer.end_token_id == 1
     assert tokenizer.pad_token_id == tokenizer.end_token_id
     for caption in CAPTIONS[:3] + ("a purple hexagon",):
@@ -163,11 +167,11 @@ def test_preprocessor_makes_backbone_inputs(preset):
     # eagerly on uint8 images, Keras 3.15's `Resizing` (inside the image
     # converter) rounds and clips the resized images back to uint8; in tf.data
     # it does not. So uint8 images in tf.data match float32 images eagerly.
+    # A fresh preprocessor from the folder (see test_siglip_tokenizer_round_trip).
+    preprocessor = type(preset.preprocessor).from_preset(preset.path)
     data = {"images": preset.images, "prompts": list(preset.captions)}
-    mapped = _numpy(_mapped(preset.preprocessor, data, batch))
-    eager = _numpy(
-        preset.preprocessor({**data, "images": preset.images.astype("float32")})
-    )
+    mapped = _numpy(_mapped(preprocessor, data, batch))
+    eager = _numpy(preprocessor({**data, "images": preset.images.astype("float32")}))
     for key in inputs:
         np.testing.assert_allclose(mapped[key], eager[key], atol=1e-5, err_msg=key)
 

@@ -159,6 +159,8 @@ def test_task_compile_defaults():
 def test_task_fits_raw_data_and_round_trips_its_preset(tmp_path):
     keras.utils.set_random_seed(0)
     task = ContrastivePretrainer(tiny_backbone(), tiny_preprocessor())
+    # Eager steps: the maths is the graph's, without seconds of tracing.
+    task.compile(run_eagerly=True)
     x, _ = raw_pairs(8)
     # Raw bytes and strings straight into `fit` (the loss going down is
     # tested in test_dual_encoder.py).
@@ -197,6 +199,8 @@ def test_task_fits_raw_data_and_round_trips_its_preset(tmp_path):
 
 def test_task_without_preprocessor_takes_model_inputs(batch):
     task = ContrastivePretrainer(tiny_backbone())
+    # Eager steps: the maths is the graph's, without seconds of tracing.
+    task.compile(run_eagerly=True)
     y = {"contrastive": np.arange(4)}
     task.fit(batch, y, batch_size=4, epochs=1, verbose=0)
     assert task.predict(batch, verbose=0)["contrastive"].shape == (4, 17)

@@ -185,6 +185,24 @@ def clip_tokenizer(corpus=CAPTIONS, num_merges=64):
     return keras_hub.models.CLIPTokenizer(vocabulary=vocabulary, merges=merges)
 
 
+def _tiny_encoders(vision_cls, text_cls, vocabulary_size, hidden_dim):
+    """One-layer, two-head vision and text encoders of a KerasHub family."""
+    sizes = dict(
+        hidden_dim=hidden_dim,
+        num_layers=1,
+        num_heads=2,
+        intermediate_dim=2 * hidden_dim,
+    )
+    vision = vision_cls(patch_size=4, image_shape=(IMAGE_SIZE, IMAGE_SIZE, 3), **sizes)
+    text = text_cls(
+        vocabulary_size=vocabulary_size,
+        embedding_dim=hidden_dim,
+        max_sequence_length=SEQUENCE_LENGTH,
+        **sizes,
+    )
+    return vision, text
+
+
 def build_clip_preset(path, hidden_dim=16, projection_dim=8):
     """Builds a tiny KerasHub CLIP model and preprocessor and saves them.
 
@@ -198,22 +216,11 @@ def build_clip_preset(path, hidden_dim=16, projection_dim=8):
     """
     start = time.perf_counter()
     tokenizer = clip_tokenizer()
-    vision_encoder = keras_hub.models.CLIPVisionEncoder(
-        patch_size=4,
-        hidden_dim=hidden_dim,
-        num_layers=1,
-        num_heads=2,
-        intermediate_dim=2 * hidden_dim,
-        image_shape=(IMAGE_SIZE, IMAGE_SIZE, 3),
-    )
-    text_encoder = keras_hub.models.CLIPTextEncoder(
-        vocabulary_size=tokenizer.vocabulary_size(),
-        embedding_dim=hidden_dim,
-        hidden_dim=hidden_dim,
-        num_layers=1,
-        num_heads=2,
-        intermediate_dim=2 * hidden_dim,
-        max_sequence_length=SEQUENCE_LENGTH,
+    vision_encoder, text_encoder = _tiny_encoders(
+        keras_hub.models.CLIPVisionEncoder,
+        keras_hub.models.CLIPTextEncoder,
+        tokenizer.vocabulary_size(),
+        hidden_dim,
     )
     backbone = keras_hub.models.CLIPBackbone(
         vision_encoder=vision_encoder,
@@ -284,22 +291,11 @@ def build_siglip_preset(path, hidden_dim=16):
     """
     start = time.perf_counter()
     tokenizer = keras_hub.models.SigLIPTokenizer(proto=train_sentencepiece())
-    vision_encoder = keras_hub.models.SigLIPVisionEncoder(
-        patch_size=4,
-        hidden_dim=hidden_dim,
-        num_layers=1,
-        num_heads=2,
-        intermediate_dim=2 * hidden_dim,
-        image_shape=(IMAGE_SIZE, IMAGE_SIZE, 3),
-    )
-    text_encoder = keras_hub.models.SigLIPTextEncoder(
-        vocabulary_size=tokenizer.vocabulary_size(),
-        embedding_dim=hidden_dim,
-        hidden_dim=hidden_dim,
-        num_layers=1,
-        num_heads=2,
-        intermediate_dim=2 * hidden_dim,
-        max_sequence_length=SEQUENCE_LENGTH,
+    vision_encoder, text_encoder = _tiny_encoders(
+        keras_hub.models.SigLIPVisionEncoder,
+        keras_hub.models.SigLIPTextEncoder,
+        tokenizer.vocabulary_size(),
+        hidden_dim,
     )
     backbone = keras_hub.models.SigLIPBackbone(
         vision_encoder=vision_encoder, text_encoder=text_encoder

@@ -5,7 +5,7 @@ import keras_hub
 
 from vlpk.layers.logit_scale import LogitScale
 from vlpk.layers.projection_head import ProjectionHead
-from vlpk.models.contrastive.outputs import contrastive_outputs
+from vlpk.models.contrastive.outputs import dual_encoder_graph
 from vlpk.models.embedders import ContrastiveEmbedders
 from vlpk.models.inputs import image_input, text_inputs
 from vlpk.serialization import deserialize_nested
@@ -95,14 +95,8 @@ class DualEncoderBackbone(ContrastiveEmbedders, keras_hub.models.Backbone):
         # === Functional model ===
         images = image_input(image_encoder)
         text = text_inputs(text_encoder)
-        image_embedding = self.get_image_embeddings(images)
-        text_embedding = self.get_text_embeddings(**text)
-        outputs = contrastive_outputs(
-            image_embedding, text_embedding, self.logit_scale_layer
-        )
-        super().__init__(
-            inputs={"images": images, **text}, outputs=outputs, dtype=dtype, **kwargs
-        )
+        inputs, outputs = dual_encoder_graph(self, images, text)
+        super().__init__(inputs=inputs, outputs=outputs, dtype=dtype, **kwargs)
 
         # === Config ===
         self.embedding_dim = embedding_dim

@@ -5,7 +5,7 @@ import keras_hub
 
 from vlpk.encoders.weights import load_keras_hub_preset
 from vlpk.layers.head_logit_scale import CLIP_MAX_LOGIT_SCALE, HeadLogitScale
-from vlpk.models.contrastive.outputs import contrastive_outputs
+from vlpk.models.contrastive.outputs import dual_encoder_graph
 from vlpk.models.inputs import text_inputs
 from vlpk.serialization import deserialize_nested
 
@@ -102,14 +102,8 @@ class KerasHubDualEncoderBackbone(keras_hub.models.Backbone):
         image_shape = tuple(backbone.input["images"].shape[1:])
         images = keras.Input(shape=image_shape, dtype="float32", name="images")
         text = text_inputs()
-        image_embedding = self.get_image_embeddings(images)
-        text_embedding = self.get_text_embeddings(**text)
-        outputs = contrastive_outputs(
-            image_embedding, text_embedding, self.logit_scale_layer
-        )
-        super().__init__(
-            inputs={"images": images, **text}, outputs=outputs, dtype=dtype, **kwargs
-        )
+        inputs, outputs = dual_encoder_graph(self, images, text)
+        super().__init__(inputs=inputs, outputs=outputs, dtype=dtype, **kwargs)
 
         # === Config ===
         self.image_scale = image_scale

@@ -18,3 +18,20 @@ def contrastive_outputs(image_embedding, text_embedding, logit_scale_layer):
         "text_embedding": keras.layers.Identity(name="text_embedding")(text_embedding),
         "contrastive": keras.layers.Identity(name="contrastive")(contrastive),
     }
+
+
+def dual_encoder_graph(backbone, images, text):
+    """`(inputs, outputs)` of a dual-encoder backbone's functional model.
+
+    Args:
+        backbone: the backbone being built, with `get_image_embeddings`,
+            `get_text_embeddings` and `logit_scale_layer`.
+        images: the `images` input.
+        text: the `{"token_ids", "padding_mask"}` inputs.
+    """
+    image_embedding = backbone.get_image_embeddings(images)
+    text_embedding = backbone.get_text_embeddings(**text)
+    outputs = contrastive_outputs(
+        image_embedding, text_embedding, backbone.logit_scale_layer
+    )
+    return {"images": images, **text}, outputs

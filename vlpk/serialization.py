@@ -21,3 +21,15 @@ def deserialize_nested(config, keys):
         if isinstance(config.get(key), dict):
             config[key] = keras.layers.deserialize(copy.deepcopy(config[key]))
     return config
+
+
+def deserialize_backbone_config(config, keys):
+    """`deserialize_nested`, plus the `dtype` policy a backbone config holds.
+
+    KerasHub's `Backbone.get_config` stores `dtype` as a serialized policy;
+    the constructor wants the policy object.
+    """
+    config = deserialize_nested(config, keys)
+    if isinstance(config.get("dtype"), dict):
+        config["dtype"] = keras.dtype_policies.get(config["dtype"])
+    return config

@@ -8,7 +8,7 @@ from vlpk.layers.projection_head import ProjectionHead
 from vlpk.models.contrastive.outputs import dual_encoder_graph
 from vlpk.models.embedders import ContrastiveEmbedders
 from vlpk.models.inputs import image_input, text_inputs
-from vlpk.serialization import deserialize_nested
+from vlpk.serialization import deserialize_backbone_config
 
 
 @keras.saving.register_keras_serializable(package="vlpk")
@@ -145,7 +145,6 @@ class DualEncoderBackbone(ContrastiveEmbedders, keras_hub.models.Backbone):
 
     @classmethod
     def from_config(cls, config):
-        config = dict(config)
-        if isinstance(config.get("dtype"), dict):
-            config["dtype"] = keras.dtype_policies.get(config["dtype"])
-        return cls(**deserialize_nested(config, ("image_encoder", "text_encoder")))
+        return cls(
+            **deserialize_backbone_config(config, ("image_encoder", "text_encoder"))
+        )

@@ -7,7 +7,7 @@ from vlpk.encoders.weights import load_keras_hub_preset
 from vlpk.layers.head_logit_scale import CLIP_MAX_LOGIT_SCALE, HeadLogitScale
 from vlpk.models.contrastive.outputs import dual_encoder_graph
 from vlpk.models.inputs import text_inputs
-from vlpk.serialization import deserialize_nested
+from vlpk.serialization import deserialize_backbone_config
 
 # The attribute under which each KerasHub dual encoder keeps its head.
 HEADS = ("clip_head", "siglip_head")
@@ -169,10 +169,7 @@ class KerasHubDualEncoderBackbone(keras_hub.models.Backbone):
 
     @classmethod
     def from_config(cls, config):
-        config = dict(config)
-        if isinstance(config.get("dtype"), dict):
-            config["dtype"] = keras.dtype_policies.get(config["dtype"])
-        return cls(**deserialize_nested(config, ("backbone",)))
+        return cls(**deserialize_backbone_config(config, ("backbone",)))
 
 
 def _head(backbone):

@@ -49,6 +49,31 @@ out["modules"] = sorted(m for m in ("keras_hub", "vlpk") if m in sys.modules)
 print(json.dumps(out))
 """
 
+
+def serve_in_plain_tensorflow(path, image_files, texts, tmp_path):
+    """Runs `SERVING_CLIENT` on an export in a fresh process; its answers.
+
+    Checks that the process imported neither keras_hub nor vlpk and that the
+    export has the dual-encoder signatures.
+    """
+    request = os.path.join(tmp_path, "request.json")
+    with open(request, "w") as f:
+        json.dump({"images": list(image_files), "texts": list(texts)}, f)
+    result = subprocess.run(
+        [sys.executable, "-c", SERVING_CLIENT, str(path), request],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    served = json.loads(result.stdout.strip().splitlines()[-1])
+    assert served["modules"] == []
+    assert {"embed_image", "embed_text", "score", "serving_default"} <= set(
+        served["signatures"]
+    )
+    return served
+
+
 TEXTS = ["a red circle left of a blue square", "two shapes", "一个红色的圆"]
 
 
@@ -92,20 +117,8 @@ def test_layout_is_tf_serving(exported):
 
 
 def test_plain_tensorflow_process_serves_it(exported, tmp_path):
-    request = os.path.join(tmp_path, "request.json")
-    with open(request, "w") as f:
-        json.dump({"images": exported["images"], "texts": TEXTS}, f)
-    result = subprocess.run(
-        [sys.executable, "-c", SERVING_CLIENT, exported["path"], request],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    served = json.loads(result.stdout.strip().splitlines()[-1])
-    assert served["modules"] == []
-    assert {"embed_image", "embed_text", "score", "serving_default"} <= set(
-        served["signatures"]
+    served = serve_in_plain_tensorflow(
+        exported["path"], exported["images"], TEXTS, tmp_path
     )
     # Compare with the Keras model in this process.
     model = exported["model"]

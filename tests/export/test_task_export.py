@@ -1,13 +1,10 @@
 """`contrastive_task_archive`: a task's SavedModel, served by plain TensorFlow."""
 
-import json
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests.export.test_saved_model import serve_in_plain_tensorflow
 from vlpk.export import contrastive_task_archive, export_saved_model
 from vlpk.models import (
     ContrastivePretrainer,
@@ -17,26 +14,6 @@ from vlpk.models import (
 
 # A fresh interpreter with only what TF Serving links: TensorFlow and the TF
 # Text ops (SentencePiece, regex split). No keras_hub, no vlpk.
-SERVING_CLIENT = r"""
-import json, sys
-import tensorflow as tf
-import tensorflow_text  # noqa: F401  (registers the tokenizer ops)
-
-path, request = sys.argv[1], json.load(open(sys.argv[2]))
-images = tf.constant([bytes.fromhex(h) for h in request["images"]])
-texts = tf.constant(request["texts"])
-signatures = tf.saved_model.load(path).signatures
-print(json.dumps({
-    "signatures": sorted(signatures.keys()),
-    "image_embedding": signatures["embed_image"](image_bytes=images)[
-        "image_embedding"].numpy().tolist(),
-    "text_embedding": signatures["embed_text"](text=texts)[
-        "text_embedding"].numpy().tolist(),
-    "score": signatures["serving_default"](image_bytes=images, text=texts)[
-        "score"].numpy().tolist(),
-    "modules": sorted(m for m in ("keras_hub", "vlpk") if m in sys.modules),
-}))
-"""
 
 
 # About 14 s on two CPUs (the SavedModel write and a fresh TensorFlow
@@ -52,32 +29,22 @@ def test_keras_hub_task_serves_raw_bytes_and_strings(keras_hub_siglip_preset, tm
     )
     path = export_saved_model(contrastive_task_archive(task), str(tmp_path), "siglip")
     images = [tf.io.encode_png(image).numpy() for image in preset.images]
-    request = tmp_path / "request.json"
-    request.write_text(
-        json.dumps({"images": [b.hex() for b in images], "texts": preset.captions})
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", SERVING_CLIENT, path, str(request)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    served = json.loads(result.stdout.strip().splitlines()[-1])
-    assert served["modules"] == []
-    assert {"embed_image", "embed_text", "score", "serving_default"} <= set(
-        served["signatures"]
-    )
+    files = []
+    for i, data in enumerate(images):
+        files.append(str(tmp_path / f"{i}.png"))
+        with open(files[-1], "wb") as f:
+            f.write(data)
+    served = serve_in_plain_tensorflow(path, files, preset.captions, tmp_path)
 
     # The task's own preprocessing and embeddings, in this process.
     x = {"images": np.array(images, dtype=object), "text": np.array(preset.captions)}
     inputs, _ = task.preprocessor(x)
     outputs = task.backbone(inputs)
     np.testing.assert_allclose(
-        served["image_embedding"], outputs["image_embedding"], atol=1e-5
+        served["embed_image"], outputs["image_embedding"], atol=1e-5
     )
     np.testing.assert_allclose(
-        served["text_embedding"], outputs["text_embedding"], atol=1e-5
+        served["embed_text"], outputs["text_embedding"], atol=1e-5
     )
     score = np.sum(outputs["image_embedding"] * outputs["text_embedding"], axis=-1)
     np.testing.assert_allclose(served["score"], score, atol=1e-5)

@@ -6,7 +6,7 @@ built for the same architecture and trained with `model.fit` in this process
 on the same batches (vlpk's Shapes pipeline, `--batches` batches cached in
 memory and repeated, so the input pipeline costs nothing to either):
 
-- `vlpk`: `vlpk.recipes.build_model`, `build_losses` and `build_optimizer`,
+- `vlpk`: `vlpk.jobs.recipes.build_model`, `build_losses` and `build_optimizer`,
   compiled as `vlpk pretrain` compiles them;
 - `baseline`: `benchmarks/baseline.py`, a keras.io-style `keras.Model` with
   its own `train_step`, and the same optimizer.
@@ -47,12 +47,12 @@ from benchmarks.machine import machine  # noqa: E402
 from vlpk.config import PretrainConfig  # noqa: E402
 from vlpk.data import ImagePreprocessor  # noqa: E402
 from vlpk.data.pretraining import pretraining_dataset  # noqa: E402
-from vlpk.pretrain import read_splits  # noqa: E402
-from vlpk.recipes import (  # noqa: E402
+from vlpk.jobs.recipes import (  # noqa: E402
     build_model,
     build_optimizer,
     compile_for_pretraining,
 )
+from vlpk.jobs.splits import read_splits  # noqa: E402
 from vlpk.text import TextPreprocessor, learn_vocabulary, wordpiece_tokenizer  # noqa: E402
 
 CONFIGS = {

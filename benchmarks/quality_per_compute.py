@@ -51,16 +51,16 @@ from vlpk.config import PretrainConfig  # noqa: E402
 from vlpk.data import ImagePreprocessor  # noqa: E402
 from vlpk.data.pretraining import pretraining_dataset  # noqa: E402
 from vlpk.evaluation import evaluate_retrieval  # noqa: E402
-from vlpk.losses import ContrastiveLoss  # noqa: E402
-from vlpk.models import DualEncoderBackbone  # noqa: E402
-from vlpk.pretrain import read_splits  # noqa: E402
-from vlpk.recipes import (  # noqa: E402
+from vlpk.jobs.recipes import (  # noqa: E402
     build_image_encoder,
     build_model,
     build_optimizer,
     build_text_encoder,
     compile_for_pretraining,
 )
+from vlpk.jobs.splits import read_splits  # noqa: E402
+from vlpk.losses import ContrastiveLoss  # noqa: E402
+from vlpk.models import DualEncoderBackbone  # noqa: E402
 from vlpk.text import TextPreprocessor, learn_vocabulary, wordpiece_tokenizer  # noqa: E402
 
 ARMS = ("vlpk", "keras_io_recipe", "keras_io_on_vlpk", "baseline")

@@ -1,7 +1,7 @@
 """Serving latency: SavedModel signatures and TFLite encoders against Keras.
 
 Exports a run folder once, into a temporary directory: the TF Serving
-SavedModel of `vlpk export` (`vlpk.export.run_export.export_run`) and the
+SavedModel of `vlpk export` (`vlpk.jobs.export.export_run`) and the
 TFLite float32 and int8 encoders (`vlpk.export.tflite.export_tflite`; int8 is
 calibrated on the first 200 training examples). Then it measures the p50 and
 p99 latency of one call, at batch 1 and batch 32 (`--batch-sizes`), of:
@@ -450,7 +450,7 @@ def main(argv=None):
 def one_epoch_run(folder):
     """Pretrains `training/configs/shapes_albef.py` for one epoch in `folder`."""
     from vlpk.config import load_config
-    from vlpk.pretrain import run_pretrain
+    from vlpk.jobs.pretrain import run_pretrain
 
     config = load_config("training/configs/shapes_albef.py").replace(epochs=1)
     print("no --from: pretraining shapes_albef for one epoch first", flush=True)
@@ -463,9 +463,9 @@ def one_epoch_run(folder):
 
 def run_benchmark(args, batch_sizes, calls, variants):
 
-    from vlpk.export.run_export import export_run
     from vlpk.export.tflite import export_tflite
-    from vlpk.tasks import load_run
+    from vlpk.jobs.export import export_run
+    from vlpk.jobs.run_dir import load_run
 
     started = time.perf_counter()
     run = load_run(args.source)

@@ -25,8 +25,8 @@ import numpy as np
 import tensorflow as tf
 
 from vlpk.export.tflite import VARIANTS, export_tflite, interpreter_runner
+from vlpk.jobs.run_dir import load_run
 from vlpk.metrics.retrieval import retrieval_metrics
-from vlpk.tasks import load_run
 
 
 def unit(x):

@@ -14,7 +14,7 @@ import keras
 
 import vlpk  # noqa: F401
 from vlpk.config import load_config
-from vlpk.pretrain import run_pretrain
+from vlpk.jobs.pretrain import run_pretrain
 
 config_path, workdir = sys.argv[1], sys.argv[2]
 crash_after = int(sys.argv[3]) if len(sys.argv) > 3 else None

@@ -12,7 +12,7 @@ from vlpk.config import PretrainConfig, load_config
 from vlpk.data import ImagePreprocessor, read_shapes, write_shapes
 from vlpk.data.pretraining import masked_lm_generator, pretraining_dataset
 from vlpk.errors import InputError
-from vlpk.recipes import build_losses, build_model, build_optimizer
+from vlpk.jobs.recipes import build_losses, build_model, build_optimizer
 from vlpk.tasks import FinetuneConfig
 from vlpk.text import TextPreprocessor, learn_vocabulary, wordpiece_tokenizer
 

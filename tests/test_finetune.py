@@ -8,7 +8,7 @@ import pytest
 
 from vlpk.cli import main
 from vlpk.config import load_config
-from vlpk.pretrain import run_pretrain
+from vlpk.jobs.pretrain import run_pretrain
 
 ALBEF = "training/configs/shapes_albef.py"
 

@@ -39,7 +39,7 @@ def test_kill_and_resume_matches_uninterrupted(tmp_path):
 def test_last_chunk_is_shorter_and_a_finished_run_trains_no_more(tmp_path):
     import keras
 
-    from vlpk.resume import fit_resumable
+    from vlpk.jobs.resume import fit_resumable
 
     x = np.random.default_rng(0).normal(size=(64, 3)).astype("float32")
     y = x.sum(axis=1, keepdims=True)

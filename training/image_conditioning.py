@@ -22,7 +22,7 @@ from vlpk.data import (
     read_shapes,
 )
 from vlpk.evaluation import evaluate_objectives, evaluate_with_mismatched_images
-from vlpk.recipes import build_losses
+from vlpk.jobs.recipes import build_losses
 from vlpk.text import TextPreprocessor, load_vocabulary, wordpiece_tokenizer
 
 

@@ -16,7 +16,7 @@ import json
 import os
 
 from vlpk.config import load_config
-from vlpk.finetune import run_finetune
+from vlpk.jobs.finetune import run_finetune
 
 CONFIGS = {
     "retrieval": "training/configs/finetune_retrieval.py",

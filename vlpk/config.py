@@ -1,6 +1,6 @@
 """Experiment configs: small dataclasses, loadable from Python files.
 
-A config only holds numbers and names; `vlpk.recipes` turns it into the same
+A config only holds numbers and names; `vlpk.jobs.recipes` turns it into the same
 public objects a user would build by hand. Experiment files under
 `training/configs/` define a module-level `config` (and optionally a `smoke()`
 function that shrinks it to run anywhere).
@@ -138,7 +138,7 @@ class PretrainConfig(ConfigBase):
     coco_train_images: str | None = None
     coco_val_annotations: str | None = None
     coco_val_images: str | None = None
-    # Distribution and speed switches (see vlpk.distribute).
+    # Distribution and speed switches (see vlpk.distribution).
     strategy: str = "default"
     # For strategy="mirrored": comma-separated devices ("/gpu:0,/gpu:1");
     # None uses every local GPU.

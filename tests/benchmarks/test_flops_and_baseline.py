@@ -8,7 +8,7 @@ import tensorflow as tf
 from benchmarks.baseline import clip_loss, handwritten_dual_encoder
 from benchmarks.flops import hlo_flops, step_flops
 from vlpk.config import PretrainConfig
-from vlpk.recipes import build_model
+from vlpk.jobs.recipes import build_model
 
 
 def test_matmul_and_convolution_flops_by_hand():

@@ -117,7 +117,7 @@ def contrastive_dataset(
     image, a truncated or corrupt image, a header declaring more than
     `image_preprocessor.max_pixels` pixels) are skipped with a warning, and
     every other pair still arrives. The skips are the same in every epoch, so
-    the stream stays deterministic (and resumable, see `vlpk.resume`).
+    the stream stays deterministic (and resumable, see `vlpk.jobs.resume`).
 
     A finite stream has a known length (`fixed_epoch`): the batches the
     pairs make, so Keras shows the step total from the first epoch and does

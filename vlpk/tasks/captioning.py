@@ -1,8 +1,7 @@
 """Captioning: fine-tune an image-conditioned decoder, generate, score.
 
-The task model is a `Captioner`: the source's image encoder (pretrained)
-and its caption decoder when it has one (a CoCa run), else a new
-`CaptionDecoder` sized by the run's config. It trains with teacher forcing
+The task model is a `Captioner` (built by `vlpk.jobs.recipes.captioner`). It
+trains with teacher forcing
 on every caption; generation uses KerasHub samplers (greedy or beam); the
 captions are written in the COCO results format and scored with the COCO
 caption evaluation (`vlpk.metrics.captioning`).
@@ -10,29 +9,6 @@ caption evaluation (`vlpk.metrics.captioning`).
 
 from vlpk.data.pretraining import pretraining_dataset
 from vlpk.evaluation import generate_split_captions
-from vlpk.models.captioner import Captioner
-from vlpk.recipes import build_caption_decoder
-
-
-def captioner(source, config, vocabulary_size):
-    """A `Captioner` over `source`'s image encoder (and decoder, if any).
-
-    Args:
-        source: a `VisionLanguagePretrainer` (or anything with a token
-            `image_encoder` and, optionally, a `caption_decoder`).
-        config: the run's `PretrainConfig` (decoder sizes).
-        vocabulary_size: the tokenizer's vocabulary size.
-    """
-    decoder = getattr(source, "caption_decoder", None)
-    if decoder is None:
-        decoder = build_caption_decoder(config, vocabulary_size)
-    if getattr(source.image_encoder, "output_mode", "tokens") != "tokens":
-        raise ValueError(
-            "Captioning attends to image tokens, and this run's image encoder "
-            "is pooled (a contrastive-only DualEncoderBackbone). Fine-tune captioning "
-            "from a VisionLanguagePretrainer run (e.g. shapes_albef, shapes_coca)."
-        )
-    return Captioner(source.image_encoder, decoder, name="captioner")
 
 
 def caption_dataset(

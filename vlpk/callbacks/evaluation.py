@@ -1,0 +1,79 @@
+"""Keras callbacks for vision-language training."""
+
+import keras
+
+from vlpk.evaluation import caption_bleu, evaluate_retrieval, generate_split_captions
+
+
+class RetrievalEvaluation(keras.callbacks.Callback):
+    """Computes validation Recall@K after each epoch and adds it to the logs.
+
+    Put it *before* `keras.callbacks.TensorBoard` in the callback list: the
+    values it adds to `logs` (`val_i2t_r1`, ..., `temperature`) are then
+    written to TensorBoard and seen by `ModelCheckpoint` and `EarlyStopping`.
+
+    Args:
+        examples: the validation `Example`s.
+        image_preprocessor: the training `ImagePreprocessor`.
+        text_preprocessor: the training `TextPreprocessor`.
+        every: evaluate every `every` epochs.
+
+    Example:
+    >>> callbacks = [RetrievalEvaluation(val, image_pre, text_pre),
+    ...              keras.callbacks.TensorBoard("logs")]
+    """
+
+    def __init__(self, examples, image_preprocessor, text_preprocessor, every=1):
+        super().__init__()
+        self.examples = examples
+        self.image_preprocessor = image_preprocessor
+        self.text_preprocessor = text_preprocessor
+        self.every = every
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is None or (epoch + 1) % self.every:
+            return
+        metrics = evaluate_retrieval(
+            self.model, self.examples, self.image_preprocessor, self.text_preprocessor
+        )
+        for key in ("i2t_r1", "i2t_r5", "i2t_r10", "t2i_r1", "t2i_r5", "t2i_r10"):
+            logs[f"val_{key}"] = metrics[key]
+        logs["temperature"] = self.model.temperature
+
+
+class CaptionBleu(keras.callbacks.Callback):
+    """Generates validation captions after each epoch and logs their BLEU-4.
+
+    The monitoring metric of captioning runs: KerasHub's corpus `Bleu`
+    (`max_order=4`, in percent) of greedy captions against each image's
+    references, added to the logs as `val_bleu4`. Put it *before*
+    `keras.callbacks.TensorBoard` so TensorBoard, `ModelCheckpoint` and
+    `EarlyStopping` see it. The reported scores of a finished model come from
+    `vlpk.metrics.captioning` (the COCO caption evaluation), not from this.
+
+    Args:
+        examples: the validation `Example`s (with their captions).
+        image_preprocessor: the training `ImagePreprocessor`.
+        tokenizer: the KerasHub tokenizer (for `[CLS]`, `[SEP]` and decoding).
+        every: evaluate every `every` epochs.
+        max_images: caption at most this many images (the first ones).
+
+    Example:
+    >>> callbacks = [CaptionBleu(val, image_pre, tokenizer),
+    ...              keras.callbacks.TensorBoard("logs")]
+    """
+
+    def __init__(self, examples, image_preprocessor, tokenizer, every=1, max_images=64):
+        super().__init__()
+        self.examples = list(examples)[:max_images]
+        self.image_preprocessor = image_preprocessor
+        self.tokenizer = tokenizer
+        self.every = every
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is None or (epoch + 1) % self.every:
+            return
+        captions = generate_split_captions(
+            self.model, self.examples, self.image_preprocessor, self.tokenizer
+        )
+        logs["val_bleu4"] = caption_bleu([e.captions for e in self.examples], captions)

@@ -1,0 +1,171 @@
+"""TensorBoard summaries of a training run: sample captions and the projector."""
+
+import numpy as np
+
+
+def training_summaries(
+    model,
+    val,
+    image_preprocessor,
+    tokenizer,
+    log_dir,
+    *,
+    sequence_length,
+    samples=8,
+    caption_sampler="greedy",
+    every=1,
+):
+    """The TensorBoard callbacks Keras 3 lacks, for a pretraining run.
+
+    - sample validation images with the model's generated captions (or, for
+      models without a captioner, the nearest validation caption and, with
+      a matching head, its match probability);
+    - the embedding projector, in the run `<log_dir>/projector`: validation
+      images and their captions in one space (see `image_text_projector`),
+      since `TensorBoard(embeddings_freq=...)` writes nothing usable in
+      Keras 3 (keras#20210).
+
+    Args:
+        model: the model being trained.
+        val: the validation `Example`s.
+        image_preprocessor: the training `ImagePreprocessor`.
+        tokenizer: the KerasHub tokenizer.
+        log_dir: the TensorBoard log directory.
+        sequence_length: the packed caption length.
+        samples: how many validation images to show (0 for none).
+        caption_sampler: the sampler of generated captions.
+        every: write every `every` epochs.
+    """
+    from vlpk.callbacks.samples import SampleSummaries
+    from vlpk.data.pipeline import image_dataset
+    from vlpk.evaluation import embed_split, generate_split_captions
+
+    count = min(samples, len(val))
+    if count == 0:
+        return []
+    samples = val[:count]
+    images = np.concatenate(
+        [np.asarray(b) for b in image_dataset(samples, image_preprocessor)]
+    )
+    text_preprocessor = None
+
+    def describe(_images):
+        if getattr(model, "caption_decoder", None) is not None:
+            return generate_split_captions(
+                model, samples, image_preprocessor, tokenizer, caption_sampler
+            )
+        nonlocal text_preprocessor
+        if text_preprocessor is None:
+            from vlpk.text import TextPreprocessor
+
+            text_preprocessor = TextPreprocessor(tokenizer, sequence_length)
+        image_emb, text_emb, owner = embed_split(
+            model, val, image_preprocessor, text_preprocessor
+        )
+        captions = [c for e in val for c in e.captions]
+        best = np.argmax(image_emb[:count] @ text_emb.T, axis=-1)
+        lines = [f"nearest caption: {captions[i]}" for i in best]
+        if getattr(model, "matching_head", None) is not None:
+            # The matching head's verdict on each (image, nearest caption).
+            text = text_preprocessor([captions[i] for i in best])
+            pairs = {"images": np.asarray(_images, "float32")}
+            pairs.update({k: np.asarray(v) for k, v in text.items()})
+            logits = np.asarray(model.matcher()(pairs, training=False))
+            probability = 1.0 / (1.0 + np.exp(-logits))
+            lines = [f"{t} (match p={p:.2f})" for t, p in zip(lines, probability)]
+        return lines
+
+    return [
+        SampleSummaries(
+            log_dir,
+            images,
+            describe,
+            every=every,
+            max_outputs=count,
+            references=[e.captions[0] for e in samples],
+        ),
+        image_text_projector(
+            model,
+            val,
+            image_preprocessor,
+            tokenizer,
+            log_dir,
+            sequence_length=sequence_length,
+            every=every,
+        ),
+    ]
+
+
+def image_text_projector(
+    model,
+    val,
+    image_preprocessor,
+    tokenizer,
+    log_dir,
+    *,
+    sequence_length,
+    every=1,
+    count=256,
+):
+    """An `EmbeddingProjector` of validation images and their captions.
+
+    It writes one tensor, `image_text_embeddings`, to the run
+    `<log_dir>/projector`: the first `count` validation images, then every
+    caption of theirs, each row labelled by `modality` (`image` or `text`),
+    `caption` (an image's first caption) and `image_id`.
+
+    Args:
+        model: a model with `image_embedder()` and `text_embedder()`.
+        val: the validation `Example`s.
+        image_preprocessor: the training `ImagePreprocessor`.
+        tokenizer: the KerasHub tokenizer.
+        log_dir: the TensorBoard log directory.
+        sequence_length: the packed caption length.
+        every: write every `every` epochs.
+        count: how many validation images to embed.
+
+    Example:
+    >>> callbacks = [image_text_projector(model, val, image_pre, tokenizer,
+    ...                                   "logs", sequence_length=20)]
+    """
+    from vlpk.callbacks.projector import EmbeddingProjector
+    from vlpk.data.pipeline import image_dataset, text_dataset
+    from vlpk.evaluation import embedders, predict_batches
+    from vlpk.text import TextPreprocessor
+
+    projected = val[:count]
+    images = np.concatenate(
+        [np.asarray(b) for b in image_dataset(projected, image_preprocessor)]
+    )
+    captions = [c for e in projected for c in e.captions]
+    text_preprocessor = TextPreprocessor(tokenizer, sequence_length)
+
+    def embed():
+        image_embedder, text_embedder = embedders(model)  # built once, see there
+        image_embeddings = image_embedder.predict(images, verbose=0)
+        text_embeddings = predict_batches(
+            text_embedder, text_dataset(captions, text_preprocessor)
+        )
+        return np.concatenate([image_embeddings, text_embeddings])
+
+    # One tensor for both modalities, so that PCA, t-SNE and UMAP place
+    # images and captions in one space, where a caption near its image is
+    # what the contrastive loss trains for; two tensors would be projected
+    # apart and could not be compared. The sprite has a cell per row, and
+    # caption rows keep theirs blank: a caption drawn into a 64 px tile is
+    # unreadable, and hovering shows the label in full. Colour by `modality`
+    # to tell the two apart, search an `image_id` to find a pair.
+    labels = {
+        "modality": ["image"] * len(projected) + ["text"] * len(captions),
+        "caption": [e.captions[0] for e in projected] + captions,
+        "image_id": [e.image_id for e in projected]
+        + [e.image_id for e in projected for _ in e.captions],
+    }
+    return EmbeddingProjector(
+        log_dir,
+        embed,
+        images=images,
+        labels=labels,
+        name="image_text_embeddings",
+        every=every,
+    )

@@ -1,0 +1,184 @@
+"""The `vlpk` command line. Each command parses, builds a config, calls vlpk.
+
+Exit codes: 0 success, 2 bad input, 1 internal error.
+"""
+
+import argparse
+import os
+import sys
+
+from vlpk.cli.export import add_export_commands
+from vlpk.cli.tasks import add_evaluate_command, add_finetune_command
+
+
+def _config(args):
+    from vlpk.config import PretrainConfig, load_config
+
+    if args.config:
+        config = load_config(args.config, smoke=args.smoke)
+    else:
+        config = PretrainConfig().smoke() if args.smoke else PretrainConfig()
+    config = config.override(args.set or [])
+    return config.replace(
+        epochs=args.epochs,
+        steps_per_epoch=args.steps_per_epoch,
+        train_images=args.train_images,
+        seed=args.seed,
+    )
+
+
+def _pretrain(args):
+    from vlpk.jobs.pretrain import run_pretrain
+
+    run_pretrain(
+        _config(args),
+        workdir=args.workdir,
+        export_root=args.export_dir,
+        data_dir=args.data_dir,
+    )
+    return 0
+
+
+def _convert(args):
+    from vlpk.data.formats import convert_dataset
+
+    manifest = convert_dataset(
+        args.format,
+        args.annotations,
+        args.images,
+        args.out,
+        split=args.split,
+        strict=args.strict,
+        top_answers=args.top_answers,
+        image_column=args.image_column,
+        caption_column=args.caption_column,
+        shard_size=args.shard_size,
+        compression=args.compression,
+        workers=args.workers,
+        max_pixels=args.max_pixels,
+        max_words=args.max_words,
+        split_long=args.split_long,
+    )
+    # Karpathy without --split: one folder per split, each named here.
+    for split in manifest.get("splits", ()):
+        folder = os.path.join(args.out, split["dir"])
+        print(f"{split['split']}: {split['examples']} examples in {folder}")
+    print(
+        f"{manifest['examples']} examples written, {len(manifest['skipped'])} "
+        f"skipped: {args.out}/manifest.json"
+    )
+    return 0
+
+
+def _add_convert_arguments(command):
+    from vlpk.data.formats import FORMATS
+    from vlpk.data.image_preprocessor import DEFAULT_MAX_PIXELS
+
+    add = command.add_argument
+    add("--format", required=True, choices=FORMATS, help="the source format")
+    add("--images", required=True, help="the folder the image paths are relative to")
+    add(
+        "--annotations",
+        required=True,
+        nargs="+",
+        help="annotation file (vqa: questions file, then annotations file)",
+    )
+    add("--out", required=True, help="output folder for shards and manifest.json")
+    add("--strict", action="store_true", help="exit 2 at the first bad record")
+    add(
+        "--split",
+        default=None,
+        help="the split's name (default train); karpathy: the splits to merge, "
+        "e.g. train,restval (default: one folder per split)",
+    )
+    add("--shard-size", type=_positive_int, default=1000, help="examples per shard")
+    add("--compression", choices=["gzip"], default=None)
+    add("--workers", type=_positive_int, default=None, help="image-check threads")
+    add("--max-pixels", type=_positive_int, default=DEFAULT_MAX_PIXELS)
+    add("--max-words", type=_positive_int, default=128, help="longer captions are cut")
+    add("--split-long", action="store_true", help="split long captions instead")
+    add("--top-answers", type=_positive_int, default=3129, help="vqa answer vocabulary")
+    add("--image-column", default="image", help="csv: the image path column")
+    add("--caption-column", default="caption", help="csv: the caption column")
+    command.set_defaults(run=_convert)
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _add_run_arguments(command, config_required):
+    command.add_argument(
+        "--config", required=config_required, help="an experiment config .py file"
+    )
+    command.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="override a config field (repeatable), e.g. --set strategy=mirrored",
+    )
+    command.add_argument("--workdir", default="runs/quickstart", help="run folder")
+    command.add_argument("--export-dir", default="saved_models", help="TF Serving root")
+    command.add_argument("--data-dir", default=None, help="Shapes cache folder")
+    command.add_argument("--smoke", action="store_true", help="a tiny run in seconds")
+    command.add_argument("--epochs", type=_positive_int, default=None)
+    command.add_argument("--steps-per-epoch", type=_positive_int, default=None)
+    command.add_argument("--train-images", type=_positive_int, default=None)
+    command.add_argument("--seed", type=int, default=None)
+    command.set_defaults(run=_pretrain)
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="vlpk", description="Vision-language pretraining kit for Keras."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    _add_run_arguments(
+        commands.add_parser(
+            "quickstart",
+            help="pretrain, evaluate and export a dual encoder on synthetic Shapes",
+        ),
+        config_required=False,
+    )
+    _add_run_arguments(
+        commands.add_parser(
+            "pretrain", help="pretrain from an experiment config (--set to override)"
+        ),
+        config_required=True,
+    )
+    data = commands.add_parser("data", help="dataset tools").add_subparsers(
+        dest="data_command", required=True
+    )
+    _add_convert_arguments(
+        data.add_parser(
+            "convert", help="convert a dataset to TFRecord shards with a manifest"
+        )
+    )
+    add_finetune_command(commands)
+    add_evaluate_command(commands)
+    add_export_commands(commands)
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)  # exits 2 on a bad flag
+    from vlpk.errors import InputError
+
+    try:
+        return args.run(args)
+    except (InputError, FileExistsError) as error:
+        print(f"vlpk {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"vlpk {args.command}: interrupted", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,291 @@
+"""`vlpk pretrain`: pretrain, evaluate and export a vision-language model.
+
+The whole job, top to bottom, in the order a reader would do it by hand:
+data → vocabulary → model → fit → evaluate → export → report. The config's
+objectives choose the model: contrastive alone trains a `DualEncoderBackbone`
+(CLIP/SigLIP); adding matching and masked LM (ALBEF/BLIP) or captioning
+(CoCa) trains a `VisionLanguagePretrainer`. `vlpk quickstart` is this job
+with the default config.
+"""
+
+import json
+import math
+import os
+import sys
+import time
+
+import keras
+import tensorflow as tf
+
+from vlpk.data.image_preprocessor import ImagePreprocessor
+from vlpk.data.pipeline import caption_pairs
+from vlpk.data.pretraining import masked_lm_generator, pretraining_dataset
+from vlpk.distribution import build_strategy, set_precision
+from vlpk.evaluation import (
+    caption_bleu,
+    evaluate_objectives,
+    evaluate_retrieval,
+    evaluate_with_mismatched_images,
+    generate_split_captions,
+)
+from vlpk.export import export_saved_model
+from vlpk.export.task_archives import pretrainer_archive
+from vlpk.jobs.loop import TrainingInputs, is_chief, train_model
+from vlpk.jobs.recipes import build_model, compile_for_pretraining, contrastive_only
+from vlpk.jobs.run_dir import record_data_dir
+from vlpk.jobs.splits import read_splits
+from vlpk.text import (
+    TextPreprocessor,
+    learn_vocabulary,
+    tokenizer_from_preset,
+    wordpiece_tokenizer,
+)
+
+RETRIEVAL_KEYS = ("i2t_r1", "i2t_r5", "i2t_r10", "t2i_r1", "t2i_r5", "t2i_r10")
+
+
+def _say(message):
+    print(message, file=sys.stderr, flush=True)
+
+
+def run_pretrain(
+    config,
+    workdir="runs/quickstart",
+    export_root="saved_models",
+    data_dir=None,
+    verbose=2,
+    callbacks=(),
+):
+    """Runs the pretraining job and returns its metrics dict.
+
+    Args:
+        config: a `PretrainConfig`.
+        workdir: where the run writes `vocab.txt`, `logs/`, `model.keras`,
+            `config.json` and `metrics.json`.
+        export_root: the TF Serving models folder; the SavedModel goes to
+            `<export_root>/<config.name>/<next version>/`.
+        data_dir: where Shapes is generated (cached); `<workdir>/shapes` when
+            None.
+        verbose: `fit` verbosity (2: one line an epoch).
+        callbacks: more Keras callbacks for `fit` (they see one "epoch" per
+            checkpoint interval when `checkpoint_every` is set).
+
+    Returns:
+        The dict written to `metrics.json`.
+    """
+    config.validate()
+    if config.deterministic:
+        tf.config.experimental.enable_op_determinism()
+    # First, before any other TensorFlow op: MultiWorkerMirroredStrategy must
+    # configure the collectives at program start.
+    devices = config.devices.split(",") if config.devices else None
+    strategy = build_strategy(config.strategy, devices=devices)
+    previous_policy = keras.mixed_precision.global_policy().name
+    set_precision(config.precision)
+    try:
+        return _run(
+            config, strategy, workdir, export_root, data_dir, verbose, callbacks
+        )
+    finally:
+        keras.mixed_precision.set_global_policy(previous_policy)
+
+
+def _run(config, strategy, workdir, export_root, data_dir, verbose, callbacks):
+    keras.utils.set_random_seed(config.seed)
+    os.makedirs(workdir, exist_ok=True)
+    with open(os.path.join(workdir, "config.json"), "w") as f:
+        json.dump(config.to_dict(), f, indent=2)
+    timings = {}
+    start = time.perf_counter()
+
+    _say(f"[1/6] {config.dataset} data")
+    data_dir = data_dir or os.path.join(workdir, "shapes")
+    train, val, test = read_splits(config, data_dir)
+    record_data_dir(workdir, data_dir)
+    timings["data_s"] = time.perf_counter() - start
+
+    _say("[2/6] Tokenizer")
+    tokenizer = _tokenizer(config, train, workdir)
+    text_preprocessor = TextPreprocessor(tokenizer, config.sequence_length)
+    image_preprocessor = ImagePreprocessor(config.image_size)
+    vocabulary_size = tokenizer.vocabulary_size()
+
+    objectives = tuple(config.objectives)
+    _say(
+        f"[3/6] Building the model: {', '.join(objectives)} (strategy "
+        f"{config.strategy!r})"
+    )
+    pairs = len(caption_pairs(train)["caption"])
+    steps_per_epoch = config.steps_per_epoch or pairs // config.batch_size
+    total_steps = steps_per_epoch * config.epochs
+    with strategy.scope():
+        model = build_model(config, vocabulary_size)
+        loss_weights = compile_for_pretraining(model, config, total_steps)
+    _say(
+        f"      {model.count_params():,} parameters, {config.loss} contrastive "
+        f"loss, weights {loss_weights}, {strategy.num_replicas_in_sync} "
+        f"replica(s), {config.precision}"
+    )
+
+    mask_generator = (
+        masked_lm_generator(tokenizer, config.sequence_length, config.mlm_rate)
+        if "masked_lm" in objectives
+        else None
+    )
+
+    def dataset(examples, training=True):
+        return pretraining_dataset(
+            examples,
+            image_preprocessor,
+            text_preprocessor,
+            objectives=objectives,
+            mask_generator=mask_generator,
+            batch_size=config.batch_size,
+            shuffle=training,
+            seed=config.seed,
+            repeat=training
+            and (
+                config.steps_per_epoch is not None
+                or bool(config.checkpoint_every)
+                or config.strategy == "multi_worker"
+            ),
+        )
+
+    _say(
+        f"[4/6] Pretraining: {config.epochs} epochs x {steps_per_epoch} steps, "
+        f"batch {config.batch_size}"
+        + (
+            f", checkpoint every {config.checkpoint_every} steps"
+            if config.checkpoint_every
+            else ""
+        )
+    )
+    fit_start = time.perf_counter()
+    inputs = TrainingInputs(
+        train,
+        val,
+        tokenizer,
+        image_preprocessor,
+        text_preprocessor,
+        dataset,
+        steps_per_epoch,
+    )
+    history = train_model(config, model, strategy, inputs, workdir, verbose, callbacks)
+    timings["fit_s"] = time.perf_counter() - fit_start
+    if not is_chief(strategy):
+        # Other workers trained in lockstep; only the chief writes results.
+        _say("      not the chief worker: leaving evaluation and export to it")
+        return {"train_history": history}
+    model.save(os.path.join(workdir, "model.keras"))
+    if config.strategy == "multi_worker":
+        # The other workers are gone: evaluate a copy outside the strategy,
+        # whose collectives would wait for them forever.
+        model = keras.saving.load_model(os.path.join(workdir, "model.keras"))
+
+    _say(f"[5/6] Evaluating: retrieval on test ({len(test)} images), heads on val")
+    retrieval = evaluate_retrieval(model, test, image_preprocessor, text_preprocessor)
+    heads = {}
+    if not contrastive_only(config):
+        heads = evaluate_objectives(model, dataset(val, training=False))
+        if {"masked_lm", "captioning"} & set(objectives):
+            # The same heads with each caption paired with another image: the
+            # drop in token accuracy is what the image contributes.
+            mismatched = evaluate_with_mismatched_images(
+                model, dataset(val, training=False)
+            )
+            for head in ("masked_lm", "captioning"):
+                if f"{head}_accuracy" in mismatched:
+                    heads[f"{head}_accuracy_mismatched_images"] = mismatched[
+                        f"{head}_accuracy"
+                    ]
+    if "captioning" in objectives:
+        captions = generate_split_captions(
+            model, val, image_preprocessor, tokenizer, config.caption_sampler
+        )
+        heads["caption_bleu4"] = caption_bleu([e.captions for e in val], captions)
+        heads["caption_samples"] = [
+            {"image_id": e.image_id, "generated": c, "references": list(e.captions)}
+            for e, c in list(zip(val, captions))[:5]
+        ]
+
+    _say(f"[6/6] Exporting a SavedModel under {export_root}/{config.name}/")
+    export_path = export_saved_model(
+        pretrainer_archive(model, image_preprocessor, text_preprocessor, tokenizer),
+        export_root,
+        config.name,
+    )
+    timings["total_s"] = time.perf_counter() - start
+
+    metrics = {
+        "retrieval": retrieval,
+        "validation": heads,
+        "objectives": dict(config.objectives),
+        "train_loss": [float(v) for v in history.get("loss", [])],
+        "train_history": history,
+        "temperature": model.temperature,
+        "test_images": len(test),
+        "test_captions": sum(len(e.captions) for e in test),
+        "steps": total_steps,
+        "export_path": os.path.abspath(export_path),
+        "timings": timings,
+    }
+    if any(not math.isfinite(v) for v in metrics["train_loss"]):
+        raise FloatingPointError("Training diverged: the loss is not finite.")
+    with open(os.path.join(workdir, "metrics.json"), "w") as f:
+        json.dump(metrics, f, indent=2)
+    print(summary_table(metrics))
+    return metrics
+
+
+def _tokenizer(config, train, workdir):
+    if config.text_preset:
+        _say(f"      the preset's tokenizer ({config.text_preset})")
+        return tokenizer_from_preset(config.text_preset)
+    captions = [c for e in train for c in e.captions]
+    path = os.path.join(workdir, "vocab.txt")
+    vocabulary = learn_vocabulary(captions, config.vocabulary_size, path)
+    _say(f"      learned a {len(vocabulary)}-token WordPiece vocabulary -> {path}")
+    return wordpiece_tokenizer(vocabulary)
+
+
+def summary_table(metrics):
+    """The table printed at the end of the quickstart."""
+    r = metrics["retrieval"]
+    lines = [
+        "",
+        f"Retrieval on the Shapes test split ({metrics['test_images']} images, "
+        f"{metrics['test_captions']} captions)",
+        "  direction       R@1     R@5    R@10   median rank",
+        f"  image->text  {r['i2t_r1']:6.1f}  {r['i2t_r5']:6.1f}  {r['i2t_r10']:6.1f}"
+        f"   {r['i2t_median_rank']:6.0f}",
+        f"  text->image  {r['t2i_r1']:6.1f}  {r['t2i_r5']:6.1f}  {r['t2i_r10']:6.1f}"
+        f"   {r['t2i_median_rank']:6.0f}",
+        f"  final train loss {(metrics['train_loss'] or [float('nan')])[-1]:.3f}, "
+        f"temperature {metrics['temperature']:.4f}",
+    ]
+    heads = metrics.get("validation") or {}
+    for key, label in (
+        ("matching_accuracy", "image-text matching accuracy"),
+        ("masked_lm_accuracy", "masked-LM token accuracy"),
+        (
+            "masked_lm_accuracy_mismatched_images",
+            "masked-LM accuracy, mismatched images",
+        ),
+        ("captioning_accuracy", "captioning next-token accuracy"),
+        (
+            "captioning_accuracy_mismatched_images",
+            "captioning accuracy, mismatched images",
+        ),
+        ("caption_bleu4", "caption BLEU-4"),
+    ):
+        if key in heads:
+            if key == "caption_bleu4":  # already 0-100, and not a percentage
+                lines.append(f"  val {label}: {heads[key]:.1f}")
+            else:
+                lines.append(f"  val {label}: {100 * heads[key]:.1f}%")
+    lines += [
+        f"  SavedModel: {metrics['export_path']}",
+        f"  time: {metrics['timings']['total_s']:.0f} s "
+        f"(training {metrics['timings']['fit_s']:.0f} s)",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,122 @@
+"""Reading back a run folder: its config, tokenizer, model and data.
+
+`vlpk pretrain --workdir RUN_DIR` (and `vlpk finetune`) leave `config.json`,
+`vocab.txt` (unless a preset's tokenizer was used) and `model.keras` there;
+`vlpk finetune --from RUN_DIR` and `vlpk evaluate ... --from RUN_DIR` start
+from them, so the architecture, vocabulary and data match the run's.
+"""
+
+import dataclasses
+import json
+import os
+
+import keras
+
+from vlpk.config import PretrainConfig
+from vlpk.data.image_preprocessor import ImagePreprocessor
+from vlpk.data.synthetic import shapes_paths
+from vlpk.errors import InputError
+from vlpk.jobs.splits import read_splits
+from vlpk.text import (
+    TextPreprocessor,
+    load_vocabulary,
+    tokenizer_from_preset,
+    wordpiece_tokenizer,
+)
+
+
+@dataclasses.dataclass
+class Run:
+    """A run folder, read back. `data_dir` is where its Shapes data lives."""
+
+    run_dir: str
+    config: PretrainConfig
+    tokenizer: object
+    image_preprocessor: ImagePreprocessor
+    text_preprocessor: TextPreprocessor
+    data_dir: str
+
+    def load_model(self):
+        """The run's `model.keras`, loaded with `safe_mode=True`."""
+        path = os.path.join(self.run_dir, "model.keras")
+        if not os.path.isfile(path):
+            raise InputError(
+                f"{self.run_dir} has no model.keras: the run did not finish. "
+                "Train it with `vlpk pretrain --workdir` first."
+            )
+        return keras.saving.load_model(path, safe_mode=True)
+
+    def splits(self):
+        """`(train, val, test)` `Example`s, as the run read them."""
+        return read_splits(self.config, self.data_dir)
+
+    def shapes_file(self, split, kind):
+        """A Shapes annotation file (`captions`, `questions`, `annotations`,
+        `labels`); an `InputError` for a run on other data."""
+        if self.config.dataset != "shapes":
+            raise InputError(
+                f"The run trained on {self.config.dataset!r}, which has no {kind} "
+                "file vlpk knows of: pass the files in the fine-tuning config."
+            )
+        return shapes_paths(self.data_dir, split)[kind]
+
+
+def load_run(run_dir, data_dir=None):
+    """Reads `run_dir`'s config and tokenizer (the model loads on demand).
+
+    Args:
+        run_dir: a folder written by `vlpk pretrain` or `vlpk finetune`.
+        data_dir: where the run's Shapes data is (generated again, the same,
+            when missing); `<run_dir>/shapes` by default, as in `vlpk pretrain`.
+
+    Example:
+    >>> run = load_run("runs/albef")
+    >>> model = run.load_model()
+    """
+    run_dir = os.fspath(run_dir)
+    if not os.path.isdir(run_dir):
+        raise InputError(f"No run folder at {run_dir}.")
+    path = os.path.join(run_dir, "config.json")
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except FileNotFoundError:
+        raise InputError(
+            f"{run_dir} is not a vlpk run folder: it has no config.json. Pass the "
+            "--workdir of a `vlpk pretrain` run."
+        ) from None
+    except ValueError as error:
+        raise InputError(f"{path} is not valid JSON: {error}") from None
+    config = PretrainConfig.from_dict(data, source=path)
+    if config.text_preset:
+        tokenizer = tokenizer_from_preset(config.text_preset)
+    else:
+        vocab = os.path.join(run_dir, "vocab.txt")
+        if not os.path.isfile(vocab):
+            raise InputError(f"{run_dir} has no vocab.txt, the run's vocabulary.")
+        tokenizer = wordpiece_tokenizer(load_vocabulary(vocab))
+    if data_dir is None:
+        data_dir = _recorded_data_dir(run_dir)
+    return Run(
+        run_dir=run_dir,
+        config=config,
+        tokenizer=tokenizer,
+        image_preprocessor=ImagePreprocessor(config.image_size),
+        text_preprocessor=TextPreprocessor(tokenizer, config.sequence_length),
+        data_dir=os.fspath(data_dir or os.path.join(run_dir, "shapes")),
+    )
+
+
+def record_data_dir(run_dir, data_dir):
+    """Writes `<run_dir>/run.json`, so a later `load_run` finds the data."""
+    with open(os.path.join(run_dir, "run.json"), "w", encoding="utf-8") as f:
+        json.dump({"data_dir": os.path.abspath(data_dir)}, f, indent=2)
+
+
+def _recorded_data_dir(run_dir):
+    try:
+        with open(os.path.join(run_dir, "run.json"), encoding="utf-8") as f:
+            data_dir = json.load(f).get("data_dir")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return data_dir if isinstance(data_dir, str) and os.path.isdir(data_dir) else None

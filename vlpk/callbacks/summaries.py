@@ -38,7 +38,6 @@ def training_summaries(
     """
     from vlpk.callbacks.samples import SampleSummaries
     from vlpk.data.pipeline import image_dataset
-    from vlpk.evaluation import embed_split, generate_split_captions
 
     count = min(samples, len(val))
     if count == 0:
@@ -47,34 +46,15 @@ def training_summaries(
     images = np.concatenate(
         [np.asarray(b) for b in image_dataset(samples, image_preprocessor)]
     )
-    text_preprocessor = None
-
-    def describe(_images):
-        if getattr(model, "caption_decoder", None) is not None:
-            return generate_split_captions(
-                model, samples, image_preprocessor, tokenizer, caption_sampler
-            )
-        nonlocal text_preprocessor
-        if text_preprocessor is None:
-            from vlpk.text import TextPreprocessor
-
-            text_preprocessor = TextPreprocessor(tokenizer, sequence_length)
-        image_emb, text_emb, owner = embed_split(
-            model, val, image_preprocessor, text_preprocessor
-        )
-        captions = [c for e in val for c in e.captions]
-        best = np.argmax(image_emb[:count] @ text_emb.T, axis=-1)
-        lines = [f"nearest caption: {captions[i]}" for i in best]
-        if getattr(model, "matching_head", None) is not None:
-            # The matching head's verdict on each (image, nearest caption).
-            text = text_preprocessor([captions[i] for i in best])
-            pairs = {"images": np.asarray(_images, "float32")}
-            pairs.update({k: np.asarray(v) for k, v in text.items()})
-            logits = np.asarray(model.matcher()(pairs, training=False))
-            probability = 1.0 / (1.0 + np.exp(-logits))
-            lines = [f"{t} (match p={p:.2f})" for t, p in zip(lines, probability)]
-        return lines
-
+    describe = _describer(
+        model,
+        val,
+        count,
+        image_preprocessor,
+        tokenizer,
+        sequence_length,
+        caption_sampler,
+    )
     return [
         SampleSummaries(
             log_dir,
@@ -94,6 +74,47 @@ def training_summaries(
             every=every,
         ),
     ]
+
+
+def _describer(
+    model, val, count, image_preprocessor, tokenizer, sequence_length, sampler
+):
+    """`describe(images)`: a line of text for each of the first `count` images.
+
+    A captioner's generated caption; otherwise the nearest validation caption
+    and, with a matching head, its match probability.
+    """
+    from vlpk.evaluation import embed_split, generate_split_captions
+    from vlpk.text import TextPreprocessor
+
+    samples = val[:count]
+    text_preprocessor = None
+
+    def describe(_images):
+        if getattr(model, "caption_decoder", None) is not None:
+            return generate_split_captions(
+                model, samples, image_preprocessor, tokenizer, sampler
+            )
+        nonlocal text_preprocessor
+        if text_preprocessor is None:
+            text_preprocessor = TextPreprocessor(tokenizer, sequence_length)
+        image_emb, text_emb, owner = embed_split(
+            model, val, image_preprocessor, text_preprocessor
+        )
+        captions = [c for e in val for c in e.captions]
+        best = np.argmax(image_emb[:count] @ text_emb.T, axis=-1)
+        lines = [f"nearest caption: {captions[i]}" for i in best]
+        if getattr(model, "matching_head", None) is not None:
+            # The matching head's verdict on each (image, nearest caption).
+            text = text_preprocessor([captions[i] for i in best])
+            pairs = {"images": np.asarray(_images, "float32")}
+            pairs.update({k: np.asarray(v) for k, v in text.items()})
+            logits = np.asarray(model.matcher()(pairs, training=False))
+            probability = 1.0 / (1.0 + np.exp(-logits))
+            lines = [f"{t} (match p={p:.2f})" for t, p in zip(lines, probability)]
+        return lines
+
+    return describe
 
 
 def image_text_projector(

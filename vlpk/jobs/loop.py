@@ -64,59 +64,20 @@ def train_model(config, model, strategy, inputs, workdir, verbose, extra_callbac
         `checkpoint_every`, per step under `multi_worker`).
     """
     steps_per_epoch = inputs.steps_per_epoch
-    val = inputs.val
     dataset = inputs.dataset
     log_dir = os.path.join(workdir, "logs")
     total_steps = steps_per_epoch * config.epochs
     chunk = min(config.checkpoint_every or steps_per_epoch, total_steps)
     # Evaluate about once per real epoch, whatever the checkpoint interval.
     every = max(1, steps_per_epoch // chunk)
-    callbacks = [
-        LearningRateLogger(),
-        RetrievalEvaluation(
-            val, inputs.image_preprocessor, inputs.text_preprocessor, every=every
-        ),
-        *training_summaries(
-            model,
-            val,
-            inputs.image_preprocessor,
-            inputs.tokenizer,
-            log_dir,
-            sequence_length=config.sequence_length,
-            samples=config.tensorboard_samples,
-            caption_sampler=config.caption_sampler,
-            every=every,
-        ),
-        keras.callbacks.TensorBoard(log_dir),
-        *extra_callbacks,
-    ]
-    validation = None if contrastive_only(config) else dataset(val, training=False)
+    callbacks = _callbacks(config, model, inputs, log_dir, every) + list(
+        extra_callbacks
+    )
+    validation = None
+    if not contrastive_only(config):
+        validation = dataset(inputs.val, training=False)
     if config.strategy == "multi_worker":
-        # keras#20585: `fit` fails under MultiWorkerMirroredStrategy in Keras
-        # 3.15, so multi-worker runs use vlpk's own step on `strategy.run`.
-        losses, loss_weights, _ = build_losses(config)
-        trainer = DistributedTrainer(
-            model,
-            strategy,
-            loss=losses,
-            optimizer=model.optimizer,
-            loss_weights=loss_weights,
-            jit_compile=config.jit_compile,
-        )
-        chief = is_chief(strategy)
-        if config.checkpoint_every:
-            _say(
-                "      note: checkpoint_every is not applied under multi_worker "
-                "yet; this run cannot resume mid-way"
-            )
-        history = trainer.fit(
-            dataset(inputs.train),
-            steps=total_steps,
-            callbacks=[keras.callbacks.TensorBoard(log_dir)] if chief else None,
-            log_every=max(1, steps_per_epoch // 4),
-            verbose=verbose,
-        )
-        return history
+        return _fit_multi_worker(config, model, strategy, inputs, log_dir, verbose)
     if config.checkpoint_every:
         history = fit_resumable(
             model,
@@ -141,6 +102,57 @@ def train_model(config, model, strategy, inputs, workdir, verbose, extra_callbac
             shuffle=False,  # the dataset shuffles itself, deterministically
         )
     return {k: [float(v) for v in values] for k, values in history.history.items()}
+
+
+def _callbacks(config, model, inputs, log_dir, every):
+    """Validation retrieval, TensorBoard summaries, then TensorBoard itself."""
+    return [
+        LearningRateLogger(),
+        RetrievalEvaluation(
+            inputs.val, inputs.image_preprocessor, inputs.text_preprocessor, every
+        ),
+        *training_summaries(
+            model,
+            inputs.val,
+            inputs.image_preprocessor,
+            inputs.tokenizer,
+            log_dir,
+            sequence_length=config.sequence_length,
+            samples=config.tensorboard_samples,
+            caption_sampler=config.caption_sampler,
+            every=every,
+        ),
+        keras.callbacks.TensorBoard(log_dir),
+    ]
+
+
+def _fit_multi_worker(config, model, strategy, inputs, log_dir, verbose):
+    """Trains on vlpk's own step on `strategy.run`; one history value a step.
+
+    keras#20585: `fit` fails under MultiWorkerMirroredStrategy in Keras 3.15.
+    """
+    losses, loss_weights, _ = build_losses(config)
+    trainer = DistributedTrainer(
+        model,
+        strategy,
+        loss=losses,
+        optimizer=model.optimizer,
+        loss_weights=loss_weights,
+        jit_compile=config.jit_compile,
+    )
+    if config.checkpoint_every:
+        _say(
+            "      note: checkpoint_every is not applied under multi_worker "
+            "yet; this run cannot resume mid-way"
+        )
+    chief = is_chief(strategy)
+    return trainer.fit(
+        inputs.dataset(inputs.train),
+        steps=inputs.steps_per_epoch * config.epochs,
+        callbacks=[keras.callbacks.TensorBoard(log_dir)] if chief else None,
+        log_every=max(1, inputs.steps_per_epoch // 4),
+        verbose=verbose,
+    )
 
 
 def is_chief(strategy):

@@ -91,131 +91,40 @@ def run_pretrain(
 
 
 def _run(config, strategy, workdir, export_root, data_dir, verbose, callbacks):
+    """The job's stages, in order; each `[n/6]` line names one."""
     keras.utils.set_random_seed(config.seed)
     os.makedirs(workdir, exist_ok=True)
     with open(os.path.join(workdir, "config.json"), "w") as f:
         json.dump(config.to_dict(), f, indent=2)
     timings = {}
     start = time.perf_counter()
-
     _say(f"[1/6] {config.dataset} data")
     data_dir = data_dir or os.path.join(workdir, "shapes")
     train, val, test = read_splits(config, data_dir)
     record_data_dir(workdir, data_dir)
     timings["data_s"] = time.perf_counter() - start
-
     _say("[2/6] Tokenizer")
-    tokenizer = _tokenizer(config, train, workdir)
-    text_preprocessor = TextPreprocessor(tokenizer, config.sequence_length)
-    image_preprocessor = ImagePreprocessor(config.image_size)
-    vocabulary_size = tokenizer.vocabulary_size()
-
-    objectives = tuple(config.objectives)
-    _say(
-        f"[3/6] Building the model: {', '.join(objectives)} (strategy "
-        f"{config.strategy!r})"
-    )
-    pairs = len(caption_pairs(train)["caption"])
-    steps_per_epoch = config.steps_per_epoch or pairs // config.batch_size
-    total_steps = steps_per_epoch * config.epochs
-    with strategy.scope():
-        model = build_model(config, vocabulary_size)
-        loss_weights = compile_for_pretraining(model, config, total_steps)
-    _say(
-        f"      {model.count_params():,} parameters, {config.loss} contrastive "
-        f"loss, weights {loss_weights}, {strategy.num_replicas_in_sync} "
-        f"replica(s), {config.precision}"
-    )
-
-    mask_generator = (
-        masked_lm_generator(tokenizer, config.sequence_length, config.mlm_rate)
-        if "masked_lm" in objectives
-        else None
-    )
-
-    def dataset(examples, training=True):
-        return pretraining_dataset(
-            examples,
-            image_preprocessor,
-            text_preprocessor,
-            objectives=objectives,
-            mask_generator=mask_generator,
-            batch_size=config.batch_size,
-            shuffle=training,
-            seed=config.seed,
-            repeat=training
-            and (
-                config.steps_per_epoch is not None
-                or bool(config.checkpoint_every)
-                or config.strategy == "multi_worker"
-            ),
-        )
-
-    _say(
-        f"[4/6] Pretraining: {config.epochs} epochs x {steps_per_epoch} steps, "
-        f"batch {config.batch_size}"
-        + (
-            f", checkpoint every {config.checkpoint_every} steps"
-            if config.checkpoint_every
-            else ""
-        )
-    )
+    inputs = _training_inputs(config, train, val, workdir)
+    model, total_steps = _build_model(config, strategy, inputs)
     fit_start = time.perf_counter()
-    inputs = TrainingInputs(
-        train,
-        val,
-        tokenizer,
-        image_preprocessor,
-        text_preprocessor,
-        dataset,
-        steps_per_epoch,
-    )
     history = train_model(config, model, strategy, inputs, workdir, verbose, callbacks)
     timings["fit_s"] = time.perf_counter() - fit_start
     if not is_chief(strategy):
         # Other workers trained in lockstep; only the chief writes results.
         _say("      not the chief worker: leaving evaluation and export to it")
         return {"train_history": history}
-    model.save(os.path.join(workdir, "model.keras"))
-    if config.strategy == "multi_worker":
-        # The other workers are gone: evaluate a copy outside the strategy,
-        # whose collectives would wait for them forever.
-        model = keras.saving.load_model(os.path.join(workdir, "model.keras"))
-
+    model = _save_model(config, model, workdir)
     _say(f"[5/6] Evaluating: retrieval on test ({len(test)} images), heads on val")
-    retrieval = evaluate_retrieval(model, test, image_preprocessor, text_preprocessor)
-    heads = {}
-    if not contrastive_only(config):
-        heads = evaluate_objectives(model, dataset(val, training=False))
-        if {"masked_lm", "captioning"} & set(objectives):
-            # The same heads with each caption paired with another image: the
-            # drop in token accuracy is what the image contributes.
-            mismatched = evaluate_with_mismatched_images(
-                model, dataset(val, training=False)
-            )
-            for head in ("masked_lm", "captioning"):
-                if f"{head}_accuracy" in mismatched:
-                    heads[f"{head}_accuracy_mismatched_images"] = mismatched[
-                        f"{head}_accuracy"
-                    ]
-    if "captioning" in objectives:
-        captions = generate_split_captions(
-            model, val, image_preprocessor, tokenizer, config.caption_sampler
-        )
-        heads["caption_bleu4"] = caption_bleu([e.captions for e in val], captions)
-        heads["caption_samples"] = [
-            {"image_id": e.image_id, "generated": c, "references": list(e.captions)}
-            for e, c in list(zip(val, captions))[:5]
-        ]
-
-    _say(f"[6/6] Exporting a SavedModel under {export_root}/{config.name}/")
-    export_path = export_saved_model(
-        pretrainer_archive(model, image_preprocessor, text_preprocessor, tokenizer),
-        export_root,
-        config.name,
+    retrieval = evaluate_retrieval(
+        model, test, inputs.image_preprocessor, inputs.text_preprocessor
     )
+    heads = _evaluate_heads(config, model, inputs)
+    _say(f"[6/6] Exporting a SavedModel under {export_root}/{config.name}/")
+    archive = pretrainer_archive(
+        model, inputs.image_preprocessor, inputs.text_preprocessor, inputs.tokenizer
+    )
+    export_path = export_saved_model(archive, export_root, config.name)
     timings["total_s"] = time.perf_counter() - start
-
     metrics = {
         "retrieval": retrieval,
         "validation": heads,
@@ -229,6 +138,123 @@ def _run(config, strategy, workdir, export_root, data_dir, verbose, callbacks):
         "export_path": os.path.abspath(export_path),
         "timings": timings,
     }
+    return _write_metrics(metrics, workdir)
+
+
+def _training_inputs(config, train, val, workdir):
+    """Stage 2: the tokenizer, the preprocessors and the dataset builder."""
+    tokenizer = _tokenizer(config, train, workdir)
+    text_preprocessor = TextPreprocessor(tokenizer, config.sequence_length)
+    image_preprocessor = ImagePreprocessor(config.image_size)
+    objectives = tuple(config.objectives)
+    mask_generator = (
+        masked_lm_generator(tokenizer, config.sequence_length, config.mlm_rate)
+        if "masked_lm" in objectives
+        else None
+    )
+    # Step-based runs (and multi-worker ones) read an endless stream.
+    repeat = (
+        config.steps_per_epoch is not None
+        or bool(config.checkpoint_every)
+        or config.strategy == "multi_worker"
+    )
+
+    def dataset(examples, training=True):
+        return pretraining_dataset(
+            examples,
+            image_preprocessor,
+            text_preprocessor,
+            objectives=objectives,
+            mask_generator=mask_generator,
+            batch_size=config.batch_size,
+            shuffle=training,
+            seed=config.seed,
+            repeat=training and repeat,
+        )
+
+    pairs = len(caption_pairs(train)["caption"])
+    steps_per_epoch = config.steps_per_epoch or pairs // config.batch_size
+    return TrainingInputs(
+        train,
+        val,
+        tokenizer,
+        image_preprocessor,
+        text_preprocessor,
+        dataset,
+        steps_per_epoch,
+    )
+
+
+def _build_model(config, strategy, inputs):
+    """Stages 3 and 4's banner: the compiled model, under the strategy."""
+    _say(
+        f"[3/6] Building the model: {', '.join(config.objectives)} (strategy "
+        f"{config.strategy!r})"
+    )
+    total_steps = inputs.steps_per_epoch * config.epochs
+    with strategy.scope():
+        model = build_model(config, inputs.tokenizer.vocabulary_size())
+        loss_weights = compile_for_pretraining(model, config, total_steps)
+    _say(
+        f"      {model.count_params():,} parameters, {config.loss} contrastive "
+        f"loss, weights {loss_weights}, {strategy.num_replicas_in_sync} "
+        f"replica(s), {config.precision}"
+    )
+    every = config.checkpoint_every
+    _say(
+        f"[4/6] Pretraining: {config.epochs} epochs x {inputs.steps_per_epoch} "
+        f"steps, batch {config.batch_size}"
+        + (f", checkpoint every {every} steps" if every else "")
+    )
+    return model, total_steps
+
+
+def _save_model(config, model, workdir):
+    """Writes `model.keras`; returns the model to evaluate."""
+    path = os.path.join(workdir, "model.keras")
+    model.save(path)
+    if config.strategy == "multi_worker":
+        # The other workers are gone: evaluate a copy outside the strategy,
+        # whose collectives would wait for them forever.
+        return keras.saving.load_model(path)
+    return model
+
+
+def _evaluate_heads(config, model, inputs):
+    """Stage 5 beyond retrieval: each head on val, and generated captions."""
+    objectives = tuple(config.objectives)
+    val = inputs.val
+    heads = {}
+    if not contrastive_only(config):
+        heads = evaluate_objectives(model, inputs.dataset(val, training=False))
+        if {"masked_lm", "captioning"} & set(objectives):
+            # The same heads with each caption paired with another image: the
+            # drop in token accuracy is what the image contributes.
+            mismatched = evaluate_with_mismatched_images(
+                model, inputs.dataset(val, training=False)
+            )
+            for head in ("masked_lm", "captioning"):
+                if f"{head}_accuracy" in mismatched:
+                    heads[f"{head}_accuracy_mismatched_images"] = mismatched[
+                        f"{head}_accuracy"
+                    ]
+    if "captioning" in objectives:
+        captions = generate_split_captions(
+            model,
+            val,
+            inputs.image_preprocessor,
+            inputs.tokenizer,
+            config.caption_sampler,
+        )
+        heads["caption_bleu4"] = caption_bleu([e.captions for e in val], captions)
+        heads["caption_samples"] = [
+            {"image_id": e.image_id, "generated": c, "references": list(e.captions)}
+            for e, c in list(zip(val, captions))[:5]
+        ]
+    return heads
+
+
+def _write_metrics(metrics, workdir):
     if any(not math.isfinite(v) for v in metrics["train_loss"]):
         raise FloatingPointError("Training diverged: the loss is not finite.")
     with open(os.path.join(workdir, "metrics.json"), "w") as f:

@@ -65,7 +65,7 @@ def test_vqa_results_match_the_official_evaluation(run_dir, tmp_path, capsys):
 
     # The fine-tuned folder exports as a TF Serving version with `answer`...
     export_root = str(tmp_path / "saved")
-    args = ["export", "--workdir", str(tmp_path / "vqa"), "--name", "vqa"]
+    args = ["export", "--from", str(tmp_path / "vqa"), "--name", "vqa"]
     assert main(args + ["--export-dir", export_root]) == 0
     exported = json.loads(capsys.readouterr().out)
     assert exported["signatures"] == ["answer", "serving_default"]
@@ -213,7 +213,7 @@ def test_bad_finetune_input_exits_2(tmp_path, capsys):
 def test_tflite_export_command(run_dir, tmp_path, capsys):
     # The smoke run has a cross-attention matching head: five files, int8
     # calibrated on its training split, parity on its validation split.
-    args = ["export", "--workdir", str(run_dir), "--name", "albef"]
+    args = ["export", "--from", str(run_dir), "--name", "albef"]
     args += ["--export-dir", str(tmp_path), "--tflite", "int8"]
     assert main(args) == 0
     manifest = json.loads(capsys.readouterr().out)

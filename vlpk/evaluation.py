@@ -2,6 +2,7 @@
 
 import weakref
 
+import keras
 import numpy as np
 
 from vlpk.data.pipeline import image_dataset, text_dataset
@@ -23,8 +24,29 @@ def embedders(model):
     True
     """
     if model not in _EMBEDDERS:
-        _EMBEDDERS[model] = (model.image_embedder(), model.text_embedder())
+        if hasattr(model, "image_embedder"):
+            pair = (model.image_embedder(), model.text_embedder())
+        else:
+            pair = _method_embedders(model)
+        _EMBEDDERS[model] = pair
     return _EMBEDDERS[model]
+
+
+def _method_embedders(backbone):
+    """Embedders from a backbone's `get_image_embeddings`/`get_text_embeddings`.
+
+    Every dual-encoder backbone has these methods (a KerasHub CLIP or SigLIP
+    one has no projection layers to cut sub-models at).
+    """
+    images = keras.Input(backbone.input["images"].shape[1:], name="images")
+    text = {
+        name: keras.Input((None,), dtype="int32", name=name)
+        for name in ("token_ids", "padding_mask")
+    }
+    return (
+        keras.Model(images, backbone.get_image_embeddings(images)),
+        keras.Model(text, backbone.get_text_embeddings(**text)),
+    )
 
 
 def predict_batches(fn, dataset):

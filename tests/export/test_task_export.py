@@ -1,11 +1,11 @@
-"""`contrastive_task_archive`: a task's SavedModel, served by plain TensorFlow."""
+"""`Task.serving_archive()`: a task's SavedModel, served by plain TensorFlow."""
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from tests.export.test_saved_model import serve_in_plain_tensorflow
-from vlpk.export import contrastive_task_archive, export_saved_model
+from vlpk.export import export_saved_model
 from vlpk.models import (
     ContrastivePretrainer,
     KerasHubContrastivePreprocessor,
@@ -27,7 +27,7 @@ def test_keras_hub_task_serves_raw_bytes_and_strings(keras_hub_siglip_preset, tm
         KerasHubDualEncoderBackbone.from_keras_hub_preset(preset.path),
         KerasHubContrastivePreprocessor.from_keras_hub_preset(preset.path),
     )
-    path = export_saved_model(contrastive_task_archive(task), str(tmp_path), "siglip")
+    path = export_saved_model(task.serving_archive(), str(tmp_path), "siglip")
     images = [tf.io.encode_png(image).numpy() for image in preset.images]
     files = []
     for i, data in enumerate(images):

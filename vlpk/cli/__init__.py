@@ -168,11 +168,13 @@ def build_parser():
 
 def main(argv=None):
     args = build_parser().parse_args(argv)  # exits 2 on a bad flag
+    from vlpk.encoders.weights import WeightsUnavailableError
     from vlpk.errors import InputError
 
     try:
         return args.run(args)
-    except (InputError, FileExistsError) as error:
+    # Missing weights are bad input too: the message says how to pass a folder.
+    except (InputError, FileExistsError, WeightsUnavailableError) as error:
         print(f"vlpk {args.command}: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -5,18 +5,28 @@ import sys
 
 
 def _export(args):
+    from vlpk.errors import InputError
     from vlpk.jobs.export import export_run, export_run_tflite
+    from vlpk.jobs.task_runs import export_task, task_preset_path
 
+    if task_preset_path(args.source) is not None:
+        if args.tflite:
+            raise InputError("--tflite exports a `vlpk pretrain` run's encoders.")
+        path, signatures = export_task(
+            args.source, args.name, args.export_dir, args.version, args.overwrite
+        )
+        print(json.dumps({"path": path, "signatures": signatures}))
+        return 0
     if args.tflite:
         path, manifest, warning = export_run_tflite(
-            args.workdir, args.name, args.tflite, args.export_dir, args.overwrite
+            args.source, args.name, args.tflite, args.export_dir, args.overwrite
         )
         if warning:
             print(warning, file=sys.stderr)
         print(json.dumps({"path": path, **manifest}, indent=2))
         return 0
     path, signatures = export_run(
-        args.workdir, args.name, args.export_dir, args.version, args.overwrite
+        args.source, args.name, args.export_dir, args.version, args.overwrite
     )
     print(json.dumps({"path": path, "signatures": signatures}))
     return 0
@@ -41,7 +51,12 @@ def add_export_commands(commands):
         "export", help="a run folder's model as a versioned TF Serving SavedModel"
     )
     add = export.add_argument
-    add("--workdir", required=True, help="a vlpk pretrain or finetune run folder")
+    add(
+        "--from",
+        dest="source",
+        required=True,
+        help="a vlpk run folder, or a task preset folder",
+    )
     add("--name", required=True, help="the model name: <export-dir>/<name>/<version>")
     add("--export-dir", default="saved_models", help="the TF Serving models root")
     add("--version", type=int, default=None, help="default: the next free version")

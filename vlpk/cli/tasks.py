@@ -21,6 +21,7 @@ def _finetune(args):
     from vlpk.config import load_config
     from vlpk.errors import InputError
     from vlpk.jobs.finetune import run_finetune
+    from vlpk.jobs.task_runs import finetune_task, task_preset_path
     from vlpk.tasks import FinetuneConfig
 
     if args.config:
@@ -43,6 +44,13 @@ def _finetune(args):
         f"{os.path.basename(os.path.normpath(args.source))}_{config.task}"
         + ("_scratch" if args.scratch else ""),
     )
+    if task_preset_path(args.source) is not None:
+        if args.scratch:
+            raise InputError("--scratch needs a `vlpk pretrain` run folder.")
+        metrics = finetune_task(
+            config, args.source, workdir, data_dir=args.data_dir, smoke=args.smoke
+        )
+        return _report(args, metrics)
     metrics = run_finetune(
         config, args.source, workdir, data_dir=args.data_dir, scratch=args.scratch
     )
@@ -50,9 +58,23 @@ def _finetune(args):
     return 0
 
 
+def _evaluate_task(args, kind, templates=None):
+    """`vlpk evaluate` on a task preset, or None for a config-built run."""
+    from vlpk.jobs.task_runs import evaluate_task_source, task_preset_path
+
+    if task_preset_path(args.source) is None:
+        return None
+    result = evaluate_task_source(
+        args.source, kind, args.split, args.data_dir, templates
+    )
+    return _report(args, result)
+
+
 def _evaluate_retrieval(args):
     from vlpk.tasks.retrieval import retrieval_scores
 
+    if (done := _evaluate_task(args, "retrieval")) is not None:
+        return done
     run, examples = _run_split(args)
     result = retrieval_scores(
         run.load_model(),
@@ -70,6 +92,9 @@ def _evaluate_zeroshot(args):
     from vlpk.errors import InputError
     from vlpk.tasks.zero_shot import TEMPLATES, zero_shot_classification
 
+    templates = tuple(t for t in (args.templates or "").split("|") if t) or TEMPLATES
+    if (done := _evaluate_task(args, "zeroshot", templates)) is not None:
+        return done
     run, examples = _run_split(args)
     model = run.load_model()
     if not hasattr(model, "text_embedder"):
@@ -77,7 +102,6 @@ def _evaluate_zeroshot(args):
             f"{run.run_dir}/model.keras ({type(model).__name__}) has no text "
             "tower: zero-shot needs a pretrained or retrieval run."
         )
-    templates = tuple(t for t in (args.templates or "").split("|") if t) or TEMPLATES
     class_names = read_labels(run.shapes_file(args.split, "labels"))[0]
     result = zero_shot_classification(
         model,
@@ -136,7 +160,13 @@ def add_finetune_command(commands):
     )
     add = command.add_argument
     add("--task", required=True, choices=TASKS)
-    add("--from", dest="source", required=True, help="a vlpk pretrain run folder")
+    add(
+        "--from",
+        dest="source",
+        required=True,
+        help="a vlpk pretrain run folder, a task preset folder, or a KerasHub "
+        "CLIP/SigLIP preset (folder or name)",
+    )
     add("--config", help="a fine-tuning config .py file (training/configs/finetune_*)")
     add("--set", action="append", metavar="KEY=VALUE", help="override a config field")
     add("--workdir", default=None, help="output run folder (default RUN_DIR_<task>)")
@@ -156,7 +186,9 @@ def add_evaluate_command(commands):
 
     def run_command(name, help, run):
         command = evaluate.add_parser(name, help=help)
-        command.add_argument("--from", dest="source", required=True, help="run folder")
+        command.add_argument(
+            "--from", dest="source", required=True, help="a run or preset folder"
+        )
         command.add_argument("--split", default="test")
         command.add_argument("--data-dir", default=None)
         command.add_argument("--json", default=None, help="also write the figures here")

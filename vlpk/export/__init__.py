@@ -6,13 +6,11 @@ from vlpk.export.task_archives import (
     caption_archive,
     pretrainer_archive,
 )
-from vlpk.export.task_export import contrastive_task_archive
 from vlpk.export.versioning import existing_versions, next_version
 
 __all__ = [
     "answer_archive",
     "caption_archive",
-    "contrastive_task_archive",
     "dual_encoder_archive",
     "existing_versions",
     "export_saved_model",

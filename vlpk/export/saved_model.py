@@ -12,9 +12,7 @@ import keras
 import tensorflow as tf
 
 from vlpk.export.versioning import write_version_atomically
-
-IMAGE_BYTES = tf.TensorSpec([None], tf.string, name="image_bytes")
-TEXT = tf.TensorSpec([None], tf.string, name="text")
+from vlpk.models.signatures import IMAGE_BYTES, TEXT
 
 
 def dual_encoder_archive(model, image_preprocessor, text_preprocessor):

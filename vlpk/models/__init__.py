@@ -11,7 +11,9 @@ from vlpk.models.contrastive import (
 )
 from vlpk.models.fusion_classifier import FusionClassifier
 from vlpk.models.image_classifier import ImageClassifier
+from vlpk.models.presets import load_task
 from vlpk.models.pretrainer import VisionLanguagePretrainer
+from vlpk.models.task import VisionLanguageTask
 from vlpk.models.vgg16_concat import vgg16_concat_classifier
 
 __all__ = [
@@ -25,5 +27,7 @@ __all__ = [
     "KerasHubContrastivePretrainer",
     "KerasHubDualEncoderBackbone",
     "VisionLanguagePretrainer",
+    "VisionLanguageTask",
+    "load_task",
     "vgg16_concat_classifier",
 ]

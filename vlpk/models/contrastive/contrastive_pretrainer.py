@@ -1,15 +1,17 @@
 """CLIP / SigLIP pretraining as a KerasHub task: raw pairs into `fit`."""
 
 import keras
-import keras_hub
+import tensorflow as tf
 
 from vlpk.losses import ContrastiveLoss, SigmoidContrastiveLoss
 from vlpk.models.contrastive.contrastive_preprocessor import ContrastivePreprocessor
 from vlpk.models.contrastive.dual_encoder_backbone import DualEncoderBackbone
+from vlpk.models.signatures import IMAGE_BYTES, TEXT
+from vlpk.models.task import VisionLanguageTask
 
 
 @keras.saving.register_keras_serializable(package="vlpk")
-class ContrastivePretrainer(keras_hub.models.Task):
+class ContrastivePretrainer(VisionLanguageTask):
     """A dual-encoder backbone trained to pair images with their captions.
 
     With a preprocessor attached, `fit`, `evaluate` and `predict` take raw
@@ -38,6 +40,8 @@ class ContrastivePretrainer(keras_hub.models.Task):
     ... # doctest: +SKIP
     >>> task.save_to_preset("runs/clip")  # doctest: +SKIP
     >>> task = ContrastivePretrainer.from_preset("runs/clip")  # doctest: +SKIP
+    >>> export_saved_model(task.serving_archive(), "saved_models", "clip")
+    ... # doctest: +SKIP
 
     References:
         - [Radford et al., 2021](https://arxiv.org/abs/2103.00020) (CLIP)
@@ -84,3 +88,41 @@ class ContrastivePretrainer(keras_hub.models.Task):
         if not isinstance(loss, dict):
             loss = {"contrastive": loss}
         super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
+
+    def serving_signatures(self):
+        """`embed_image`, `embed_text` and `score` (also `serving_default`).
+
+        - `embed_image`: `image_bytes` → `image_embedding` (L2-normalized);
+        - `embed_text`: `text` → `text_embedding`;
+        - `score`: the cosine similarity of each image with the text at the
+          same position, so `vlpk predict --model` serves it too.
+
+        Decoding (with the pixel guard), resizing, tokenization and packing
+        run inside the graph, with the task's own preprocessor, so serving
+        cannot disagree with training.
+        """
+        preprocessor, backbone = self.preprocessor, self.backbone
+
+        @tf.function(input_signature=[IMAGE_BYTES])
+        def embed_image(image_bytes):
+            images = preprocessor.preprocess_images(image_bytes)
+            return {"image_embedding": backbone.get_image_embeddings(images)}
+
+        @tf.function(input_signature=[TEXT])
+        def embed_text(text):
+            inputs = preprocessor.preprocess_text(text)
+            return {"text_embedding": backbone.get_text_embeddings(**inputs)}
+
+        @tf.function(input_signature=[IMAGE_BYTES, TEXT])
+        def score(image_bytes, text):
+            # The functions above, traced once: their input signatures match.
+            image = embed_image(image_bytes)["image_embedding"]
+            text = embed_text(text)["text_embedding"]
+            return {"score": tf.reduce_sum(image * text, axis=-1)}
+
+        return {
+            "embed_image": embed_image,
+            "embed_text": embed_text,
+            "score": score,
+            "serving_default": score,
+        }

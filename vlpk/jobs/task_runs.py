@@ -1,0 +1,237 @@
+"""`vlpk finetune`, `evaluate` and `export` on a task preset.
+
+The source is a preset: a folder written by a vlpk task's `save_to_preset`,
+a run folder holding one in `preset/`, or a KerasHub CLIP or SigLIP preset
+(a folder, or a name when there is network or a cache). The task carries its
+preprocessor, so these jobs feed it raw image bytes and strings: nothing is
+rebuilt from a config, and no weight is copied by name. With no data given,
+Shapes is generated and used, as by `vlpk pretrain`.
+"""
+
+import json
+import os
+import sys
+import time
+
+import keras
+import tensorflow as tf
+
+from vlpk.data.pipeline import caption_pairs
+from vlpk.data.synthetic import read_labels, read_shapes, shapes_paths, write_shapes
+from vlpk.errors import InputError
+from vlpk.models.presets import is_task_preset, load_task
+from vlpk.tasks.retrieval import retrieval_scores
+from vlpk.tasks.zero_shot import zero_shot_classification
+
+# Where a run folder keeps its task preset.
+PRESET_DIR = "preset"
+# Shapes images per split: the quickstart's, and a smoke run's.
+SHAPES_SIZES = {"train": 2000, "val": 200, "test": 500}
+SMOKE_SHAPES_SIZES = {"train": 24, "val": 8, "test": 8}
+
+
+def _say(message):
+    print(message, file=sys.stderr, flush=True)
+
+
+def task_preset_path(source):
+    """`source`'s task preset folder, or the KerasHub preset name it is.
+
+    Returns None when `source` is a vlpk run folder without a task preset
+    (the jobs then read it as a config-built run).
+    """
+    source = os.fspath(source)
+    if is_task_preset(source):
+        return source
+    inner = os.path.join(source, PRESET_DIR)
+    if is_task_preset(inner):
+        return inner
+    if os.path.exists(source) or os.sep in source or source.startswith("."):
+        return None
+    return source  # a KerasHub preset name or handle
+
+
+def shapes_splits(data_dir, smoke=False, seed=0):
+    """`(train, val, test)` Shapes examples in `data_dir`.
+
+    A folder that already holds Shapes (a run's) is read as it is, whatever
+    its sizes; otherwise it is generated.
+    """
+    _say(f"      Shapes in {data_dir}")
+    if not os.path.isfile(shapes_paths(data_dir, "test")["captions"]):
+        sizes = SMOKE_SHAPES_SIZES if smoke else SHAPES_SIZES
+        write_shapes(data_dir, seed=seed, splits=sizes)
+    return tuple(read_shapes(data_dir, split) for split in ("train", "val", "test"))
+
+
+def raw_pairs(examples, batch_size, shuffle=True, seed=0, repeat=False):
+    """Batches of raw `{"images": bytes, "text": str, "image_id": int}`.
+
+    The task's preprocessor decodes and tokenizes them inside `fit`; the
+    image ids make two captions of one image each other's positives.
+    """
+    pairs = caption_pairs(examples)
+    ds = tf.data.Dataset.from_tensor_slices(
+        {
+            "images": pairs["image_path"],
+            "text": pairs["caption"],
+            "image_id": pairs["image_id"],
+        }
+    )
+    if shuffle:
+        ds = ds.shuffle(len(pairs["caption"]), seed=seed, reshuffle_each_iteration=True)
+    if repeat:
+        ds = ds.repeat()
+
+    def read(x):
+        return {**x, "images": tf.io.read_file(x["images"])}
+
+    ds = ds.map(read, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return ds.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+
+
+def evaluate_task(task, examples, kind, class_names=None, templates=None):
+    """Retrieval Recall@K or zero-shot accuracy of `task` on `examples`.
+
+    The task's own preprocessor decodes and tokenizes, as in serving.
+    """
+    preprocessor = task.preprocessor
+    images, text = preprocessor.preprocess_images, preprocessor.preprocess_text
+    if kind == "retrieval":
+        return retrieval_scores(task.backbone, examples, images, text)
+    kwargs = {"templates": templates} if templates else {}
+    return {
+        "zero_shot": zero_shot_classification(
+            task.backbone, examples, class_names, images, text, **kwargs
+        )
+    }
+
+
+def shapes_class_names(data_dir, split="test"):
+    """The Shapes class names, indexed by label."""
+    return read_labels(shapes_paths(data_dir, split)["labels"])[0]
+
+
+def finetune_task(config, source, workdir, data_dir=None, smoke=False, verbose=2):
+    """Fine-tunes the task preset `source` for retrieval; returns the metrics.
+
+    Args:
+        config: a `vlpk.tasks.FinetuneConfig` (`task="retrieval"`).
+        source: a task preset folder, a run folder with `preset/`, or a
+            KerasHub CLIP or SigLIP preset (folder or name).
+        workdir: the new run folder: `preset/` (the fine-tuned task),
+            `finetune.json`, `metrics.json`, `run.json`.
+        data_dir: the Shapes folder; `<workdir>/shapes` when None.
+        smoke: a few Shapes images per split instead of the quickstart's.
+        verbose: `fit` verbosity.
+    """
+    config.validate()
+    if config.task != "retrieval":
+        raise InputError(
+            f"From a preset, vlpk finetune runs --task retrieval (contrastive "
+            f"fine-tuning); --task {config.task} needs a `vlpk pretrain` run "
+            "folder. Zero-shot classification is `vlpk evaluate zeroshot`."
+        )
+    start = time.perf_counter()
+    keras.utils.set_random_seed(config.seed)
+    _say(f"[1/4] Loading the task preset {source}")
+    task = load_task(task_preset_path(source) or source)
+    data_dir = data_dir or os.path.join(workdir, "shapes")
+    train, _, test = shapes_splits(data_dir, smoke, config.seed)
+    steps = config.steps_per_epoch or len(caption_pairs(train)["caption"]) // (
+        config.batch_size
+    )
+    _say(f"[2/4] Fine-tuning: {config.epochs} epochs x {steps} steps")
+    task.compile(
+        optimizer=keras.optimizers.AdamW(
+            config.learning_rate, weight_decay=config.weight_decay
+        )
+    )
+    history = task.fit(
+        raw_pairs(train, config.batch_size, seed=config.seed, repeat=True),
+        epochs=config.epochs,
+        steps_per_epoch=steps,
+        verbose=verbose,
+        shuffle=False,  # the dataset shuffles itself, deterministically
+    )
+    _say(f"[3/4] Evaluating retrieval on test ({len(test)} images)")
+    metrics = evaluate_task(task, test, "retrieval")
+    _say(f"[4/4] Saving the task preset to {workdir}/{PRESET_DIR}")
+    save_task_run(task, workdir, config, data_dir)
+    metrics.update(
+        task=config.task,
+        source=source,
+        train_loss=[float(v) for v in history.history["loss"]],
+        seconds=round(time.perf_counter() - start, 1),
+    )
+    _write_json(os.path.join(workdir, "metrics.json"), metrics)
+    return metrics
+
+
+def save_task_run(task, workdir, config, data_dir):
+    """Writes the run folder of a task: its preset, config and data folder."""
+    from vlpk.jobs.run_dir import record_data_dir
+
+    os.makedirs(workdir, exist_ok=True)
+    task.save_to_preset(os.path.join(workdir, PRESET_DIR))
+    _write_json(os.path.join(workdir, "finetune.json"), config.to_dict())
+    record_data_dir(workdir, data_dir)
+
+
+def data_dir_of(source, data_dir=None):
+    """The Shapes folder for `source`: given, recorded by its run, or beside it."""
+    if data_dir:
+        return data_dir
+    try:
+        with open(os.path.join(source, "run.json"), encoding="utf-8") as f:
+            recorded = json.load(f).get("data_dir")
+    except (OSError, ValueError, AttributeError):
+        recorded = None
+    if recorded:
+        return recorded
+    # Beside a bare preset (never inside the user's folder), or here for a
+    # preset name.
+    if not os.path.isdir(source):
+        return "shapes"
+    return os.path.join(os.path.dirname(os.path.abspath(source)), "shapes")
+
+
+def _write_json(path, data):
+    tmp = f"{path}.tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(data, f, indent=2)
+    os.replace(tmp, path)  # never a half-written file
+
+
+def export_task(
+    source, name, export_root="saved_models", version=None, overwrite=False
+):
+    """Exports the task preset of `source` as a TF Serving SavedModel.
+
+    The task declares its signatures (`serving_signatures()`); they take raw
+    image bytes and strings.
+
+    Returns:
+        `(path, signatures)`: the version folder and its signature names.
+    """
+    from vlpk.export.saved_model import export_saved_model, signature_names
+
+    task = load_task(task_preset_path(source) or source)
+    path = export_saved_model(
+        task.serving_archive(), export_root, name, version, overwrite
+    )
+    return path, signature_names(path)
+
+
+def evaluate_task_source(source, kind, split="test", data_dir=None, templates=None):
+    """`vlpk evaluate retrieval|zeroshot` on a task preset (Shapes data)."""
+    task = load_task(task_preset_path(source) or source)
+    data_dir = data_dir_of(source, data_dir)
+    names = ("train", "val", "test")
+    if split not in names:
+        raise InputError(f"--split must be one of {names}.")
+    examples = shapes_splits(data_dir)[names.index(split)]
+    class_names = shapes_class_names(data_dir, split) if kind == "zeroshot" else None
+    result = evaluate_task(task, examples, kind, class_names, templates)
+    result.update(split=split, images=len(examples))
+    return result

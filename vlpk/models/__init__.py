@@ -1,6 +1,7 @@
 """Models: the dual encoder, the pretrainer, the task models, the course's."""
 
 from vlpk.models.captioner import Captioner
+from vlpk.models.classification import ZeroShotImageClassifier
 from vlpk.models.contrastive import (
     ContrastivePreprocessor,
     ContrastivePretrainer,
@@ -28,6 +29,7 @@ __all__ = [
     "KerasHubDualEncoderBackbone",
     "VisionLanguagePretrainer",
     "VisionLanguageTask",
+    "ZeroShotImageClassifier",
     "load_task",
     "vgg16_concat_classifier",
 ]

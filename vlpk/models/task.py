@@ -2,6 +2,13 @@
 
 import keras
 import keras_hub
+from keras_hub.src.utils.preset_utils import (
+    TASK_CONFIG_FILE,
+    check_config_class,
+    check_file_exists,
+    get_preset_loader,
+    load_json,
+)
 
 
 class VisionLanguageTask(keras_hub.models.Task):
@@ -21,6 +28,23 @@ class VisionLanguageTask(keras_hub.models.Task):
     >>> vlpk.export.export_saved_model(archive, "saved_models", "clip")
     ... # doctest: +SKIP
     """
+
+    @classmethod
+    def from_preset(cls, preset, load_weights=True, **kwargs):
+        """The task saved in `preset`, or a new `cls` on its backbone.
+
+        As KerasHub's `Task.from_preset`, except that a saved `task.json`
+        naming a subclass of `cls` loads as that class whatever its backbone:
+        a vlpk task takes any dual-encoder backbone (vlpk's, or a KerasHub
+        CLIP or SigLIP one), so a task class is not tied to one backbone
+        class as KerasHub's are.
+        """
+        if check_file_exists(preset, TASK_CONFIG_FILE):
+            saved = check_config_class(load_json(preset, TASK_CONFIG_FILE))
+            if issubclass(saved, cls):
+                loader = get_preset_loader(preset)
+                return loader.load_task(saved, load_weights, True, **kwargs)
+        return super().from_preset(preset, load_weights=load_weights, **kwargs)
 
     def serving_signatures(self):
         """`{name: tf.function}`: the functions a SavedModel of this task serves.

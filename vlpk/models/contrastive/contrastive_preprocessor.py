@@ -31,6 +31,10 @@ class ContrastivePreprocessor(keras_hub.models.Preprocessor):
     - `text`: strings, tokenized and packed by `tokenizer`;
     - optionally `image_id` (int): which image a caption belongs to.
 
+    Images alone (a tensor, or a dict with only `images`) give
+    `x = {"images"}` and pass `y` through, for an image classifier on the
+    same backbone (`vlpk.models.ZeroShotImageClassifier`).
+
     The output is `(x, y)` with `x = {"images", "token_ids", "padding_mask"}`
     and `y = {"contrastive": image ids}`, the targets of
     `vlpk.losses.ContrastiveLoss`: captions of one image are each other's
@@ -71,6 +75,8 @@ class ContrastivePreprocessor(keras_hub.models.Preprocessor):
 
     @preprocessing_function
     def call(self, x, y=None, sample_weight=None):
+        if (images := image_only_inputs(self, x)) is not None:
+            return keras.utils.pack_x_y_sample_weight(images, y, sample_weight)
         check_raw_inputs(x, "ContrastivePreprocessor")
         images = self.preprocess_images(x["images"])
         inputs = {"images": images, **self.preprocess_text(x["text"])}
@@ -101,6 +107,20 @@ class ContrastivePreprocessor(keras_hub.models.Preprocessor):
     @classmethod
     def from_config(cls, config):
         return cls(**deserialize_nested(config, ("tokenizer", "image_converter")))
+
+
+def image_only_inputs(preprocessor, x):
+    """`{"images"}` model inputs for images alone, else None.
+
+    Images alone are a tensor of image bytes or pixels, or a dict with only
+    `images`: what an image classifier on this preprocessor's backbone
+    takes (its labels pass through as `y`).
+    """
+    if isinstance(x, dict):
+        if set(x) != {"images"}:
+            return None
+        x = x["images"]
+    return {"images": preprocessor.preprocess_images(x)}
 
 
 def check_raw_inputs(x, name):

@@ -10,6 +10,7 @@ from vlpk.encoders.weights import load_keras_hub_preset
 from vlpk.models.contrastive.contrastive_preprocessor import (
     check_raw_inputs,
     contrastive_targets,
+    image_only_inputs,
 )
 from vlpk.models.contrastive.keras_hub_dual_encoder import KerasHubDualEncoderBackbone
 from vlpk.serialization import deserialize_nested
@@ -114,6 +115,8 @@ class KerasHubContrastivePreprocessor(keras_hub.models.Preprocessor):
 
     @preprocessing_function
     def call(self, x, y=None, sample_weight=None):
+        if (images := image_only_inputs(self, x)) is not None:
+            return keras.utils.pack_x_y_sample_weight(images, y, sample_weight)
         check_raw_inputs(x, "KerasHubContrastivePreprocessor")
         inputs = {
             "images": self.preprocess_images(x["images"]),

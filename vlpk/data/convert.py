@@ -134,13 +134,37 @@ def convert_examples(
     >>> manifest["examples"], len(manifest["skipped"])  # doctest: +SKIP
     (40504, 0)
     """
+    options = _shard_options(
+        split, shard_size, compression, max_pixels, max_words, split_long, extra_options
+    )
+    _refuse_split_folders(out_dir)
+    os.makedirs(out_dir, exist_ok=True)
+    if log is None:
+        log = SkipLog(strict, sys.stderr if verbose else None)
+    started = time.perf_counter()
+    chunks = _named_chunks(examples, split, shard_size, compression)
+    shards, seen = _write_shards(chunks, out_dir, options, workers, log, verbose)
+    manifest = _manifest(split, shards, seen, log, options, extra_manifest, started)
+    _write_manifest(out_dir, manifest, verbose)
+    return manifest
+
+
+def _shard_options(
+    split, shard_size, compression, max_pixels, max_words, split_long, extra_options
+):
+    """The options that say what the shards hold (`convert_examples`' args).
+
+    A re-run keeps finished shards only when these match (see
+    `_finished_shard`).
+
+    Raises:
+        InputError: when `shard_size` or `compression` is invalid.
+    """
     if shard_size <= 0:
         raise InputError(f"shard_size must be positive, got {shard_size}.")
     if compression not in (None, "gzip"):
         raise InputError(f"compression must be None or 'gzip', got {compression!r}.")
-    _refuse_split_folders(out_dir)
-    os.makedirs(out_dir, exist_ok=True)
-    options = {
+    return {
         "split": split,
         "shard_size": shard_size,
         "compression": compression,
@@ -149,20 +173,35 @@ def convert_examples(
         "split_long": split_long,
         **(extra_options or {}),
     }
-    if log is None:
-        log = SkipLog(strict, sys.stderr if verbose else None)
-    started = time.perf_counter()
+
+
+def _named_chunks(examples, split, shard_size, compression):
+    """Yields `(file name, examples)` per shard, `shard_size` examples each.
+
+    Only one chunk is held at a time: a generator of millions of examples
+    is never read whole.
+    """
+    iterator = iter(examples)
+    for index in itertools.count():
+        chunk = list(itertools.islice(iterator, shard_size))
+        if not chunk:
+            return
+        name = f"{split}-{index:05d}.tfrecord" + (".gz" if compression else "")
+        yield name, chunk
+
+
+def _write_shards(chunks, out_dir, options, workers, log, verbose):
+    """`(shards, seen)`: each shard's sidecar dict, and the examples read.
+
+    A shard finished by an earlier run with the same `options` is kept, and
+    its skips are logged again so the manifest lists them all.
+    """
     progress = keras.utils.Progbar(None, unit_name="example") if verbose else None
     shards, seen = [], 0
     workers = workers or os.cpu_count() or 1
     with concurrent.futures.ThreadPoolExecutor(workers) as pool:
-        iterator = iter(examples)
-        for index in itertools.count():
-            chunk = list(itertools.islice(iterator, shard_size))
-            if not chunk:
-                break
+        for name, chunk in chunks:
             seen += len(chunk)
-            name = f"{split}-{index:05d}.tfrecord" + (".gz" if compression else "")
             shard = _finished_shard(out_dir, name, options)
             if shard is None:
                 shard = _write_shard(pool, chunk, out_dir, name, options, log)
@@ -174,26 +213,34 @@ def convert_examples(
                 progress.update(seen)
     if progress is not None:
         progress.update(seen, finalize=True)
-    skipped = log.entries
-    manifest = {
+    return shards, seen
+
+
+def _manifest(split, shards, seen, log, options, extra_manifest, started):
+    """The manifest dict `convert_examples` returns and writes."""
+    return {
         "split": split,
         "examples": sum(s["examples"] for s in shards),
         "captions": sum(s["captions"] for s in shards),
-        "skipped": skipped,
+        "skipped": log.entries,
         "records_read": seen,
         "shards": [{"file": s["file"], "examples": s["examples"]} for s in shards],
         "options": options,
         **(extra_manifest or {}),
         "seconds": round(time.perf_counter() - started, 3),
     }
+
+
+def _write_manifest(out_dir, manifest, verbose):
+    """Writes `out_dir/manifest.json`; when `verbose`, says what it holds."""
     write_json(os.path.join(out_dir, MANIFEST), manifest)
     if verbose:
         print(
             f"wrote {manifest['examples']} examples ({manifest['captions']} captions) "
-            f"in {len(shards)} shard(s) to {out_dir}; skipped {len(skipped)}",
+            f"in {len(manifest['shards'])} shard(s) to {out_dir}; "
+            f"skipped {len(manifest['skipped'])}",
             file=sys.stderr,
         )
-    return manifest
 
 
 def read_manifest(out_dir):

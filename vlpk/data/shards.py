@@ -332,47 +332,29 @@ def caption_pair_dataset(
     corrupt, a decompression bomb) are skipped with a warning, never decoded
     past their header when they declare too many pixels.
 
-    The order of operations keeps memory small and the pipeline fast:
-
-    - the record shuffle holds encoded bytes; images are decoded after it;
-    - parsing, the header guard and decoding run in one parallel map;
-    - decoded images travel as uint8 (the preprocessor's pixel values before
-      its float cast) and whole batches are cast to float32 at the end;
-    - the captions of one image are spread by a small shuffle of decoded
-      pairs (4 batches). Without shuffling, pairs are cut into batches with
-      `rebatch`, which copies each image once.
-
-    With `cache`, images are decoded once, before the cache, and the shuffle
-    holds cached decoded images instead.
-
     Args:
         path: shards, as accepted by `shard_files`.
         image_preprocessor: a `vlpk.data.ImagePreprocessor`, which decodes,
             guards and resizes every image (as in serving).
         text_preprocessor: a `vlpk.text.TextPreprocessor`.
         batch_size: the global batch size.
-        shuffle_buffer: records held by the shuffle buffer (0: no shuffling,
-            files and records are read in order). The shuffle is seeded and
-            differs each epoch.
+        shuffle_buffer: records held by the shuffle buffer, seeded and
+            reshuffled each epoch (0: files and records are read in order).
         seed: seed of the file shuffle, record shuffle and caption choice.
-        deterministic: reproducible order given `seed`; `False` trades it for
-            throughput.
+        deterministic: reproducible order given `seed`; `False` trades it for speed.
         augment: optional Keras layer (or `keras.Sequential`) called on each
             decoded float32 image `[H, W, 3]` in `[0, 255]`, after the cache,
             e.g. `keras.layers.RandomCrop`, `RandomZoom`, `RandomContrast`.
-            Avoid horizontal flips: they make captions such as "a dog left of
-            a car" false.
+            Avoid horizontal flips: "a dog left of a car" would turn false.
         cache: `True` caches decoded images in memory, a string caches them in
             that file; either way decoding runs once, in the first epoch.
         repeat: repeat forever (for step-based training).
         drop_remainder: drop the last partial batch.
-        one_caption_per_image: emit one pair per image instead of one per
-            caption, the caption drawn at random each epoch (seeded, stateless
-            draw).
+        one_caption_per_image: one pair per image instead of one per caption,
+            the caption drawn anew each epoch (seeded, stateless draw).
         input_context: the `tf.distribute.InputContext` of
-            `strategy.distribute_datasets_from_function`: this worker reads
-            only its own shards (see `read_records`). `batch_size` is then the
-            per-replica batch size.
+            `strategy.distribute_datasets_from_function`: read only this
+            worker's shards (see `read_records`), `batch_size` per replica.
 
     Returns:
         A `tf.data.Dataset` of `({"images", "token_ids", "padding_mask"},
@@ -390,15 +372,34 @@ def caption_pair_dataset(
     >>> def dataset_fn(context):
     ...     return caption_pair_dataset(
     ...         "shards/karpathy-coco/train", ImagePreprocessor(224),
-    ...         text_preprocessor,
-    ...         batch_size=context.get_per_replica_batch_size(256), repeat=True,
-    ...         input_context=context)
+    ...         text_preprocessor, repeat=True, input_context=context,
+    ...         batch_size=context.get_per_replica_batch_size(256))
     >>> DistributedTrainer(model, strategy).fit(  # doctest: +SKIP
     ...     dataset_fn, steps=1000)
     """
-    shuffle = shuffle_buffer > 0
     parallel = dict(num_parallel_calls=AUTOTUNE, deterministic=deterministic)
-    shape = image_preprocessor.image_size + (3,)
+    decode = _record_decoder(image_preprocessor)
+    ds = _record_stream(
+        path, decode, shuffle_buffer, seed, cache, repeat, input_context, parallel
+    )
+    if one_caption_per_image:
+        ds, per_image = _one_caption_each(ds, decode, cache, seed, parallel), True
+    else:
+        ds = _caption_chunks(ds, decode, image_preprocessor, cache, parallel)
+        ds, per_image = _spread_pairs(ds, shuffle_buffer, augment, batch_size, seed)
+    ds = _batched(ds, augment, per_image, batch_size, drop_remainder, parallel)
+    return _tokenized(ds, text_preprocessor, parallel)
+
+
+def _record_decoder(image_preprocessor):
+    """`decode_record(serialized)`: one record, parsed, its image decoded.
+
+    The record becomes a dict of `image` (uint8: the preprocessor's pixel
+    values before its float cast, so decoded images travel at a quarter of
+    the size), `captions`, `image_id` and `ok` (false, with a zero image,
+    when `decode_guarded` rejected the bytes). Parsing, the header guard and
+    decoding run in this one function, so in one parallel map.
+    """
 
     def decode_record(serialized):
         record = parse_example(serialized)
@@ -415,6 +416,77 @@ def caption_pair_dataset(
             "ok": ok,
         }
 
+    return decode_record
+
+
+def _decoded(ds, decode_record, parallel):
+    """The decoded records of `ds` whose image passed and that have captions."""
+    # Records that are no `tf.train.Example`, and corrupt data behind a
+    # valid header (a truncated JPEG), raise: drop that record, not the
+    # epoch.
+    ds = ds.map(decode_record, **parallel).ignore_errors(log_warning=True)
+    return ds.filter(lambda r: r["ok"] & (tf.size(r["captions"]) > 0))
+
+
+def _record_stream(
+    path, decode_record, shuffle_buffer, seed, cache, repeat, input_context, parallel
+):
+    """The records of the shards, shuffled and repeated, before any pairing.
+
+    Without `cache` they are still serialized: the record shuffle then holds
+    encoded bytes, and images are decoded after it. With `cache`, images are
+    decoded once, before the cache, and the shuffle holds cached decoded
+    images instead.
+    """
+    shuffle = shuffle_buffer > 0
+    ds = _serialized_records(
+        path,
+        parallel["deterministic"],
+        shuffle_files=shuffle,
+        seed=seed,
+        input_context=input_context,
+    )
+    if cache:
+        ds = _decoded(ds, decode_record, parallel)
+        ds = ds.cache("" if cache is True else os.fspath(cache))
+    if shuffle:
+        ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+    if repeat:
+        ds = ds.repeat()
+    return ds
+
+
+def _one_caption_each(ds, decode_record, cached, seed, parallel):
+    """`(image, caption, image_id)` per image, one caption drawn per epoch.
+
+    The draw is stateless, seeded by a per-epoch random stream and the image
+    id, so it is the same for a given seed whatever the parallelism.
+    """
+    if not cached:
+        ds = _decoded(ds, decode_record, parallel)
+    draws = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
+
+    def pick(record, draw):
+        n = tf.shape(record["captions"], out_type=tf.int64)[0]
+        index = tf.random.stateless_uniform(
+            [],
+            seed=tf.stack([draw, record["image_id"]]),
+            minval=0,
+            maxval=n,
+            dtype=tf.int64,
+        )
+        return record["image"], record["captions"][index], record["image_id"]
+
+    return tf.data.Dataset.zip(ds, draws).map(pick, **parallel)
+
+
+def _caption_chunks(ds, decode_record, image_preprocessor, cached, parallel):
+    """One chunk `(images, captions, image_ids)` of pairs per image.
+
+    `ds` holds decoded records when `cached`, else serialized ones.
+    """
+    shape = image_preprocessor.image_size + (3,)
+
     def to_pairs(record):
         # One chunk of pairs per image, none for a rejected image: no filter
         # stage. `broadcast_to` forwards the image when it has one caption.
@@ -423,59 +495,33 @@ def caption_pair_dataset(
         ids = tf.fill([n], record["image_id"])
         return images, record["captions"][:n], ids
 
-    def decoded(ds):
-        # Records that are no `tf.train.Example`, and corrupt data behind a
-        # valid header (a truncated JPEG), raise: drop that record, not the
-        # epoch.
-        ds = ds.map(decode_record, **parallel).ignore_errors(log_warning=True)
-        return ds.filter(lambda r: r["ok"] & (tf.size(r["captions"]) > 0))
+    if cached:
+        return ds.map(to_pairs, **parallel)
+    # Parsing, the guard, decoding and expansion in one parallel map.
+    ds = ds.map(lambda s: to_pairs(decode_record(s)), **parallel)
+    return ds.ignore_errors(log_warning=True)
 
-    ds = _serialized_records(
-        path,
-        deterministic,
-        shuffle_files=shuffle,
-        seed=seed,
-        input_context=input_context,
-    )
-    if cache:
-        ds = decoded(ds).cache("" if cache is True else os.fspath(cache))
+
+def _spread_pairs(ds, shuffle_buffer, augment, batch_size, seed):
+    """`(ds, per_image)`: single pairs when shuffling or augmenting.
+
+    Shuffled pairs go through the small pair shuffle of
+    `_PAIR_SHUFFLE_BATCHES`. Otherwise the chunks stay whole (`per_image` is
+    false) and `_batched` cuts them with `rebatch`, which copies each image
+    once.
+    """
+    shuffle = shuffle_buffer > 0
+    per_image = shuffle or augment is not None
+    if per_image:
+        ds = ds.unbatch()
     if shuffle:
-        ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
-    if repeat:
-        ds = ds.repeat()
+        pairs = min(shuffle_buffer, _PAIR_SHUFFLE_BATCHES * batch_size)
+        ds = ds.shuffle(pairs, seed=seed + 1, reshuffle_each_iteration=True)
+    return ds, per_image
 
-    if one_caption_per_image:
-        if not cache:
-            ds = decoded(ds)
-        draws = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
 
-        def pick(record, draw):
-            n = tf.shape(record["captions"], out_type=tf.int64)[0]
-            index = tf.random.stateless_uniform(
-                [],
-                seed=tf.stack([draw, record["image_id"]]),
-                minval=0,
-                maxval=n,
-                dtype=tf.int64,
-            )
-            return record["image"], record["captions"][index], record["image_id"]
-
-        ds = tf.data.Dataset.zip(ds, draws).map(pick, **parallel)
-        per_image = True
-    else:
-        if cache:
-            ds = ds.map(to_pairs, **parallel)
-        else:
-            # Parsing, the guard, decoding and expansion in one parallel map.
-            ds = ds.map(lambda s: to_pairs(decode_record(s)), **parallel)
-            ds = ds.ignore_errors(log_warning=True)
-        per_image = shuffle or augment is not None
-        if per_image:
-            ds = ds.unbatch()
-        if shuffle:
-            pairs = min(shuffle_buffer, _PAIR_SHUFFLE_BATCHES * batch_size)
-            ds = ds.shuffle(pairs, seed=seed + 1, reshuffle_each_iteration=True)
-
+def _batched(ds, augment, per_image, batch_size, drop_remainder, parallel):
+    """Batches of pairs, each image augmented first when `augment` is given."""
     if augment is not None:
         ds = ds.map(
             lambda image, caption, image_id: (
@@ -486,10 +532,13 @@ def caption_pair_dataset(
             **parallel,
         )
     if per_image:
-        ds = ds.batch(batch_size, drop_remainder=drop_remainder)
-    else:
-        # Chunks of pairs (one chunk per image) into batches, in one copy.
-        ds = ds.rebatch(batch_size, drop_remainder=drop_remainder)
+        return ds.batch(batch_size, drop_remainder=drop_remainder)
+    # Chunks of pairs (one chunk per image) into batches, in one copy.
+    return ds.rebatch(batch_size, drop_remainder=drop_remainder)
+
+
+def _tokenized(ds, text_preprocessor, parallel):
+    """The model's inputs and targets; whole batches are cast to float32."""
 
     def tokenize(images, captions, image_ids):
         x = {"images": tf.cast(images, "float32"), **text_preprocessor(captions)}

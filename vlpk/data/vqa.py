@@ -25,6 +25,7 @@ The synthetic Shapes dataset is written in the same format
 """
 
 import os
+from typing import NamedTuple
 
 from vlpk.data.records import (
     Example,
@@ -35,6 +36,14 @@ from vlpk.data.records import (
     report_or_raise,
 )
 from vlpk.errors import InputError
+
+
+class _Answers(NamedTuple):
+    """The answers of an annotations file (see `_read_answers`)."""
+
+    path: str | None  # the annotations file; `None`: a split without answers
+    by_question: dict  # question id -> image_id, answers, answer, answer_type
+    dropped: set  # question ids whose annotation was reported, not read
 
 
 def read_vqa(
@@ -91,11 +100,28 @@ def read_vqa(
     questions = get_field(data, "questions", questions_path, "the top level", list)
     file_name = _file_namer(data, questions_path, image_files)
 
-    answers, dropped = {}, set()
+    answers = _Answers(None, {}, set())
     if annotations_path is not None:
-        annotations_path = os.fspath(annotations_path)
-        answers, dropped = _read_answers(annotations_path, report)
+        answers = _read_answers(os.fspath(annotations_path), report)
 
+    examples, seen, unreadable_ids = _read_questions(
+        questions, questions_path, answers, images_dir, file_name, report
+    )
+    # A question skipped for an unreadable id may be the one an annotation
+    # belongs to, so only a clean questions file proves an annotation orphaned.
+    if not unreadable_ids:
+        _refuse_unasked(answers, seen, questions_path)
+    return examples
+
+
+def _read_questions(questions, questions_path, answers, images_dir, file_name, report):
+    """`(examples, seen, unreadable_ids)` of the questions, in their order.
+
+    `seen` holds the question ids read; `unreadable_ids` says whether a
+    question was skipped before its id could be read. A bad question is
+    reported (or raises, see `read_vqa`); a question without an annotation
+    in `answers` raises, unless its annotation was reported already.
+    """
     examples, seen, unreadable_ids = [], set(), False
     for index, question in enumerate(questions):
         where = f"questions[{index}]"
@@ -113,12 +139,12 @@ def read_vqa(
             )
             continue
         seen.add(question_id)
-        if annotations_path is not None and question_id not in answers:
-            if question_id in dropped:
+        if answers.path is not None and question_id not in answers.by_question:
+            if question_id in answers.dropped:
                 continue  # its annotation was reported already
             raise InputError(
                 f"question_id {question_id} from {questions_path} has no "
-                f"annotation in {annotations_path}. Check that both files are of "
+                f"annotation in {answers.path}. Check that both files are of "
                 "the same split."
             )
         try:
@@ -127,8 +153,8 @@ def read_vqa(
                 where,
                 question_id,
                 questions_path,
-                annotations_path,
-                answers.get(question_id, {}),
+                answers.path,
+                answers.by_question.get(question_id, {}),
                 images_dir,
                 file_name,
             )
@@ -137,18 +163,18 @@ def read_vqa(
             continue
         if example is not None:
             examples.append(example)
+    return examples, seen, unreadable_ids
 
-    # A question skipped for an unreadable id may be the one an annotation
-    # belongs to, so only a clean questions file proves an annotation orphaned.
-    if not unreadable_ids:
-        for question_id in answers:
-            if question_id not in seen:
-                raise InputError(
-                    f"question_id {question_id} from {annotations_path} has no "
-                    f"question in {questions_path}. Check that both files are of "
-                    "the same split."
-                )
-    return examples
+
+def _refuse_unasked(answers, seen, questions_path):
+    """Raises for the first answered question id that no question has."""
+    for question_id in answers.by_question:
+        if question_id not in seen:
+            raise InputError(
+                f"question_id {question_id} from {answers.path} has no "
+                f"question in {questions_path}. Check that both files are of "
+                "the same split."
+            )
 
 
 def _read_question(
@@ -214,8 +240,7 @@ def _file_namer(data, path, image_files):
 
 
 def _read_answers(path, report):
-    """`(answers, dropped)`: question id -> dict of image_id, answers, answer
-    and answer_type; and the question ids whose annotation was reported."""
+    """The `_Answers` of the annotations file at `path`."""
     data = read_json(path, "VQA annotations")
     annotations = get_field(data, "annotations", path, "the top level", list)
     answers, dropped = {}, set()
@@ -247,4 +272,4 @@ def _read_answers(path, report):
         except RecordError as error:
             report_error(report, error)
             dropped.add(question_id)
-    return answers, dropped - set(answers)
+    return _Answers(path, answers, dropped - set(answers))

@@ -77,27 +77,13 @@ def iter_caption_pairs(
         images_dir = os.path.dirname(path)
     with open(path, "rb") as f:
         columns = _read_header(f.readline(), path, delimiter)
-        missing = [c for c in (image_column, caption_column) if c not in columns]
-        if missing:
-            raise InputError(
-                f"{path}: the header has no column {missing[0]!r}; the columns "
-                f"found are {columns}. Pass --image-column/--caption-column."
-            )
-        image_at = columns.index(image_column)
-        caption_at = columns.index(caption_column)
+        image_at, caption_at = _column_indices(
+            columns, image_column, caption_column, path
+        )
         for row, raw in enumerate(f):
             source = f"{path}: line {row + 2}"
-            try:
-                line = raw.decode("utf-8").rstrip("\r\n")
-            except UnicodeDecodeError:
-                report_or_raise(report, source, "caption is not valid UTF-8")
-                continue
-            if not line.strip():
-                continue
-            fields = next(csv.reader([line], delimiter=delimiter), [])
-            if len(fields) != len(columns):
-                reason = f"expected {len(columns)} fields, found {len(fields)}"
-                report_or_raise(report, source, reason)
+            fields = _row_fields(raw, source, delimiter, len(columns), report)
+            if fields is None:
                 continue
             image, caption = fields[image_at].strip(), fields[caption_at].strip()
             if not image:
@@ -107,6 +93,37 @@ def iter_caption_pairs(
                 report_or_raise(report, source, "empty caption")
                 continue
             yield Example(os.path.join(images_dir, image), row, (caption,))
+
+
+def _column_indices(columns, image_column, caption_column, path):
+    """`(image_at, caption_at)`: where the two columns are in the header."""
+    missing = [c for c in (image_column, caption_column) if c not in columns]
+    if missing:
+        raise InputError(
+            f"{path}: the header has no column {missing[0]!r}; the columns "
+            f"found are {columns}. Pass --image-column/--caption-column."
+        )
+    return columns.index(image_column), columns.index(caption_column)
+
+
+def _row_fields(raw, source, delimiter, width, report):
+    """The fields of one data line (raw bytes), or `None` to skip it.
+
+    A blank line is skipped silently; a line that is not UTF-8 or does not
+    have `width` fields is reported (see `iter_caption_pairs`) and skipped.
+    """
+    try:
+        line = raw.decode("utf-8").rstrip("\r\n")
+    except UnicodeDecodeError:
+        report_or_raise(report, source, "caption is not valid UTF-8")
+        return None
+    if not line.strip():
+        return None
+    fields = next(csv.reader([line], delimiter=delimiter), [])
+    if len(fields) != width:
+        report_or_raise(report, source, f"expected {width} fields, found {len(fields)}")
+        return None
+    return fields
 
 
 def _read_header(raw, path, delimiter):

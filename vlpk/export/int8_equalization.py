@@ -120,13 +120,48 @@ def equalize_for_int8(model, images, percentile=99.99):
     if not any(pairs.values()):
         return model
     normalized = np.asarray(encoder.pixel_normalization(images))
+    relu_scale, conv_affine = _channel_ranges(backbone, pairs, normalized, percentile)
+    new_backbone = _prescaled_copy(backbone, pairs, conv_affine)
+    if new_backbone is None:
+        return model
+    _equalize_weights(backbone, new_backbone, pairs, relu_scale, conv_affine)
+    new_encoder = ImageEncoder(
+        new_backbone,
+        output=encoder.output_mode,
+        normalization=encoder.normalization,
+        image_size=encoder.image_size,
+        name=encoder.name,
+    )
+    return keras.models.clone_model(
+        model, clone_function=lambda x: new_encoder if x is encoder else x
+    )
+
+
+def _channel_ranges(backbone, pairs, images, percentile):
+    """`(relu_scale, conv_affine)` by layer name, measured on `images`.
+
+    `relu_scale` holds `s` of each ReLU of `pairs["relu_conv"]`
+    (`_channel_scale`), `conv_affine` the `(r, m)` of each convolution of
+    `pairs["conv_norm"]` (`_channel_affine`); `images` are already
+    normalized for the backbone.
+    """
     relus = [relu for _, relu, _ in pairs["relu_conv"]]
     convs = [conv for conv, _ in pairs["conv_norm"]]
     probe = keras.Model(backbone.input, [x.output for x in relus + convs])
-    values = probe.predict(normalized, batch_size=64, verbose=0)
+    values = probe.predict(images, batch_size=64, verbose=0)
     values = dict(zip(relus + convs, values if isinstance(values, list) else [values]))
     relu_scale = {x.name: _channel_scale(values[x], percentile) for x in relus}
     conv_affine = {x.name: _channel_affine(values[x], percentile) for x in convs}
+    return relu_scale, conv_affine
+
+
+def _prescaled_copy(backbone, pairs, conv_affine):
+    """A copy of `backbone` with fresh weights, or `None` (with a warning).
+
+    The group norms of `pairs["conv_norm"]` become
+    `PrescaledGroupNormalization`s that undo their convolution's `(r, m)`,
+    and those convolutions get a bias to carry the shift.
+    """
     prescale = {norm.name: conv_affine[conv.name] for conv, norm in pairs["conv_norm"]}
 
     def clone(layer):
@@ -140,15 +175,20 @@ def equalize_for_int8(model, images, percentile=99.99):
         return layer.__class__.from_config(config)
 
     try:
-        new_backbone = keras.models.clone_model(backbone, clone_function=clone)
+        return keras.models.clone_model(backbone, clone_function=clone)
     except Exception as error:  # a layer that cannot be rebuilt from its config
         warnings.warn(
             f"int8 export: could not copy the image backbone to equalize its "
             f"channels ({type(error).__name__}: {error}); exporting it "
             "without channel equalization.",
-            stacklevel=2,
+            # Points at the caller of `equalize_for_int8`.
+            stacklevel=3,
         )
-        return model
+        return None
+
+
+def _equalize_weights(backbone, new_backbone, pairs, relu_scale, conv_affine):
+    """Sets the weights of `new_backbone`: those of `backbone`, equalized."""
     for old in backbone.layers:
         if not old.weights:
             continue
@@ -168,16 +208,6 @@ def equalize_for_int8(model, images, percentile=99.99):
         new_norm.beta.assign(np.asarray(new_norm.beta) / s)
         new_conv = new_backbone.get_layer(conv.name)
         new_conv.kernel.assign(np.asarray(new_conv.kernel) * s[:, None])
-    new_encoder = ImageEncoder(
-        new_backbone,
-        output=encoder.output_mode,
-        normalization=encoder.normalization,
-        image_size=encoder.image_size,
-        name=encoder.name,
-    )
-    return keras.models.clone_model(
-        model, clone_function=lambda x: new_encoder if x is encoder else x
-    )
 
 
 def _channel_scale(values, percentile):

@@ -359,20 +359,51 @@ def export_tflite(
         data = calibration_data(
             model, calibration_examples, image_preprocessor, text_preprocessor
         )
-    transform = None
-    if variant == "int8":
-        calibration_images = np.stack(data[0])
-
-        def transform(image_model):
-            return equalize_for_int8(image_model, calibration_images, INT8_PERCENTILE)
-
+    transform = _int8_transform(variant, data[0])
     functions = encoder_functions(
         model, image_size, sequence_length, normalized, image_transform=transform
     )
+    tmp = _temporary_folder(out_dir)
+    manifest = _manifest(variant, image_size, sequence_length, normalized)
+    try:
+        manifest["models"] = _write_models(functions, tmp, variant, data)
+        measured = _parity_with_keras(
+            model, tmp, parity_examples, data, image_preprocessor, text_preprocessor
+        )
+        if measured is not None:
+            manifest["parity"] = measured
+        _publish(tmp, out_dir, manifest, vocabulary_path)
+    finally:
+        if os.path.exists(tmp):
+            shutil.rmtree(tmp, ignore_errors=True)
+    return manifest
+
+
+def _int8_transform(variant, calibration_images):
+    """The `image_transform` of `encoder_functions`: for `int8`, the channel
+    equalization (`equalize_for_int8`) on the calibration images; else
+    `None`."""
+    if variant != "int8":
+        return None
+    calibration_images = np.stack(calibration_images)
+
+    def transform(image_model):
+        return equalize_for_int8(image_model, calibration_images, INT8_PERCENTILE)
+
+    return transform
+
+
+def _temporary_folder(out_dir):
+    """A new, empty folder beside `out_dir`, to be renamed into its place."""
     parent = os.path.dirname(os.path.abspath(out_dir))
     os.makedirs(parent, exist_ok=True)
     tmp = os.path.join(parent, f".tmp-{uuid.uuid4().hex[:8]}")
     os.makedirs(tmp)
+    return tmp
+
+
+def _manifest(variant, image_size, sequence_length, normalized):
+    """The `tflite.json` manifest before any model is written."""
     manifest = {
         "variant": variant,
         "image_size": list(image_size),
@@ -385,41 +416,68 @@ def export_tflite(
         manifest["float_ops"] = list(INT8_FLOAT_OPS)
         manifest["channel_equalization"] = "vlpk.export.int8_equalization"
         manifest["bias_corrected"] = list(BIAS_CORRECTED)
-    try:
-        for name, (function, tracked) in functions.items():
-            representative = _representative(name, *data) if variant == "int8" else None
-            flatbuffer = convert(function, tracked, variant, representative)
-            if variant == "int8" and name in BIAS_CORRECTED:
-                function = bias_corrected(function, flatbuffer, representative)
-                flatbuffer = convert(function, tracked, variant, representative)
-            with open(os.path.join(tmp, f"{name}.tflite"), "wb") as f:
-                f.write(flatbuffer)
-            manifest["models"][name] = {
-                "file": f"{name}.tflite",
-                "bytes": len(flatbuffer),
-                "inputs": [s.name for s in function.input_signature],
-            }
-        held_out = list(parity_examples)
-        if held_out:
-            images, texts, _ = calibration_data(
-                model, held_out, image_preprocessor, text_preprocessor, fused=False
-            )
-            manifest["parity"] = parity(model, tmp, images, texts)
-            manifest["parity"]["examples"] = "held out"
-        elif data[0]:
-            manifest["parity"] = parity(model, tmp, data[0], data[1])
-            manifest["parity"]["examples"] = "calibration"
-        if vocabulary_path:
-            shutil.copyfile(vocabulary_path, os.path.join(tmp, "vocab.txt"))
-        with open(os.path.join(tmp, "tflite.json"), "w") as f:
-            json.dump(manifest, f, indent=2)
-        if os.path.exists(out_dir):
-            shutil.rmtree(out_dir)
-        os.rename(tmp, out_dir)
-    finally:
-        if os.path.exists(tmp):
-            shutil.rmtree(tmp, ignore_errors=True)
     return manifest
+
+
+def _write_models(functions, folder, variant, data):
+    """Converts each of `functions` into `folder/<name>.tflite`.
+
+    Args:
+        functions: `{name: (tf.function, tracked models)}`, as
+            `encoder_functions` returns.
+        folder: where the files go.
+        variant: one of `VARIANTS`.
+        data: `(images, texts, features)` from `calibration_data`; int8
+            calibrates on them, and bias-corrects the `BIAS_CORRECTED` files.
+
+    Returns:
+        The manifest's `models`: `{name: {"file", "bytes", "inputs"}}`.
+    """
+    models = {}
+    for name, (function, tracked) in functions.items():
+        representative = _representative(name, *data) if variant == "int8" else None
+        flatbuffer = convert(function, tracked, variant, representative)
+        if variant == "int8" and name in BIAS_CORRECTED:
+            function = bias_corrected(function, flatbuffer, representative)
+            flatbuffer = convert(function, tracked, variant, representative)
+        with open(os.path.join(folder, f"{name}.tflite"), "wb") as f:
+            f.write(flatbuffer)
+        models[name] = {
+            "file": f"{name}.tflite",
+            "bytes": len(flatbuffer),
+            "inputs": [s.name for s in function.input_signature],
+        }
+    return models
+
+
+def _parity_with_keras(
+    model, folder, parity_examples, data, image_preprocessor, text_preprocessor
+):
+    """The manifest's `parity` of the files in `folder`, or `None`.
+
+    Measured on `parity_examples` when there are any (`"examples": "held
+    out"`), else on the calibration `data` (`"calibration"`), else not.
+    """
+    held_out = list(parity_examples)
+    if held_out:
+        images, texts, _ = calibration_data(
+            model, held_out, image_preprocessor, text_preprocessor, fused=False
+        )
+        return {**parity(model, folder, images, texts), "examples": "held out"}
+    if data[0]:
+        return {**parity(model, folder, data[0], data[1]), "examples": "calibration"}
+    return None
+
+
+def _publish(tmp, out_dir, manifest, vocabulary_path):
+    """Completes the export in `tmp` and renames it to `out_dir`."""
+    if vocabulary_path:
+        shutil.copyfile(vocabulary_path, os.path.join(tmp, "vocab.txt"))
+    with open(os.path.join(tmp, "tflite.json"), "w") as f:
+        json.dump(manifest, f, indent=2)
+    if os.path.exists(out_dir):
+        shutil.rmtree(out_dir)
+    os.rename(tmp, out_dir)
 
 
 def _cosine(a, b):

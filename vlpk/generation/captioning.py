@@ -110,13 +110,37 @@ def generate_captions(
     >>> decode_captions(ids, tokenizer)
     ['a red circle', 'two blue squares']
     """
+    sampler = _traceable_sampler(sampler, sampler_kwargs)
+    max_length = _checked_max_length(decoder, max_length)
+    image_tokens = ops.convert_to_tensor(image_tokens)
+    prompt, mask = _start_prompts(
+        ops.shape(image_tokens)[0], max_length, start_token_id, pad_token_id
+    )
+    return sampler(
+        _next_logits(decoder, max_length, end_token_id, pad_token_id),
+        prompt,
+        cache=image_tokens,
+        index=1,
+        mask=mask,
+        stop_token_ids=[end_token_id],
+        model=decoder,
+    )
+
+
+def _traceable_sampler(sampler, sampler_kwargs):
+    """`get_sampler(sampler, **sampler_kwargs)`, refusing to build a random
+    sampler by name inside a `tf.function` (see `generate_captions`)."""
     if sampler in _RANDOM_SAMPLERS and tf.inside_function():
         raise ValueError(
             f"sampler={sampler!r} inside a tf.function would create its seed "
             "variable while tracing. Build the sampler outside, e.g. "
             "keras_hub.samplers.TopKSampler(k=5, seed=0), and pass the instance."
         )
-    sampler = get_sampler(sampler, **sampler_kwargs)
+    return get_sampler(sampler, **sampler_kwargs)
+
+
+def _checked_max_length(decoder, max_length):
+    """`max_length`, by default the decoder's; raises outside `[2, limit]`."""
     if max_length is None:
         max_length = decoder.sequence_length
     limit = getattr(decoder, "sequence_length", max_length)
@@ -125,8 +149,11 @@ def generate_captions(
             f"max_length must be between 2 and the decoder's sequence_length "
             f"({limit}); got {max_length}."
         )
-    image_tokens = ops.convert_to_tensor(image_tokens)
-    batch_size = ops.shape(image_tokens)[0]
+    return max_length
+
+
+def _start_prompts(batch_size, max_length, start_token_id, pad_token_id):
+    """`(prompt, mask)`: `[start, pad, pad, ...]` rows, and where not to sample."""
     prompt = ops.concatenate(
         [
             ops.full((batch_size, 1), start_token_id, dtype="int32"),
@@ -138,6 +165,16 @@ def generate_captions(
     # overwriting it and from counting it as an end token.
     mask = ops.arange(max_length)[None, :] < 1
     mask = ops.broadcast_to(mask, ops.shape(prompt))
+    return prompt, mask
+
+
+def _next_logits(decoder, max_length, end_token_id, pad_token_id):
+    """The sampler's `next(prompt, cache, index)`; the cache is the image tokens.
+
+    Each call reruns `decoder` over the whole prompt (no key/value cache) and
+    returns the logits for the token at `index`. A caption that has produced
+    `end_token_id` gets all its probability on `pad_token_id`.
+    """
 
     def next(prompt, cache, index):
         # All-ones padding mask: the causal mask already hides the not yet
@@ -160,15 +197,7 @@ def generate_captions(
         logits = ops.where(done[:, None], ops.cast(pad_only, logits.dtype), logits)
         return logits, None, cache
 
-    return sampler(
-        next,
-        prompt,
-        cache=image_tokens,
-        index=1,
-        mask=mask,
-        stop_token_ids=[end_token_id],
-        model=decoder,
-    )
+    return next
 
 
 def decode_captions(token_ids, tokenizer):

@@ -13,7 +13,7 @@ import tensorflow as tf
 
 from vlpk.cli import main
 from vlpk.data.synthetic import read_shapes
-from vlpk.models import ContrastivePretrainer, load_task
+from vlpk.models import ContrastivePretrainer, ZeroShotImageClassifier, load_task
 
 SIGNATURES = ["embed_image", "embed_text", "score", "serving_default"]
 
@@ -70,11 +70,37 @@ def _check_export(run, data, path):
     np.testing.assert_allclose(text, outputs["text_embedding"], atol=1e-5)
 
 
+def _classify(run, data, tmp_path, capsys):
+    """finetune --task classify from a run folder, then export `classify`."""
+    classify = tmp_path / "classify"
+    args = ["finetune", "--task", "classify", "--from", str(run), "--smoke"]
+    args += ["--workdir", str(classify), "--data-dir", data]
+    assert main(args + ["--json", str(tmp_path / "classify.json")]) == 0
+    metrics = _json(tmp_path / "classify.json")
+    assert set(metrics) >= {"zero_shot", "finetuned"}
+    assert metrics["zero_shot"]["images"] == metrics["finetuned"]["images"] == 8
+    capsys.readouterr()
+    export = ["export", "--from", str(classify), "--name", "classifier"]
+    assert main(export + ["--export-dir", str(tmp_path / "saved")]) == 0
+    exported = json.loads(capsys.readouterr().out)
+    assert exported["signatures"] == ["classify", "serving_default"]
+
+    classifier = load_task(classify / "preset")
+    assert isinstance(classifier, ZeroShotImageClassifier)
+    examples = read_shapes(data, "test")[:3]
+    images = [tf.io.read_file(e.image_path).numpy() for e in examples]
+    served = tf.saved_model.load(exported["path"]).signatures["classify"]
+    probabilities = served(image_bytes=tf.constant(images))["probabilities"]
+    logits = classifier.predict(np.array(images, dtype=object), verbose=0)
+    np.testing.assert_allclose(probabilities, tf.nn.softmax(logits), atol=1e-5)
+
+
 def test_siglip_preset_finetunes_evaluates_and_exports(
     keras_hub_siglip_preset, tmp_path, capsys
 ):
     run, data, path = _cli_round_trip(keras_hub_siglip_preset, tmp_path, capsys)
     _check_export(run, data, path)
+    _classify(run, data, tmp_path, capsys)
 
 
 @pytest.mark.slow

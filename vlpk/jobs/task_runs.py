@@ -19,9 +19,10 @@ import tensorflow as tf
 from vlpk.data.pipeline import caption_pairs
 from vlpk.data.synthetic import read_labels, read_shapes, shapes_paths, write_shapes
 from vlpk.errors import InputError
+from vlpk.models import ZeroShotImageClassifier
 from vlpk.models.presets import is_task_preset, load_task
 from vlpk.tasks.retrieval import retrieval_scores
-from vlpk.tasks.zero_shot import zero_shot_classification
+from vlpk.tasks.zero_shot import classification_summary
 
 # Where a run folder keeps its task preset.
 PRESET_DIR = "preset"
@@ -90,21 +91,61 @@ def raw_pairs(examples, batch_size, shuffle=True, seed=0, repeat=False):
     return ds.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
 
 
+def labelled_images(examples, batch_size, shuffle=True, seed=0, repeat=False):
+    """Batches of `(image bytes, label)`, for an image classifier's `fit`."""
+    labels = [e.label for e in examples]
+    if any(label is None for label in labels):
+        raise InputError("Classification needs labelled examples.")
+    paths = tf.constant([e.image_path for e in examples])
+    ds = tf.data.Dataset.from_tensor_slices((paths, tf.constant(labels, tf.int64)))
+    if shuffle:
+        ds = ds.shuffle(len(labels), seed=seed, reshuffle_each_iteration=True)
+    if repeat:
+        ds = ds.repeat()
+
+    def read(path, label):
+        return tf.io.read_file(path), label
+
+    ds = ds.map(read, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def zero_shot_classifier(task, class_names, templates=None):
+    """A `ZeroShotImageClassifier` on `task`'s backbone (shared), prompts embedded."""
+    kwargs = {"templates": tuple(templates)} if templates else {}
+    classifier = ZeroShotImageClassifier(
+        task.backbone, class_names, task.preprocessor, **kwargs
+    )
+    classifier.embed_class_names()
+    return classifier
+
+
+def classifier_scores(classifier, examples):
+    """Top-k and per-class accuracy of an image classifier task on `examples`."""
+    logits = classifier.predict(
+        labelled_images(examples, 64, shuffle=False).map(lambda x, y: x), verbose=0
+    )
+    labels = [e.label for e in examples]
+    result = classification_summary(logits, labels, classifier.class_names)
+    result["templates"] = len(classifier.templates)
+    return result
+
+
 def evaluate_task(task, examples, kind, class_names=None, templates=None):
     """Retrieval Recall@K or zero-shot accuracy of `task` on `examples`.
 
     The task's own preprocessor decodes and tokenizes, as in serving.
     """
-    preprocessor = task.preprocessor
-    images, text = preprocessor.preprocess_images, preprocessor.preprocess_text
     if kind == "retrieval":
-        return retrieval_scores(task.backbone, examples, images, text)
-    kwargs = {"templates": templates} if templates else {}
-    return {
-        "zero_shot": zero_shot_classification(
-            task.backbone, examples, class_names, images, text, **kwargs
+        preprocessor = task.preprocessor
+        return retrieval_scores(
+            task.backbone,
+            examples,
+            preprocessor.preprocess_images,
+            preprocessor.preprocess_text,
         )
-    }
+    classifier = zero_shot_classifier(task, class_names, templates)
+    return {"zero_shot": classifier_scores(classifier, examples)}
 
 
 def shapes_class_names(data_dir, split="test"):
@@ -113,10 +154,15 @@ def shapes_class_names(data_dir, split="test"):
 
 
 def finetune_task(config, source, workdir, data_dir=None, smoke=False, verbose=2):
-    """Fine-tunes the task preset `source` for retrieval; returns the metrics.
+    """Fine-tunes the task preset `source` on Shapes; returns the metrics.
+
+    `retrieval` fine-tunes the contrastive task itself; `classify` builds a
+    `ZeroShotImageClassifier` on its backbone, scores it zero-shot, then
+    fine-tunes it on the labels (the backbone frozen with `linear_probe`).
 
     Args:
-        config: a `vlpk.tasks.FinetuneConfig` (`task="retrieval"`).
+        config: a `vlpk.tasks.FinetuneConfig` (`task` is `retrieval` or
+            `classify`).
         source: a task preset folder, a run folder with `preset/`, or a
             KerasHub CLIP or SigLIP preset (folder or name).
         workdir: the new run folder: `preset/` (the fine-tuned task),
@@ -126,36 +172,20 @@ def finetune_task(config, source, workdir, data_dir=None, smoke=False, verbose=2
         verbose: `fit` verbosity.
     """
     config.validate()
-    if config.task != "retrieval":
+    if config.task not in _FINETUNE:
         raise InputError(
-            f"From a preset, vlpk finetune runs --task retrieval (contrastive "
-            f"fine-tuning); --task {config.task} needs a `vlpk pretrain` run "
-            "folder. Zero-shot classification is `vlpk evaluate zeroshot`."
+            f"From a preset, vlpk finetune runs --task {' or '.join(_FINETUNE)}; "
+            f"--task {config.task} needs a `vlpk pretrain` run folder."
         )
     start = time.perf_counter()
     keras.utils.set_random_seed(config.seed)
     _say(f"[1/4] Loading the task preset {source}")
     task = load_task(task_preset_path(source) or source)
     data_dir = data_dir or os.path.join(workdir, "shapes")
-    train, _, test = shapes_splits(data_dir, smoke, config.seed)
-    steps = config.steps_per_epoch or len(caption_pairs(train)["caption"]) // (
-        config.batch_size
+    splits = shapes_splits(data_dir, smoke, config.seed)
+    task, metrics, history = _FINETUNE[config.task](
+        config, task, splits, data_dir, verbose
     )
-    _say(f"[2/4] Fine-tuning: {config.epochs} epochs x {steps} steps")
-    task.compile(
-        optimizer=keras.optimizers.AdamW(
-            config.learning_rate, weight_decay=config.weight_decay
-        )
-    )
-    history = task.fit(
-        raw_pairs(train, config.batch_size, seed=config.seed, repeat=True),
-        epochs=config.epochs,
-        steps_per_epoch=steps,
-        verbose=verbose,
-        shuffle=False,  # the dataset shuffles itself, deterministically
-    )
-    _say(f"[3/4] Evaluating retrieval on test ({len(test)} images)")
-    metrics = evaluate_task(task, test, "retrieval")
     _say(f"[4/4] Saving the task preset to {workdir}/{PRESET_DIR}")
     save_task_run(task, workdir, config, data_dir)
     metrics.update(
@@ -166,6 +196,52 @@ def finetune_task(config, source, workdir, data_dir=None, smoke=False, verbose=2
     )
     _write_json(os.path.join(workdir, "metrics.json"), metrics)
     return metrics
+
+
+def _fit(config, task, dataset, steps, verbose):
+    _say(f"[2/4] Fine-tuning: {config.epochs} epochs x {steps} steps")
+    task.compile(
+        optimizer=keras.optimizers.AdamW(
+            config.learning_rate, weight_decay=config.weight_decay
+        )
+    )
+    return task.fit(
+        dataset,
+        epochs=config.epochs,
+        steps_per_epoch=steps,
+        verbose=verbose,
+        shuffle=False,  # the dataset shuffles itself, deterministically
+    )
+
+
+def _finetune_retrieval(config, task, splits, data_dir, verbose):
+    train, _, test = splits
+    pairs = len(caption_pairs(train)["caption"])
+    steps = config.steps_per_epoch or pairs // config.batch_size
+    dataset = raw_pairs(train, config.batch_size, seed=config.seed, repeat=True)
+    history = _fit(config, task, dataset, steps, verbose)
+    _say(f"[3/4] Evaluating retrieval on test ({len(test)} images)")
+    return task, evaluate_task(task, test, "retrieval"), history
+
+
+def _finetune_classify(config, task, splits, data_dir, verbose):
+    train, _, test = splits
+    classifier = zero_shot_classifier(
+        task, shapes_class_names(data_dir, "train"), config.templates
+    )
+    zero_shot = classifier_scores(classifier, test)
+    # A linear probe trains the head alone (batch-norm statistics frozen too).
+    classifier.backbone.trainable = not config.linear_probe
+    steps = config.steps_per_epoch or max(1, len(train) // config.batch_size)
+    dataset = labelled_images(train, config.batch_size, seed=config.seed, repeat=True)
+    history = _fit(config, classifier, dataset, steps, verbose)
+    _say(f"[3/4] Evaluating classification on test ({len(test)} images)")
+    key = "linear_probe" if config.linear_probe else "finetuned"
+    metrics = {"zero_shot": zero_shot, key: classifier_scores(classifier, test)}
+    return classifier, metrics, history
+
+
+_FINETUNE = {"retrieval": _finetune_retrieval, "classify": _finetune_classify}
 
 
 def save_task_run(task, workdir, config, data_dir):

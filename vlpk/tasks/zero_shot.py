@@ -119,6 +119,27 @@ def zero_shot_classification(
         embedders(model)[0], image_dataset(examples, image_preprocessor)
     )
     scores = _normalize(images) @ classes.T
+    result = classification_summary(scores, labels, class_names, ks)
+    result["templates"] = len(tuple(templates))
+    return result
+
+
+def classification_summary(scores, labels, class_names, ks=(1, 5)):
+    """Top-k accuracy, per-class top-1 (percent) and counts, from class scores.
+
+    Args:
+        scores: `[N, num_classes]` scores or logits.
+        labels: `[N]` integer labels.
+        class_names: the class names, indexed by label.
+        ks: the k of top-k accuracy.
+
+    Example:
+    >>> classification_summary(np.array([[0.9, 0.1], [0.8, 0.2]]), [0, 1],
+    ...                        ["a", "b"], ks=(1,))
+    {'top1': 50.0, 'per_class': {'a': 100.0, 'b': 0.0}, 'classes': 2, 'images': 2}
+    """
+    scores = np.asarray(scores)
+    labels = np.asarray(labels)
     result = top_k_accuracy(scores, labels, ks)
     predicted = scores.argmax(axis=1)
     result["per_class"] = {
@@ -126,7 +147,5 @@ def zero_shot_classification(
         for i, name in enumerate(class_names)
         if np.any(labels == i)
     }
-    result.update(
-        classes=len(class_names), images=len(labels), templates=len(tuple(templates))
-    )
+    result.update(classes=len(class_names), images=len(labels))
     return result

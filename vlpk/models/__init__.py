@@ -16,6 +16,11 @@ from vlpk.models.presets import load_task
 from vlpk.models.pretrainer import VisionLanguagePretrainer
 from vlpk.models.task import VisionLanguageTask
 from vlpk.models.vgg16_concat import vgg16_concat_classifier
+from vlpk.models.vision_language import (
+    ImageTextPretrainer,
+    VisionLanguageBackbone,
+    VisionLanguagePreprocessor,
+)
 
 __all__ = [
     "Captioner",
@@ -32,4 +37,7 @@ __all__ = [
     "ZeroShotImageClassifier",
     "load_task",
     "vgg16_concat_classifier",
+    "ImageTextPretrainer",
+    "VisionLanguageBackbone",
+    "VisionLanguagePreprocessor",
 ]

@@ -1,0 +1,340 @@
+"""ALBEF / CoCa pretraining as a KerasHub task: raw pairs into `fit`."""
+
+import keras
+import keras_hub
+import tensorflow as tf
+
+from vlpk.generation.captioning import decode_captions, generate_captions
+from vlpk.layers.hard_negatives import HardNegativeSampler
+from vlpk.losses import CaptioningLoss, ContrastiveLoss, SigmoidContrastiveLoss
+from vlpk.metrics.token_accuracy import MaskedTokenAccuracy
+from vlpk.models.inputs import image_input, text_inputs
+from vlpk.models.vision_language.vision_language_backbone import (
+    VisionLanguageBackbone,
+)
+from vlpk.models.vision_language.vision_language_preprocessor import (
+    VisionLanguagePreprocessor,
+    check_objectives,
+)
+
+# As in the shipped configs: equal weights, and CoCa's captioning loss
+# weighing twice the contrastive loss (Yu et al., 2022).
+DEFAULT_LOSS_WEIGHTS = {
+    "contrastive": 1.0,
+    "matching": 1.0,
+    "masked_lm": 1.0,
+    "captioning": 2.0,
+}
+
+
+@keras.saving.register_keras_serializable(package="vlpk")
+class ImageTextPretrainer(keras_hub.models.Task):
+    """Pretrains a `VisionLanguageBackbone` on image-text pairs.
+
+    One task for the ALBEF / BLIP and the CoCa recipes: `objectives` choose
+    the heads. KerasHub names a task after what it does with its inputs
+    (`CausalLM`, `ImageClassifier`, `ImageToText`); this one learns from
+    image-text pairs, as `ContrastivePretrainer` learns from contrastive
+    pairs. It is not called `VisionLanguagePretrainer` because that name
+    stays registered for the one-model pretrainer it replaces, whose
+    `.keras` files must keep loading.
+
+    With a preprocessor (`VisionLanguagePreprocessor`), `fit`, `evaluate`
+    and `predict` take raw data: `{"images": image bytes or pixels, "text":
+    strings}` and optionally `image_id`. Without one they take what the
+    preprocessor makes. The outputs are a dict, one entry per objective:
+
+    - `contrastive`: the packed embeddings and logit scale;
+    - `matching` `[B, 3]`: matching logits of (image, its text), (image, a
+      hard-negative text) and (a hard-negative image, text), negatives drawn
+      from the contrastive similarities of the (global) batch
+      (`HardNegativeSampler`); targets `[1, 0, 0]`;
+    - `masked_lm` `[B, P, V]`: logits at the masked positions, the masked
+      text seen through the fusion encoder, so it can look at the image;
+    - `captioning` `[B, T, V]`: next-token logits (teacher forcing).
+
+    `compile()` gives each objective its loss (`ContrastiveLoss`, or
+    `SigmoidContrastiveLoss` for a backbone with a logit bias;
+    `BinaryCrossentropy(from_logits=True)`; token cross-entropy that ignores
+    `[PAD]`), the weights of `DEFAULT_LOSS_WEIGHTS`, accuracy metrics and
+    AdamW. `generate()` captions raw images with the backbone's decoder.
+
+    Args:
+        backbone: a `vlpk.models.VisionLanguageBackbone`.
+        preprocessor: a `vlpk.models.VisionLanguagePreprocessor`, or None.
+        objectives: from `contrastive` (always), `matching`, `masked_lm`
+            and `captioning`. None takes the preprocessor's, or, without a
+            preprocessor, every objective the backbone's parts allow.
+        seed: the seed of the hard-negative sampler.
+
+    Example:
+    >>> task = ImageTextPretrainer(backbone, preprocessor)  # doctest: +SKIP
+    >>> task.fit({"images": jpeg_bytes, "text": captions}, batch_size=64)
+    ... # doctest: +SKIP
+    >>> task.generate(jpeg_bytes[:2])  # doctest: +SKIP
+    ['a red circle', 'two blue squares']
+    >>> task.save_to_preset("runs/coca")  # doctest: +SKIP
+    >>> task = ImageTextPretrainer.from_preset("runs/coca")  # doctest: +SKIP
+
+    References:
+        - [Li et al., 2021](https://arxiv.org/abs/2107.07651) (ALBEF)
+        - [Yu et al., 2022](https://arxiv.org/abs/2205.01917) (CoCa)
+    """
+
+    backbone_cls = VisionLanguageBackbone
+    preprocessor_cls = VisionLanguagePreprocessor
+
+    def __init__(
+        self, backbone, preprocessor=None, objectives=None, seed=None, **kwargs
+    ):
+        objectives = _objectives(objectives, backbone, preprocessor)
+
+        # === Layers ===
+        # Made after the backbone's matching head and in this order, as
+        # `VisionLanguagePretrainer` made them, so one seed initializes alike.
+        self.backbone = backbone
+        self.preprocessor = preprocessor
+        self.hard_negatives = None
+        if "matching" in objectives:
+            self.hard_negatives = HardNegativeSampler(seed=seed, name="hard_negatives")
+        self.masked_lm_head = None
+        if "masked_lm" in objectives:
+            self.masked_lm_head = keras_hub.layers.MaskedLMHead(
+                vocabulary_size=_vocabulary_size(backbone.text_encoder),
+                activation=None,
+                # Float32 logits keep the softmax of the loss stable under a
+                # mixed-precision policy.
+                dtype="float32",
+                name="masked_lm_head",
+            )
+        self.objectives = objectives
+        self.seed = seed
+
+        # === Functional model ===
+        inputs = _inputs(backbone, objectives)
+        features = backbone.encode(
+            inputs["images"], inputs["token_ids"], inputs["padding_mask"]
+        )
+        contrastive = backbone.logit_scale_layer(
+            {"image": features["image_embedding"], "text": features["text_embedding"]}
+        )
+        outputs = {"contrastive": contrastive}
+        if self.hard_negatives is not None:
+            outputs["matching"] = self._matching(inputs, features, contrastive)
+        if self.masked_lm_head is not None:
+            outputs["masked_lm"] = self._masked_lm(inputs, features)
+        if "captioning" in objectives:
+            outputs["captioning"] = backbone.caption_logits(
+                features["image_tokens"], inputs["token_ids"], inputs["padding_mask"]
+            )
+        # Named, and float32 whatever the policy: the losses' softmaxes and
+        # log-sigmoids stay stable (the logits heads compute in float32, and a
+        # mixed-policy Identity would cast them back to bfloat16).
+        outputs = {
+            name: keras.layers.Identity(dtype="float32", name=name)(output)
+            for name, output in outputs.items()
+        }
+        super().__init__(inputs=inputs, outputs=outputs, **kwargs)
+
+    def _matching(self, inputs, features, contrastive):
+        """`[B, 3]` logits of each pair and its two hard negatives."""
+        image, text = self.backbone.matching_inputs(features)
+        triplets = self.hard_negatives(
+            {
+                "contrastive": contrastive,
+                "image_id": inputs["image_id"],
+                "image_tokens": image,
+                "text_tokens": text,
+                "padding_mask": inputs["padding_mask"],
+            }
+        )
+        fused = self.backbone.fuse(
+            triplets["image_tokens"], triplets["text_tokens"], triplets["padding_mask"]
+        )
+        return self.backbone.matching_head(fused)
+
+    def _masked_lm(self, inputs, features):
+        """Logits at the masked positions of the masked text, fused."""
+        masked = self.backbone.get_text_tokens(
+            inputs["masked_token_ids"], inputs["padding_mask"]
+        )
+        fused = self.backbone.fuse(
+            features["image_tokens"], masked, inputs["padding_mask"]
+        )
+        return self.masked_lm_head(fused, mask_positions=inputs["mask_positions"])
+
+    def compile(
+        self,
+        optimizer="auto",
+        loss="auto",
+        *,
+        loss_weights="auto",
+        metrics="auto",
+        **kwargs,
+    ):
+        """Configures the task, with defaults for every objective.
+
+        Args:
+            optimizer: `"auto"` (AdamW, learning rate 1e-3, weight decay
+                0.01), or any Keras optimizer.
+            loss: `"auto"` (one loss per objective, see the class), or a
+                dict of losses keyed by objective.
+            loss_weights: `"auto"` (`DEFAULT_LOSS_WEIGHTS`), a dict, or None.
+            metrics: `"auto"` (matching accuracy, masked-token accuracy of
+                the masked LM and of the captioner), a dict, or None.
+            **kwargs: passed to `keras.Model.compile` (e.g. `jit_compile`).
+        """
+        if optimizer == "auto":
+            optimizer = keras.optimizers.AdamW(1e-3, weight_decay=0.01)
+        if loss == "auto":
+            loss = {name: self._default_loss(name) for name in self.objectives}
+        if loss_weights == "auto":
+            loss_weights = {
+                name: DEFAULT_LOSS_WEIGHTS[name] for name in self.objectives
+            }
+        if metrics == "auto":
+            metrics = _default_metrics(self.objectives)
+        super().compile(
+            optimizer=optimizer,
+            loss=loss,
+            loss_weights=loss_weights,
+            metrics=metrics,
+            **kwargs,
+        )
+
+    def _default_loss(self, objective):
+        if objective == "contrastive":
+            sigmoid = self.backbone.has_logit_bias
+            return SigmoidContrastiveLoss() if sigmoid else ContrastiveLoss()
+        if objective == "matching":
+            return keras.losses.BinaryCrossentropy(from_logits=True)
+        if objective == "masked_lm":
+            # 0 is [PAD]: the unused mask slots.
+            return keras.losses.SparseCategoricalCrossentropy(
+                from_logits=True, ignore_class=0
+            )
+        return CaptioningLoss()
+
+    def generate(self, inputs, max_length=None, sampler="greedy", **sampler_kwargs):
+        """Captions raw images with the backbone's caption decoder.
+
+        Args:
+            inputs: image bytes or pixels (`[H, W, 3]` or `[B, H, W, 3]`,
+                0–255), or a dict with them under `images`; prepared by the
+                preprocessor's image converter.
+            max_length: the caption length, start token included; defaults
+                to the decoder's `sequence_length`.
+            sampler: a `keras_hub.samplers.Sampler` or its name (`"greedy"`,
+                `"beam"`, `"top_k"`, `"top_p"`, `"random"`).
+            **sampler_kwargs: arguments of a sampler given by name
+                (`num_beams=3`, `k=5, seed=0`, ...).
+
+        Returns:
+            A string per image, or one string for one image.
+
+        Example:
+        >>> task.generate([png_bytes], sampler="beam", num_beams=3)
+        ... # doctest: +SKIP
+        ['a red circle']
+        """
+        if self.backbone.caption_decoder is None or self.preprocessor is None:
+            raise ValueError(
+                "generate() needs a backbone with a caption_decoder and a "
+                "preprocessor (its image converter and tokenizer); this task "
+                f"has decoder={self.backbone.caption_decoder!r}, "
+                f"preprocessor={self.preprocessor!r}."
+            )
+        images = inputs["images"] if isinstance(inputs, dict) else inputs
+        images = tf.convert_to_tensor(images)
+        single = images.shape.rank == (0 if images.dtype == tf.string else 3)
+        if single:
+            images = images[None]
+        pixels = self.preprocessor.preprocess_images(images)
+        tokenizer = self.preprocessor.tokenizer
+        ids = generate_captions(
+            self.backbone.caption_decoder,
+            self.backbone.get_image_tokens(pixels),
+            tokenizer.start_token_id,
+            tokenizer.end_token_id,
+            max_length=max_length,
+            sampler=sampler,
+            **sampler_kwargs,
+        )
+        captions = decode_captions(ids, tokenizer)
+        return captions[0] if single else captions
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"objectives": list(self.objectives), "seed": self.seed})
+        return config
+
+
+def _objectives(objectives, backbone, preprocessor):
+    """The task's objectives, checked against its backbone and preprocessor."""
+    given = getattr(preprocessor, "objectives", None)
+    if objectives is None:
+        objectives = given or _possible_objectives(backbone)
+    objectives = check_objectives(objectives)
+    if given is not None and set(given) != set(objectives):
+        raise ValueError(
+            f"The preprocessor makes targets for {tuple(given)} but the task "
+            f"trains {objectives}: build both with the same objectives."
+        )
+    needs_fusion = {"matching", "masked_lm"} & set(objectives)
+    if needs_fusion and backbone.fusion is None:
+        raise ValueError(f"{sorted(needs_fusion)} need a backbone with a fusion layer.")
+    if "masked_lm" in objectives and not backbone.fuses_tokens:
+        raise ValueError(
+            "'masked_lm' predicts tokens, so it needs token-level fusion "
+            "(CrossAttentionFusion); ConcatFusion fuses pooled vectors."
+        )
+    if "captioning" in objectives and backbone.caption_decoder is None:
+        raise ValueError("'captioning' needs a backbone with a caption_decoder.")
+    return objectives
+
+
+def _possible_objectives(backbone):
+    objectives = ["contrastive"]
+    if backbone.fusion is not None:
+        objectives.append("matching")
+    if backbone.fuses_tokens:
+        objectives.append("masked_lm")
+    if backbone.caption_decoder is not None:
+        objectives.append("captioning")
+    return objectives
+
+
+def _inputs(backbone, objectives):
+    """The named inputs: the backbone's, plus what the heads need."""
+    text = text_inputs(backbone.text_encoder)
+    inputs = {"images": image_input(backbone.image_encoder), **text}
+    if "matching" in objectives:
+        inputs["image_id"] = keras.Input(shape=(), dtype="int32", name="image_id")
+    if "masked_lm" in objectives:
+        inputs["masked_token_ids"] = keras.Input(
+            shape=text["token_ids"].shape[1:], dtype="int32", name="masked_token_ids"
+        )
+        inputs["mask_positions"] = keras.Input(
+            shape=(None,), dtype="int32", name="mask_positions"
+        )
+    return inputs
+
+
+def _default_metrics(objectives):
+    metrics = {
+        "matching": [keras.metrics.BinaryAccuracy(threshold=0.0, name="accuracy")],
+        "masked_lm": [MaskedTokenAccuracy()],
+        "captioning": [MaskedTokenAccuracy()],
+    }
+    return {name: metrics[name] for name in objectives if name in metrics} or None
+
+
+def _vocabulary_size(text_encoder):
+    """What the masked LM head predicts over: the text encoder's vocabulary."""
+    size = getattr(getattr(text_encoder, "backbone", None), "vocabulary_size", None)
+    if size is None:
+        raise ValueError(
+            "masked_lm predicts over the text encoder's vocabulary: wrap a "
+            "KerasHub backbone with a `vocabulary_size` in vlpk.encoders.TextEncoder."
+        )
+    return size

@@ -367,6 +367,31 @@ def test_generate_captions_raw_images(backbones):
         ImageTextPretrainer(backbones["concat"], compile=False).generate(x["images"])
 
 
+def test_serving_signatures_embed_score_and_caption_image_bytes(backbones, tmp_path):
+    task = ImageTextPretrainer(
+        backbones["coca"], tiny_preprocessor(KINDS["coca"][2]), compile=False
+    )
+    path = str(tmp_path / "saved")
+    task.serving_archive().write_out(path, verbose=False)
+    served = tf.saved_model.load(path)
+    x, _ = raw_pairs(2)
+    images, text = tf.constant(list(x["images"])), tf.constant(list(x["text"]))
+    captions = served.caption(images)["caption"].numpy()
+    assert [c.decode() for c in captions] == task.generate(x["images"])
+    model_x, _ = task.preprocessor({"images": x["images"], "text": x["text"]})
+    outputs = task.backbone(model_x)
+    np.testing.assert_allclose(
+        served.embed_image(images)["image_embedding"],
+        outputs["image_embedding"],
+        atol=1e-5,
+    )
+    np.testing.assert_allclose(
+        served.score(images, text)["score"],
+        np.sum(outputs["image_embedding"] * outputs["text_embedding"], axis=-1),
+        atol=1e-5,
+    )
+
+
 def test_preset_round_trip_on_raw_bytes(backbones, tmp_path):
     objectives = KINDS["albef"][2]
     task = ImageTextPretrainer(

@@ -11,7 +11,7 @@ import keras
 import tensorflow as tf
 
 from vlpk.export.saved_model import IMAGE_BYTES, dual_encoder_archive
-from vlpk.generation import generate_captions
+from vlpk.generation.captioning import detokenize_captions, generate_captions
 
 QUESTION = tf.TensorSpec([None], tf.string, name="question")
 
@@ -27,17 +27,11 @@ def caption_fn(model, image_preprocessor, tokenizer, sampler="greedy"):
     decoder = model.caption_decoder
     start = tokenizer.token_to_id("[CLS]")
     end = tokenizer.token_to_id("[SEP]")
-    special = tf.constant(sorted(tokenizer.special_token_ids), tf.int32)
 
     def caption(image_bytes):
         tokens = image_tokens(image_preprocessor(image_bytes), training=False)
         ids = generate_captions(decoder, tokens, start, end, sampler=sampler)
-        ids = tf.cast(ids, tf.int32)
-        # Everything from the first end token on goes, then other specials.
-        before_end = tf.cumsum(tf.cast(ids == end, tf.int32), axis=1) == 0
-        not_special = tf.reduce_all(ids[:, :, None] != special, axis=-1)
-        kept = tf.ragged.boolean_mask(ids, before_end & not_special)
-        return tokenizer.detokenize(kept)
+        return detokenize_captions(ids, tokenizer)
 
     return caption
 

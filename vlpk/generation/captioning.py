@@ -200,6 +200,31 @@ def _next_logits(decoder, max_length, end_token_id, pad_token_id):
     return next
 
 
+def detokenize_captions(token_ids, tokenizer):
+    """Generated ids to strings with TensorFlow ops, inside a traced graph.
+
+    What `decode_captions` does eagerly: everything from each row's first
+    end token on goes, then every other special token (the start token
+    included), and the rest is detokenized. KerasHub's
+    `generate_postprocess` cannot run inside a traced export function, so
+    serving signatures use this.
+
+    Args:
+        token_ids: int ids `[batch, length]`, as `generate_captions` returns.
+        tokenizer: the KerasHub tokenizer (its `end_token_id` and
+            `special_token_ids`).
+
+    Returns:
+        A `tf.string` tensor `[batch]`.
+    """
+    ids = tf.cast(token_ids, tf.int32)
+    end = tokenizer.end_token_id
+    special = tf.constant(sorted(tokenizer.special_token_ids), tf.int32)
+    before_end = tf.cumsum(tf.cast(ids == end, tf.int32), axis=1) == 0
+    not_special = tf.reduce_all(ids[:, :, None] != special, axis=-1)
+    return tokenizer.detokenize(tf.ragged.boolean_mask(ids, before_end & not_special))
+
+
 def decode_captions(token_ids, tokenizer):
     """Turns generated token ids into caption strings.
 

@@ -1,12 +1,11 @@
 """CLIP / SigLIP pretraining as a KerasHub task: raw pairs into `fit`."""
 
 import keras
-import tensorflow as tf
 
 from vlpk.losses import ContrastiveLoss, SigmoidContrastiveLoss
 from vlpk.models.contrastive.contrastive_preprocessor import ContrastivePreprocessor
 from vlpk.models.contrastive.dual_encoder_backbone import DualEncoderBackbone
-from vlpk.models.signatures import IMAGE_BYTES, TEXT
+from vlpk.models.signatures import contrastive_signatures
 from vlpk.models.task import VisionLanguageTask
 
 
@@ -92,37 +91,6 @@ class ContrastivePretrainer(VisionLanguageTask):
     def serving_signatures(self):
         """`embed_image`, `embed_text` and `score` (also `serving_default`).
 
-        - `embed_image`: `image_bytes` → `image_embedding` (L2-normalized);
-        - `embed_text`: `text` → `text_embedding`;
-        - `score`: the cosine similarity of each image with the text at the
-          same position, so `vlpk predict --model` serves it too.
-
-        Decoding (with the pixel guard), resizing, tokenization and packing
-        run inside the graph, with the task's own preprocessor, so serving
-        cannot disagree with training.
+        See `vlpk.models.signatures.contrastive_signatures`.
         """
-        preprocessor, backbone = self.preprocessor, self.backbone
-
-        @tf.function(input_signature=[IMAGE_BYTES])
-        def embed_image(image_bytes):
-            images = preprocessor.preprocess_images(image_bytes)
-            return {"image_embedding": backbone.get_image_embeddings(images)}
-
-        @tf.function(input_signature=[TEXT])
-        def embed_text(text):
-            inputs = preprocessor.preprocess_text(text)
-            return {"text_embedding": backbone.get_text_embeddings(**inputs)}
-
-        @tf.function(input_signature=[IMAGE_BYTES, TEXT])
-        def score(image_bytes, text):
-            # The functions above, traced once: their input signatures match.
-            image = embed_image(image_bytes)["image_embedding"]
-            text = embed_text(text)["text_embedding"]
-            return {"score": tf.reduce_sum(image * text, axis=-1)}
-
-        return {
-            "embed_image": embed_image,
-            "embed_text": embed_text,
-            "score": score,
-            "serving_default": score,
-        }
+        return contrastive_signatures(self.preprocessor, self.backbone)

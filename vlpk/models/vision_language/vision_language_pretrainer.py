@@ -4,11 +4,17 @@ import keras
 import keras_hub
 import tensorflow as tf
 
-from vlpk.generation.captioning import decode_captions, generate_captions
+from vlpk.generation.captioning import (
+    decode_captions,
+    detokenize_captions,
+    generate_captions,
+)
 from vlpk.layers.hard_negatives import HardNegativeSampler
 from vlpk.losses import CaptioningLoss, ContrastiveLoss, SigmoidContrastiveLoss
 from vlpk.metrics.token_accuracy import MaskedTokenAccuracy
 from vlpk.models.inputs import image_input, text_inputs
+from vlpk.models.signatures import IMAGE_BYTES, contrastive_signatures
+from vlpk.models.task import VisionLanguageTask
 from vlpk.models.vision_language.vision_language_backbone import (
     VisionLanguageBackbone,
 )
@@ -28,7 +34,7 @@ DEFAULT_LOSS_WEIGHTS = {
 
 
 @keras.saving.register_keras_serializable(package="vlpk")
-class ImageTextPretrainer(keras_hub.models.Task):
+class ImageTextPretrainer(VisionLanguageTask):
     """Pretrains a `VisionLanguageBackbone` on image-text pairs.
 
     One task for the ALBEF / BLIP and the CoCa recipes: `objectives` choose
@@ -262,6 +268,34 @@ class ImageTextPretrainer(keras_hub.models.Task):
         )
         captions = decode_captions(ids, tokenizer)
         return captions[0] if single else captions
+
+    def serving_signatures(self):
+        """`embed_image`, `embed_text`, `score` (`serving_default`) and, with
+        a caption decoder, `caption`: `image_bytes` → one string per image.
+
+        Captions are generated greedily inside the graph (KerasHub's sampler
+        loop) and detokenized with TensorFlow ops.
+        """
+        signatures = contrastive_signatures(self.preprocessor, self.backbone)
+        if self.backbone.caption_decoder is None:
+            return signatures
+        preprocessor, backbone = self.preprocessor, self.backbone
+        tokenizer = preprocessor.tokenizer
+
+        @tf.function(input_signature=[IMAGE_BYTES])
+        def caption(image_bytes):
+            tokens = backbone.get_image_tokens(
+                preprocessor.preprocess_images(image_bytes)
+            )
+            ids = generate_captions(
+                backbone.caption_decoder,
+                tokens,
+                tokenizer.start_token_id,
+                tokenizer.end_token_id,
+            )
+            return {"caption": detokenize_captions(ids, tokenizer)}
+
+        return {**signatures, "caption": caption}
 
     def get_config(self):
         config = super().get_config()

@@ -44,6 +44,11 @@ def task_preset_path(source):
     source = os.fspath(source)
     if is_task_preset(source):
         return source
+    if os.path.isfile(os.path.join(source, "model.keras")):
+        # A `vlpk pretrain` run: its config rebuilds what its own jobs need
+        # (re-ranking, VQA and captioning heads); `<run>/preset` is the task
+        # to pass for the preset jobs.
+        return None
     inner = os.path.join(source, PRESET_DIR)
     if is_task_preset(inner):
         return inner

@@ -10,15 +10,10 @@ import numpy as np
 
 from vlpk.data.pipeline import image_dataset, text_dataset
 from vlpk.evaluation import embedders, predict_batches
+from vlpk.models.classification.zero_shot_image_classifier import DEFAULT_TEMPLATES
 
-TEMPLATES = (
-    "a photo of a {}.",
-    "a picture of a {}.",
-    "an image of a {}.",
-    "a drawing of a {}.",
-    "a {}.",
-    "a {} shape.",
-)
+# CLIP's prompt ensemble, as the classifier task uses it.
+TEMPLATES = DEFAULT_TEMPLATES
 
 
 def _normalize(x):

@@ -9,7 +9,7 @@ from vlpk.models.contrastive.dual_encoder_backbone import DualEncoderBackbone
 from vlpk.models.signatures import IMAGE_BYTES
 from vlpk.models.task import VisionLanguageTask
 
-# CLIP's prompt ensemble for Shapes-like data (see `vlpk.tasks.zero_shot`).
+# CLIP's prompt ensemble, shortened, with one template for Shapes' drawings.
 DEFAULT_TEMPLATES = (
     "a photo of a {}.",
     "a picture of a {}.",

@@ -14,9 +14,9 @@ import sys
 import time
 
 import keras
-import tensorflow as tf
 
 from vlpk.data.pipeline import caption_pairs
+from vlpk.data.raw import labelled_image_dataset, raw_pair_dataset
 from vlpk.data.synthetic import read_labels, read_shapes, shapes_paths, write_shapes
 from vlpk.errors import InputError
 from vlpk.models import ZeroShotImageClassifier
@@ -70,51 +70,6 @@ def shapes_splits(data_dir, smoke=False, seed=0):
     return tuple(read_shapes(data_dir, split) for split in ("train", "val", "test"))
 
 
-def raw_pairs(examples, batch_size, shuffle=True, seed=0, repeat=False):
-    """Batches of raw `{"images": bytes, "text": str, "image_id": int}`.
-
-    The task's preprocessor decodes and tokenizes them inside `fit`; the
-    image ids make two captions of one image each other's positives.
-    """
-    pairs = caption_pairs(examples)
-    ds = tf.data.Dataset.from_tensor_slices(
-        {
-            "images": pairs["image_path"],
-            "text": pairs["caption"],
-            "image_id": pairs["image_id"],
-        }
-    )
-    if shuffle:
-        ds = ds.shuffle(len(pairs["caption"]), seed=seed, reshuffle_each_iteration=True)
-    if repeat:
-        ds = ds.repeat()
-
-    def read(x):
-        return {**x, "images": tf.io.read_file(x["images"])}
-
-    ds = ds.map(read, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    return ds.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
-
-
-def labelled_images(examples, batch_size, shuffle=True, seed=0, repeat=False):
-    """Batches of `(image bytes, label)`, for an image classifier's `fit`."""
-    labels = [e.label for e in examples]
-    if any(label is None for label in labels):
-        raise InputError("Classification needs labelled examples.")
-    paths = tf.constant([e.image_path for e in examples])
-    ds = tf.data.Dataset.from_tensor_slices((paths, tf.constant(labels, tf.int64)))
-    if shuffle:
-        ds = ds.shuffle(len(labels), seed=seed, reshuffle_each_iteration=True)
-    if repeat:
-        ds = ds.repeat()
-
-    def read(path, label):
-        return tf.io.read_file(path), label
-
-    ds = ds.map(read, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
-
-
 def zero_shot_classifier(task, class_names, templates=None):
     """A `ZeroShotImageClassifier` on `task`'s backbone (shared), prompts embedded."""
     kwargs = {"templates": tuple(templates)} if templates else {}
@@ -128,7 +83,8 @@ def zero_shot_classifier(task, class_names, templates=None):
 def classifier_scores(classifier, examples):
     """Top-k and per-class accuracy of an image classifier task on `examples`."""
     logits = classifier.predict(
-        labelled_images(examples, 64, shuffle=False).map(lambda x, y: x), verbose=0
+        labelled_image_dataset(examples, 64, shuffle=False).map(lambda x, y: x),
+        verbose=0,
     )
     labels = [e.label for e in examples]
     result = classification_summary(logits, labels, classifier.class_names)
@@ -223,7 +179,7 @@ def _finetune_retrieval(config, task, splits, data_dir, verbose):
     train, _, test = splits
     pairs = len(caption_pairs(train)["caption"])
     steps = config.steps_per_epoch or pairs // config.batch_size
-    dataset = raw_pairs(train, config.batch_size, seed=config.seed, repeat=True)
+    dataset = raw_pair_dataset(train, config.batch_size, seed=config.seed, repeat=True)
     history = _fit(config, task, dataset, steps, verbose)
     _say(f"[3/4] Evaluating retrieval on test ({len(test)} images)")
     return task, evaluate_task(task, test, "retrieval"), history
@@ -238,7 +194,9 @@ def _finetune_classify(config, task, splits, data_dir, verbose):
     # A linear probe trains the head alone (batch-norm statistics frozen too).
     classifier.backbone.trainable = not config.linear_probe
     steps = config.steps_per_epoch or max(1, len(train) // config.batch_size)
-    dataset = labelled_images(train, config.batch_size, seed=config.seed, repeat=True)
+    dataset = labelled_image_dataset(
+        train, config.batch_size, seed=config.seed, repeat=True
+    )
     history = _fit(config, classifier, dataset, steps, verbose)
     _say(f"[3/4] Evaluating classification on test ({len(test)} images)")
     key = "linear_probe" if config.linear_probe else "finetuned"

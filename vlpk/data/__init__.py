@@ -14,6 +14,7 @@ from vlpk.data.pipeline import (
     text_dataset,
 )
 from vlpk.data.pretraining import mask_rows, masked_lm_generator, pretraining_dataset
+from vlpk.data.raw import labelled_image_dataset, raw_pair_dataset
 from vlpk.data.records import Example
 from vlpk.data.shards import (
     caption_pair_dataset,
@@ -52,6 +53,8 @@ __all__ = [
     "mask_rows",
     "masked_lm_generator",
     "pretraining_dataset",
+    "labelled_image_dataset",
+    "raw_pair_dataset",
     "read_coco_captions",
     "read_shapes",
     "read_shapes_vqa",

@@ -55,6 +55,7 @@ def run_backbone_test(
     input_data,
     expected_output_shape=None,
     run_mixed_precision_check=True,
+    float32_names=(),
     variable_length_data=None,
     tmp_path=None,
 ):
@@ -72,6 +73,8 @@ def run_backbone_test(
         expected_output_shape: the output shape, or a dict of shapes for dict
             outputs, batch dimension included.
         run_mixed_precision_check: whether to run `run_precision_test`.
+        float32_names: layers and outputs that compute in float32 on purpose
+            (see `run_precision_test`).
         variable_length_data: optional list of batches of other sequence
             lengths that the backbone must also accept.
         tmp_path: a folder for the `.keras` file; a temporary one when None.
@@ -101,5 +104,5 @@ def run_backbone_test(
 
     run_model_saving_test(cls, init_kwargs, input_data, tmp_path=tmp_path)
     if run_mixed_precision_check:
-        run_precision_test(cls, init_kwargs, input_data)
+        run_precision_test(cls, init_kwargs, input_data, float32_names=float32_names)
     return outputs

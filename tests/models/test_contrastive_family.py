@@ -8,7 +8,11 @@ import pytest
 import tensorflow as tf
 
 from tests.models.conftest import tiny_image_encoder, tiny_text_encoder
-from tests.test_case import assert_allclose_tree, run_serialization_test
+from tests.test_case import (
+    assert_allclose_tree,
+    run_precision_test,
+    run_serialization_test,
+)
 from vlpk.data.image_preprocessor import ImagePreprocessor
 from vlpk.losses import ContrastiveLoss, SigmoidContrastiveLoss
 from vlpk.models import (
@@ -77,6 +81,13 @@ def test_backbone_rejects_token_image_encoder():
         DualEncoderBackbone(
             tiny_image_encoder("tokens"), tiny_text_encoder(), embedding_dim=8
         )
+
+
+def test_backbone_and_task_precision(batch):
+    # Built with `dtype="mixed_bfloat16"`: every layer computes in bfloat16.
+    parts = {"image_encoder": tiny_image_encoder(), "text_encoder": tiny_text_encoder()}
+    run_precision_test(DualEncoderBackbone, {**parts, "embedding_dim": 8}, batch)
+    run_precision_test(ContrastivePretrainer, {"backbone": tiny_backbone()}, batch)
 
 
 def test_backbone_mixed_precision(batch):

@@ -18,6 +18,7 @@ from tests.test_case import (
     assert_same_data,
     restored_dtype_policy,
     run_backbone_test,
+    run_precision_test,
     run_preprocessor_test,
     run_preset_test,
     run_task_test,
@@ -39,6 +40,8 @@ WORDS = ["red", "blue", "green", "circle", "square", "small", "big", "a"]
 VOCABULARY = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + WORDS
 B, EMBEDDING_DIM = 4, 8
 ALL = ("contrastive", "matching", "masked_lm", "captioning")
+# The logits layers and outputs that compute in float32 on purpose.
+LOGITS = ("logit", "logits", "matching_logits", "caption_logits")
 # Each family member: its backbone's parts and the objectives it trains.
 KINDS = {
     "albef": ("cross_attention", None, ("contrastive", "matching", "masked_lm")),
@@ -128,7 +131,8 @@ def test_backbone_contract(inputs, tmp_path):
             "matching_logits": (B,),
             "caption_logits": (B, SEQUENCE_LENGTH, len(VOCABULARY)),
         },
-        run_mixed_precision_check=False,  # see test_backbone_mixed_precision
+        # The logits heads compute in float32 on purpose.
+        float32_names=LOGITS,
         tmp_path=tmp_path,
     )
 
@@ -161,10 +165,25 @@ def test_backbone_methods_equal_its_outputs(backbones, inputs, kind):
     assert not backbone.has_logit_bias
 
 
+def test_task_precision(backbones, inputs):
+    # Every task output is float32 on purpose: the losses read them.
+    x = dict(inputs, image_id=np.arange(B, dtype="int32"))
+    x["masked_token_ids"] = x["token_ids"]
+    x["mask_positions"] = np.ones((B, 2), "int32")
+    run_precision_test(
+        ImageTextPretrainer,
+        {"backbone": VisionLanguageBackbone(**parts("cross_attention", "decoder"))},
+        x,
+        # The masked-LM head (with its inner layers) predicts float32 logits.
+        float32_names=LOGITS
+        + ("masked_lm_head", "intermediate_dense", "intermediate_layer_norm")
+        + ALL,
+    )
+
+
 def test_backbone_and_task_mixed_precision(inputs):
-    # Not `run_precision_test`: it rebuilds the encoders from their configs,
-    # which pin float32 in their nested models, and it forbids float32 layers,
-    # while the logits heads here compute in float32 on purpose.
+    # Under the global policy (the `set_dtype_policy` user path), the losses
+    # still get float32 outputs.
     with restored_dtype_policy():
         keras.config.set_dtype_policy("mixed_bfloat16")
         backbone = VisionLanguageBackbone(**parts("cross_attention", "decoder"))

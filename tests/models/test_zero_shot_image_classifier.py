@@ -9,7 +9,7 @@ from tests.models.test_contrastive_family import (
     tiny_backbone,
     tiny_preprocessor,
 )
-from tests.test_case import run_preset_test, run_task_test
+from tests.test_case import run_precision_test, run_preset_test, run_task_test
 from vlpk.models import ZeroShotImageClassifier, load_task
 from vlpk.tasks.zero_shot import class_embeddings
 
@@ -94,6 +94,15 @@ def test_serving_signature_classifies_image_bytes(tmp_path):
     assert [n.decode() for n in result["class_name"].numpy()] == [
         CLASSES[i] for i in ids
     ]
+
+
+def test_precision_keeps_the_class_logits_float32(batch):
+    run_precision_test(
+        ZeroShotImageClassifier,
+        {"backbone": tiny_backbone(), "class_names": CLASSES, "logit_scale": 10.0},
+        {"images": batch["images"]},
+        float32_names=("class_head", "output"),
+    )
 
 
 def test_bad_arguments_say_what_to_fix():

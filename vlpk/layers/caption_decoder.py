@@ -78,15 +78,19 @@ class CaptionDecoder(keras.layers.Layer):
             vocabulary_size=vocabulary_size,
             sequence_length=sequence_length,
             embedding_dim=hidden_dim,
+            dtype=self.dtype_policy,
             name="embedding",
         )
-        self.image_projection = keras.layers.Dense(hidden_dim, name="image_projection")
+        self.image_projection = keras.layers.Dense(
+            hidden_dim, dtype=self.dtype_policy, name="image_projection"
+        )
         self.blocks = [
             keras_hub.layers.TransformerDecoder(
                 intermediate_dim=intermediate_dim,
                 num_heads=num_heads,
                 dropout=dropout,
                 activation="gelu",
+                dtype=self.dtype_policy,
                 name=f"decoder_block_{i}",
             )
             for i in range(num_layers)

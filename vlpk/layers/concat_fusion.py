@@ -36,13 +36,16 @@ class ConcatFusion(keras.layers.Layer):
         self.hidden_dims = tuple(int(d) for d in hidden_dims)
         self.dropout = dropout
         self.activation = activation
-        self.concat = keras.layers.Concatenate(axis=-1, name="concat")
+        policy = self.dtype_policy  # sub-layers compute as this layer does
+        self.concat = keras.layers.Concatenate(axis=-1, dtype=policy, name="concat")
         self.hidden = [
-            keras.layers.Dense(d, activation=activation, name=f"hidden_{i}")
+            keras.layers.Dense(
+                d, activation=activation, dtype=policy, name=f"hidden_{i}"
+            )
             for i, d in enumerate(self.hidden_dims)
         ]
         self.dropouts = [
-            keras.layers.Dropout(dropout, name=f"dropout_{i}")
+            keras.layers.Dropout(dropout, dtype=policy, name=f"dropout_{i}")
             for i in range(len(self.hidden_dims))
         ]
 

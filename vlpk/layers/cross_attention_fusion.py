@@ -48,6 +48,7 @@ class CrossAttentionFusion(keras.layers.Layer):
                 num_heads=num_heads,
                 dropout=dropout,
                 activation="gelu",
+                dtype=self.dtype_policy,
                 name=f"fusion_block_{i}",
             )
             for i in range(num_layers)
@@ -66,7 +67,9 @@ class CrossAttentionFusion(keras.layers.Layer):
     def build(self, input_shape):
         self._check(input_shape)
         width = input_shape["text"][-1]
-        self.image_projection = keras.layers.Dense(width, name="image_projection")
+        self.image_projection = keras.layers.Dense(
+            width, dtype=self.dtype_policy, name="image_projection"
+        )
         self.image_projection.build(input_shape["image"])
         image_shape = tuple(input_shape["image"][:-1]) + (width,)
         for block in self.blocks:

@@ -30,14 +30,25 @@ class ProjectionHead(keras.layers.Layer):
         self.hidden_dim = hidden_dim
         self.dropout = dropout
         self.normalize = normalize
-        self.projection = keras.layers.Dense(embedding_dim, name="projection")
+        # Sub-layers take this layer's policy: a head built with
+        # `dtype="mixed_bfloat16"` then computes in bfloat16 throughout.
+        policy = self.dtype_policy
+        self.projection = keras.layers.Dense(
+            embedding_dim, dtype=policy, name="projection"
+        )
         if hidden_dim is not None:
             self.hidden = keras.layers.Dense(
-                embedding_dim, activation="gelu", name="hidden"
+                embedding_dim, activation="gelu", dtype=policy, name="hidden"
             )
-            self.dropout_layer = keras.layers.Dropout(dropout, name="dropout")
-            self.layer_norm = keras.layers.LayerNormalization(name="layer_norm")
-        self.unit_norm = keras.layers.UnitNormalization(axis=-1, name="l2_normalize")
+            self.dropout_layer = keras.layers.Dropout(
+                dropout, dtype=policy, name="dropout"
+            )
+            self.layer_norm = keras.layers.LayerNormalization(
+                dtype=policy, name="layer_norm"
+            )
+        self.unit_norm = keras.layers.UnitNormalization(
+            axis=-1, dtype=policy, name="l2_normalize"
+        )
 
     def build(self, input_shape):
         self.projection.build(input_shape)

@@ -87,7 +87,10 @@ class DualEncoderBackbone(ContrastiveEmbedders, keras_hub.models.Backbone):
             name="text_projection",
         )
         self.logit_scale_layer = LogitScale(
-            initial_temperature, initial_bias=initial_bias, name="logit_scale"
+            initial_temperature,
+            initial_bias=initial_bias,
+            dtype=dtype,
+            name="logit_scale",
         )
         self.image_encoder = image_encoder
         self.text_encoder = text_encoder

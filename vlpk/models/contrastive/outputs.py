@@ -11,12 +11,17 @@ def contrastive_outputs(image_embedding, text_embedding, logit_scale_layer):
     layers give the outputs their names.
     """
     contrastive = logit_scale_layer({"image": image_embedding, "text": text_embedding})
+    # The backbone's policy: under mixed precision the outputs stay in the
+    # compute dtype, not cast back to float32 by a float32 identity.
+    policy = logit_scale_layer.dtype_policy
+    outputs = {
+        "image_embedding": image_embedding,
+        "text_embedding": text_embedding,
+        "contrastive": contrastive,
+    }
     return {
-        "image_embedding": keras.layers.Identity(name="image_embedding")(
-            image_embedding
-        ),
-        "text_embedding": keras.layers.Identity(name="text_embedding")(text_embedding),
-        "contrastive": keras.layers.Identity(name="contrastive")(contrastive),
+        name: keras.layers.Identity(dtype=policy, name=name)(x)
+        for name, x in outputs.items()
     }
 
 

@@ -138,8 +138,8 @@ class VisionLanguageBackbone(ContrastiveEmbedders, keras_hub.models.Backbone):
             features["text_embedding"],
             self.logit_scale_layer,
         )
-        outputs["image_tokens"] = _named(features["image_tokens"], "image_tokens")
-        outputs["text_tokens"] = _named(features["text_tokens"], "text_tokens")
+        for name in ("image_tokens", "text_tokens"):
+            outputs[name] = _named(features[name], name, dtype)
         if fusion is not None:
             fused = self.fuse(*self.matching_inputs(features), text["padding_mask"])
             # Made only now, once the fusion blocks are built (they draw

@@ -10,8 +10,11 @@ import tensorflow as tf
 from tests.models.conftest import tiny_image_encoder, tiny_text_encoder
 from tests.test_case import (
     assert_allclose_tree,
+    run_backbone_test,
     run_precision_test,
+    run_preprocessor_test,
     run_serialization_test,
+    run_task_test,
 )
 from vlpk.data.image_preprocessor import ImagePreprocessor
 from vlpk.losses import ContrastiveLoss, SigmoidContrastiveLoss
@@ -81,6 +84,32 @@ def test_backbone_rejects_token_image_encoder():
         DualEncoderBackbone(
             tiny_image_encoder("tokens"), tiny_text_encoder(), embedding_dim=8
         )
+
+
+def test_standard_checks(batch, tmp_path):
+    # The shared helper's backbone, preprocessor and task checks (each also
+    # runs the config round trips; the backbone's, the precision check).
+    parts = {"image_encoder": tiny_image_encoder(), "text_encoder": tiny_text_encoder()}
+    run_backbone_test(
+        DualEncoderBackbone,
+        {**parts, "embedding_dim": 8},
+        batch,
+        expected_output_shape={
+            "image_embedding": (4, 8),
+            "text_embedding": (4, 8),
+            "contrastive": (4, 17),
+        },
+        tmp_path=tmp_path,
+    )
+    x, _ = raw_pairs(4)
+    run_preprocessor_test(tiny_preprocessor(), None, x)
+    run_task_test(
+        ContrastivePretrainer,
+        {"backbone": tiny_backbone(), "preprocessor": tiny_preprocessor()},
+        x,
+        expected_output_shape={"contrastive": (4, 17)},
+        compile_kwargs={"run_eagerly": True},
+    )
 
 
 def test_backbone_and_task_precision(batch):

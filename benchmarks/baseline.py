@@ -21,23 +21,20 @@ import keras_hub
 import tensorflow as tf
 
 
-def image_tower(config):
-    """Pixels (0-255) to a pooled feature vector, as vlpk's image encoder."""
-    images = keras.Input((config.image_size, config.image_size, 3), name="images")
-    if config.image_backbone == "vit":
+def image_tower(image):
+    """Pixels (0-255) to a pooled feature vector, as vlpk's image encoder.
+
+    Args:
+        image: the config's `ImageConfig` (`config.image`): small CNN or ViT.
+    """
+    images = keras.Input((image.size, image.size, 3), name="images")
+    if image.backbone == "vit":
         x = keras.layers.Rescaling(1 / 127.5, offset=-1)(images)
-        tokens = keras_hub.models.ViTBackbone(
-            image_shape=(config.image_size, config.image_size, 3),
-            patch_size=config.vit_patch_size,
-            num_layers=config.vit_layers,
-            num_heads=config.vit_heads,
-            hidden_dim=config.vit_hidden_dim,
-            mlp_dim=config.vit_mlp_dim,
-        )(x)
+        tokens = keras_hub.models.ViTBackbone(**image.vit_sizes())(x)
         x = keras.layers.GlobalAveragePooling1D()(tokens)
-    elif config.image_backbone == "small_cnn":
+    elif image.backbone == "small_cnn":
         x = keras.layers.Rescaling(1 / 255)(images)
-        for width in config.image_widths:
+        for width in image.widths:
             x = keras.layers.Conv2D(
                 width, 3, strides=2, padding="same", use_bias=False
             )(x)
@@ -45,20 +42,16 @@ def image_tower(config):
             x = keras.layers.ReLU()(x)
         x = keras.layers.GlobalAveragePooling2D()(x)
     else:
-        raise ValueError(f"No hand-written tower for {config.image_backbone!r}.")
+        raise ValueError(f"No hand-written tower for {image.backbone!r}.")
     return keras.Model(images, x, name="image_tower")
 
 
-def text_backbone(config, vocabulary_size):
-    """KerasHub's BERT at the config's size."""
+def text_backbone(text, vocabulary_size):
+    """KerasHub's BERT at the size of the config's `TextConfig` (`config.text`)."""
     return keras_hub.models.BertBackbone(
         vocabulary_size=vocabulary_size,
-        num_layers=config.text_layers,
-        num_heads=config.text_heads,
-        hidden_dim=config.text_hidden_dim,
-        intermediate_dim=config.text_intermediate_dim,
-        dropout=config.text_dropout,
-        max_sequence_length=config.sequence_length,
+        max_sequence_length=text.sequence_length,
+        **text.sizes(),
     )
 
 
@@ -137,12 +130,12 @@ class HandWrittenDualEncoder(keras.Model):
 def handwritten_dual_encoder(config, vocabulary_size):
     """The baseline for a contrastive-only `PretrainConfig`."""
     model = HandWrittenDualEncoder(
-        image_tower(config),
-        text_backbone(config, vocabulary_size),
+        image_tower(config.image),
+        text_backbone(config.text, vocabulary_size),
         config.embedding_dim,
         config.initial_temperature,
     )
-    size, length = config.image_size, config.sequence_length
+    size, length = config.image.size, config.text.sequence_length
     model(
         {
             "images": tf.zeros([1, size, size, 3]),

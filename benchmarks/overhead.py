@@ -44,7 +44,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from benchmarks.baseline import handwritten_dual_encoder  # noqa: E402
 from benchmarks.flops import peak_matmul_flops, train_step_flops  # noqa: E402
 from benchmarks.machine import machine  # noqa: E402
-from vlpk.config import PretrainConfig  # noqa: E402
+from vlpk.config import ImageConfig, PretrainConfig, TextConfig  # noqa: E402
 from vlpk.data import ImagePreprocessor  # noqa: E402
 from vlpk.data.pretraining import pretraining_dataset  # noqa: E402
 from vlpk.jobs.recipes import (  # noqa: E402
@@ -60,16 +60,15 @@ CONFIGS = {
     "tiny": PretrainConfig(),
     # ViT (64 px, 8 px patches: 64 tokens + CLS, 4 x 256) + BERT (4 x 256).
     "base": PretrainConfig(
-        image_backbone="vit",
-        vit_patch_size=8,
-        vit_layers=4,
-        vit_heads=4,
-        vit_hidden_dim=256,
-        vit_mlp_dim=1024,
-        text_layers=4,
-        text_heads=4,
-        text_hidden_dim=256,
-        text_intermediate_dim=1024,
+        image=ImageConfig(
+            backbone="vit",
+            patch_size=8,
+            layers=4,
+            heads=4,
+            hidden_dim=256,
+            mlp_dim=1024,
+        ),
+        text=TextConfig(layers=4, heads=4, hidden_dim=256, intermediate_dim=1024),
         embedding_dim=256,
     ),
 }
@@ -77,20 +76,25 @@ CONFIGS = {
 
 def batches(config, data_dir, count):
     """`count` training batches of Shapes, cached, repeated; and the vocabulary size."""
+    batch_size = config.optimization.batch_size
     config = config.replace(
-        train_images=max(64, count * config.batch_size // 5 + 1),
-        val_images=8,
-        test_images=8,
+        data={
+            "train_images": max(64, count * batch_size // 5 + 1),
+            "val_images": 8,
+            "test_images": 8,
+        }
     )
     train, _, _ = read_splits(config, data_dir)
     captions = [c for e in train for c in e.captions]
-    vocabulary = learn_vocabulary(captions, config.vocabulary_size)
-    text = TextPreprocessor(wordpiece_tokenizer(vocabulary), config.sequence_length)
+    vocabulary = learn_vocabulary(captions, config.text.vocabulary_size)
+    text = TextPreprocessor(
+        wordpiece_tokenizer(vocabulary), config.text.sequence_length
+    )
     dataset = pretraining_dataset(
         train,
-        ImagePreprocessor(config.image_size),
+        ImagePreprocessor(config.image.size),
         text,
-        batch_size=config.batch_size,
+        batch_size=batch_size,
         shuffle=True,
         seed=config.seed,
     )
@@ -107,7 +111,8 @@ def build_arms(config, vocabulary_size, total_steps):
     keras.utils.set_random_seed(config.seed)
     baseline = handwritten_dual_encoder(config, vocabulary_size)
     baseline.compile(
-        optimizer=build_optimizer(config, total_steps), jit_compile=config.jit_compile
+        optimizer=build_optimizer(config.optimization, total_steps),
+        jit_compile=config.distribution.jit_compile,
     )
     return {"vlpk": vlpk_model, "baseline": baseline}
 
@@ -149,6 +154,7 @@ REPEATS = {"tiny": 11, "base": 5}
 
 def run_config(name, config, args, data_dir):
     repeats = args.repeats or REPEATS[name]
+    batch_size = config.optimization.batch_size
     dataset, vocabulary_size = batches(config, data_dir, args.batches)
     total = (repeats + 2) * args.steps
     arms = build_arms(config, vocabulary_size, total)
@@ -165,8 +171,8 @@ def run_config(name, config, args, data_dir):
         seconds = {arm: timed_fit(arms[arm], dataset, args.steps) for arm in order}
         for arm in arms:
             step, whole = seconds[arm]
-            rates[arm].append(config.batch_size / step)
-            fit_rates[arm].append(args.steps * config.batch_size / whole)
+            rates[arm].append(batch_size / step)
+            fit_rates[arm].append(args.steps * batch_size / whole)
         ratios.append(rates["vlpk"][-1] / rates["baseline"][-1])
         print(
             f"  {name} repeat {repeat + 1}: vlpk {rates['vlpk'][-1]:.1f}, baseline "
@@ -175,11 +181,11 @@ def run_config(name, config, args, data_dir):
         )
     x, y = next(iter(dataset))
     flops, ops = train_step_flops(arms["vlpk"], x, y)
-    step_s = config.batch_size / statistics.median(rates["vlpk"])
+    step_s = batch_size / statistics.median(rates["vlpk"])
     return {
         "config": config.to_dict(),
         "parameters": params["vlpk"],
-        "batch_size": config.batch_size,
+        "batch_size": batch_size,
         "samples_per_s": rates,
         "whole_fit_samples_per_s": fit_rates,
         "median_whole_fit_samples_per_s": {
@@ -192,7 +198,7 @@ def run_config(name, config, args, data_dir):
         "flop_ops": ops,
         "median_step_s": step_s,
         "achieved_flops": flops / step_s,
-        "best_achieved_flops": flops * max(rates["vlpk"]) / config.batch_size,
+        "best_achieved_flops": flops * max(rates["vlpk"]) / batch_size,
     }
 
 

@@ -92,8 +92,8 @@ def build(arm, config, vocabulary_size, total_steps, trained=None):
         model = build_model(config, vocabulary_size)
         compile_for_pretraining(model, config, total_steps)
     elif arm == "keras_io_recipe":
-        image = build_image_encoder(config, output="pooled")
-        text = build_text_encoder(config, vocabulary_size)
+        image = build_image_encoder(config.image, output="pooled")
+        text = build_text_encoder(config.text, vocabulary_size)
         model = recipe(image, text, config)
     elif arm == "keras_io_on_vlpk":
         if trained is None:
@@ -101,7 +101,7 @@ def build(arm, config, vocabulary_size, total_steps, trained=None):
         model = recipe(trained.image_encoder, trained.text_encoder, config)
     else:
         model = handwritten_dual_encoder(config, vocabulary_size)
-        model.compile(optimizer=build_optimizer(config, total_steps))
+        model.compile(optimizer=build_optimizer(config.optimization, total_steps))
     return model
 
 
@@ -180,9 +180,11 @@ def main():
     with tempfile.TemporaryDirectory() as data_dir:
         train, _, test = read_splits(config, data_dir)
         captions = [c for e in train for c in e.captions]
-        vocabulary = learn_vocabulary(captions, config.vocabulary_size)
-        text = TextPreprocessor(wordpiece_tokenizer(vocabulary), config.sequence_length)
-        image = ImagePreprocessor(config.image_size)
+        vocabulary = learn_vocabulary(captions, config.text.vocabulary_size)
+        text = TextPreprocessor(
+            wordpiece_tokenizer(vocabulary), config.text.sequence_length
+        )
+        image = ImagePreprocessor(config.image.size)
 
         def evaluate(model):
             return evaluate_retrieval(model, test, image, text)
@@ -199,7 +201,7 @@ def main():
                 train,
                 image,
                 text,
-                batch_size=config.batch_size,
+                batch_size=config.optimization.batch_size,
                 shuffle=True,
                 seed=config.seed,
                 repeat=True,

@@ -452,7 +452,8 @@ def one_epoch_run(folder):
     from vlpk.config import load_config
     from vlpk.jobs.pretrain import run_pretrain
 
-    config = load_config("training/configs/shapes_albef.py").replace(epochs=1)
+    config = load_config("training/configs/shapes_albef.py")
+    config = config.replace(optimization={"epochs": 1})
     print("no --from: pretraining shapes_albef for one epoch first", flush=True)
     workdir = os.path.join(folder, "run")
     run_pretrain(

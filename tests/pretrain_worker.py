@@ -26,8 +26,13 @@ class Crash(keras.callbacks.Callback):
             os.kill(os.getpid(), signal.SIGKILL)
 
 
+# Dropout in every block: resuming must replay its random masks too.
 config = load_config(config_path, smoke=True).replace(
-    epochs=2, checkpoint_every=1, deterministic=True, text_dropout=0.1
+    optimization={"epochs": 2, "checkpoint_every": 1},
+    distribution={"deterministic": True},
+    text={"dropout": 0.1},
+    fusion={"dropout": 0.1},
+    decoder={"dropout": 0.1},
 )
 run_pretrain(
     config,

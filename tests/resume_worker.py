@@ -33,7 +33,7 @@ mode = sys.argv[3] if len(sys.argv) > 3 else None
 crash_after = int(mode) if mode and mode.isdigit() else None
 if mode == "rewind":
     tf.data.Dataset.skip = lambda self, count, name=None: self
-config = PretrainConfig().smoke().replace(text_dropout=0.1)
+config = PretrainConfig().smoke().replace(text={"dropout": 0.1})
 keras.utils.set_random_seed(0)
 write_shapes(
     os.path.join(workdir, "shapes"),
@@ -43,11 +43,12 @@ write_shapes(
 )
 train = read_shapes(os.path.join(workdir, "shapes"), "train")
 vocab = learn_vocabulary([c for e in train for c in e.captions], 120)
-text_pre = TextPreprocessor(wordpiece_tokenizer(vocab), config.sequence_length)
+text_pre = TextPreprocessor(wordpiece_tokenizer(vocab), config.text.sequence_length)
 image_pre = ImagePreprocessor(64)
 model = build_dual_encoder(config, len(vocab))
 model.compile(
-    optimizer=build_optimizer(config, 12), loss={"contrastive": build_loss(config)}
+    optimizer=build_optimizer(config.optimization, 12),
+    loss={"contrastive": build_loss(config)},
 )
 
 

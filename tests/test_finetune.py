@@ -16,7 +16,7 @@ ALBEF = "training/configs/shapes_albef.py"
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
     root = tmp_path_factory.mktemp("albef")
-    config = load_config(ALBEF, smoke=True).replace(test_images=12)
+    config = load_config(ALBEF, smoke=True).replace(data={"test_images": 12})
     run_pretrain(
         config, workdir=str(root / "run"), export_root=str(root / "saved"), verbose=0
     )

@@ -50,7 +50,8 @@ def test_quickstart_smoke(tmp_path):
     # used to appear.
     again = run(
         ["quickstart", "--smoke", "--workdir", "run", "--epochs", "6"]
-        + ["--set", "steps_per_epoch=none", "--set", "batch_size=24"],
+        + ["--set", "optimization.steps_per_epoch=none"]
+        + ["--set", "optimization.batch_size=24"],
         cwd=tmp_path,
     )
     assert again.returncode == 0, again.stderr[-4000:]
@@ -93,8 +94,9 @@ def test_config_file_with_smoke(tmp_path):
 
     full = load_config(config)
     smoke = load_config(config, smoke=True)
-    assert full.name == "quickstart" and full.epochs == 10
-    assert smoke.train_images < full.train_images and smoke.epochs == 1
+    assert full.name == "quickstart" and full.optimization.epochs == 10
+    assert smoke.data.train_images < full.data.train_images
+    assert smoke.optimization.epochs == 1
 
 
 def test_pretrain_command_with_overrides(tmp_path):
@@ -108,9 +110,9 @@ def test_pretrain_command_with_overrides(tmp_path):
             os.path.abspath(config),
             "--smoke",
             "--set",
-            "strategy=mirrored",
+            "distribution.strategy=mirrored",
             "--set",
-            "devices=/cpu:0",
+            "distribution.devices=/cpu:0",
             "--set",
             "embedding_dim=12",
             "--workdir",
@@ -120,8 +122,9 @@ def test_pretrain_command_with_overrides(tmp_path):
     )
     assert result.returncode == 0, result.stderr[-4000:]
     saved = json.loads((tmp_path / "run" / "config.json").read_text())
-    assert saved["loss"] == "siglip" and saved["strategy"] == "mirrored"
-    assert saved["embedding_dim"] == 12 and saved["devices"] == "/cpu:0"
+    distribution = saved["distribution"]
+    assert saved["loss"] == "siglip" and distribution["strategy"] == "mirrored"
+    assert saved["embedding_dim"] == 12 and distribution["devices"] == "/cpu:0"
     assert "siglip contrastive loss" in result.stderr
     assert "1 replica(s)" in result.stderr
     assert (tmp_path / "saved_models" / "shapes_siglip" / "1").is_dir()
@@ -132,11 +135,17 @@ def test_config_overrides_are_typed():
     from vlpk.errors import InputError
 
     config = PretrainConfig().override(
-        ["epochs=3", "image_widths=16,32", "jit_compile=true", "learning_rate=1e-4"]
+        [
+            "optimization.epochs=3",
+            "image.widths=16,32",
+            "distribution.jit_compile=true",
+            "optimization.learning_rate=1e-4",
+        ]
     )
-    assert config.epochs == 3 and config.image_widths == (16, 32)
-    assert config.jit_compile is True and config.learning_rate == 1e-4
+    assert config.optimization.epochs == 3 and config.image.widths == (16, 32)
+    assert config.distribution.jit_compile is True
+    assert config.optimization.learning_rate == 1e-4
     with pytest.raises(InputError, match="expected a int"):
-        PretrainConfig().override(["epochs=many"])
+        PretrainConfig().override(["optimization.epochs=many"])
     with pytest.raises(InputError, match="config field"):
         PretrainConfig().override(["nonsense=1"])

@@ -1,6 +1,7 @@
 """A run killed with SIGKILL and resumed ends with the uninterrupted weights."""
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -10,24 +11,45 @@ import numpy as np
 WORKER = os.path.join(os.path.dirname(__file__), "resume_worker.py")
 
 
-def train(workdir, out, crash_after=None):
-    args = [sys.executable, WORKER, str(workdir), str(out)]
-    if crash_after is not None:
-        args.append(str(crash_after))  # a chunk number, or "rewind"
-    return subprocess.run(args, capture_output=True, text=True, timeout=300)
+def train(*runs):
+    """Runs the worker once per `(workdir, out, mode)`, all at once.
+
+    The runs are independent processes (deterministic ops, their own
+    folders), so they run side by side: most of each is TensorFlow's start.
+    """
+    processes = []
+    for workdir, out, mode in runs:
+        args = [sys.executable, WORKER, str(workdir), str(out)]
+        if mode is not None:
+            args.append(str(mode))  # a chunk to crash after, or "rewind"
+        processes.append(
+            subprocess.Popen(
+                args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            )
+        )
+    for process in processes:
+        _, process.stderr_text = process.communicate(timeout=300)
+    return processes
 
 
 def test_kill_and_resume_matches_uninterrupted(tmp_path):
-    straight = train(tmp_path / "a", tmp_path / "a.npz")
-    assert straight.returncode == 0, straight.stderr[-3000:]
+    straight, crashed = train(
+        (tmp_path / "a", tmp_path / "a.npz", None),
+        (tmp_path / "b", tmp_path / "b.npz", 2),
+    )
+    assert straight.returncode == 0, straight.stderr_text[-3000:]
+    assert crashed.returncode == -signal.SIGKILL  # really killed, mid-run
+    assert not (tmp_path / "b.npz").exists()
     a = np.load(tmp_path / "a.npz")
-
-    for name, resume_mode, should_match in [("b", None, True), ("c", "rewind", False)]:
-        crashed = train(tmp_path / name, tmp_path / f"{name}.npz", crash_after=2)
-        assert crashed.returncode == -signal.SIGKILL  # really killed, mid-run
-        assert not (tmp_path / f"{name}.npz").exists()
-        resumed = train(tmp_path / name, tmp_path / f"{name}.npz", resume_mode)
-        assert resumed.returncode == 0, resumed.stderr[-3000:]
+    # The same crashed run, resumed twice: at the same batch, and replaying
+    # the data from the start (the `BackupAndRestore`-only behaviour).
+    shutil.copytree(tmp_path / "b", tmp_path / "c")
+    resumed = train(
+        (tmp_path / "b", tmp_path / "b.npz", None),
+        (tmp_path / "c", tmp_path / "c.npz", "rewind"),
+    )
+    for name, run, should_match in zip("bc", resumed, (True, False)):
+        assert run.returncode == 0, run.stderr_text[-3000:]
         b = np.load(tmp_path / f"{name}.npz")
         assert int(b["iterations"]) == 12  # only the lost chunks were re-run
         same = all(np.allclose(a[k], b[k], rtol=0, atol=1e-6) for k in a.files)

@@ -32,9 +32,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run_dir")
     args = parser.parse_args()
-    config = PretrainConfig(
-        **json.load(open(os.path.join(args.run_dir, "config.json")))
-    )
+    path = os.path.join(args.run_dir, "config.json")
+    with open(path) as f:
+        config = PretrainConfig.from_dict(json.load(f), source=path)
     model = keras.saving.load_model(os.path.join(args.run_dir, "model.keras"))
     tokenizer = wordpiece_tokenizer(
         load_vocabulary(os.path.join(args.run_dir, "vocab.txt"))
@@ -45,7 +45,7 @@ def main():
         captions = generate_split_captions(
             model,
             val,
-            ImagePreprocessor(config.image_size),
+            ImagePreprocessor(config.image.size),
             tokenizer,
             sampler,
             **kwargs,

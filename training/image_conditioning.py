@@ -31,7 +31,9 @@ def main():
     parser.add_argument("run_dir")
     args = parser.parse_args()
     run = args.run_dir
-    config = PretrainConfig(**json.load(open(os.path.join(run, "config.json"))))
+    path = os.path.join(run, "config.json")
+    with open(path) as f:
+        config = PretrainConfig.from_dict(json.load(f), source=path)
     keras.utils.set_random_seed(config.seed)
     model = keras.saving.load_model(os.path.join(run, "model.keras"), compile=False)
     losses, weights, metrics = build_losses(config)
@@ -42,11 +44,11 @@ def main():
     def dataset():
         return pretraining_dataset(
             read_shapes(os.path.join(run, "shapes"), "val"),
-            ImagePreprocessor(config.image_size),
-            TextPreprocessor(tokenizer, config.sequence_length),
+            ImagePreprocessor(config.image.size),
+            TextPreprocessor(tokenizer, config.text.sequence_length),
             objectives=objectives,
-            mask_generator=masked_lm_generator(tokenizer, config.sequence_length),
-            batch_size=config.batch_size,
+            mask_generator=masked_lm_generator(tokenizer, config.text.sequence_length),
+            batch_size=config.optimization.batch_size,
             shuffle=False,
         )
 

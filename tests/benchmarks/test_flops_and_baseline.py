@@ -7,7 +7,7 @@ import tensorflow as tf
 
 from benchmarks.baseline import clip_loss, handwritten_dual_encoder
 from benchmarks.flops import hlo_flops, step_flops
-from vlpk.config import PretrainConfig
+from vlpk.config import ImageConfig, PretrainConfig, TextConfig
 from vlpk.jobs.recipes import build_model
 
 
@@ -51,12 +51,10 @@ def test_batched_dot_and_grouped_convolution_lines():
 
 def test_baseline_mirrors_the_vlpk_model_and_trains():
     config = PretrainConfig(
-        image_size=32,
-        image_widths=(8, 16),
-        text_layers=1,
-        text_hidden_dim=16,
-        text_intermediate_dim=32,
-        sequence_length=8,
+        image=ImageConfig(size=32, widths=(8, 16)),
+        text=TextConfig(
+            layers=1, hidden_dim=16, intermediate_dim=32, sequence_length=8
+        ),
         embedding_dim=8,
     )
     baseline = handwritten_dual_encoder(config, vocabulary_size=50)

@@ -31,7 +31,7 @@ import pytest
 from PIL import Image
 
 from vlpk.callbacks import training_summaries
-from vlpk.config import PretrainConfig
+from vlpk.config import ImageConfig, PretrainConfig
 from vlpk.data import ImagePreprocessor, read_shapes, write_shapes
 from vlpk.evaluation import embed_split
 from vlpk.jobs.recipes import build_model, compile_for_pretraining
@@ -76,15 +76,15 @@ def train_one_step(root, log_dir):
     # here, and seconds faster.
     words = {w for e in train + val for c in e.captions for w in re.findall(r"\w+", c)}
     tokenizer = wordpiece_tokenizer([*SPECIAL_TOKENS, *sorted(words)])
-    config = PretrainConfig(image_size=32, tensorboard_samples=1).smoke()
+    config = PretrainConfig(image=ImageConfig(size=32), tensorboard_samples=1).smoke()
     keras.utils.set_random_seed(0)
     model = build_model(config, tokenizer.vocabulary_size())
     compile_for_pretraining(model, config, total_steps=1)
     # One eager step writes the `train` run as well as a traced one, without
     # the ~10 s it takes two cores to trace the train step.
     model.run_eagerly = True
-    image_preprocessor = ImagePreprocessor(config.image_size)
-    text_preprocessor = TextPreprocessor(tokenizer, config.sequence_length)
+    image_preprocessor = ImagePreprocessor(config.image.size)
+    text_preprocessor = TextPreprocessor(tokenizer, config.text.sequence_length)
     x = dict(text_preprocessor([e.captions[0] for e in train]))
     x["images"] = np.stack(
         [np.asarray(Image.open(e.image_path), "float32") for e in train]
@@ -95,7 +95,7 @@ def train_one_step(root, log_dir):
         image_preprocessor,
         tokenizer,
         log_dir,
-        sequence_length=config.sequence_length,
+        sequence_length=config.text.sequence_length,
         samples=config.tensorboard_samples,
     )
     model.fit(

@@ -27,7 +27,7 @@ def test_albef_smoke_pretrains_on_two_workers(tmp_path):
         command = [
             sys.executable, "-m", "vlpk.cli", "pretrain",
             "--config", os.path.join(ROOT, "training/configs/shapes_albef.py"),
-            "--smoke", "--set", "strategy=multi_worker",
+            "--smoke", "--set", "distribution.strategy=multi_worker",
             "--workdir", str(tmp_path / f"worker{index}"),
             "--export-dir", str(tmp_path / f"export{index}"),
         ]  # fmt: skip

@@ -8,44 +8,53 @@ Run it with:
 
     vlpk pretrain --config training/configs/coco_albef_base.py \\
         --workdir runs/albef_base \\
-        --set coco_train_annotations=... --set coco_train_images=... \\
-        --set coco_val_annotations=... --set coco_val_images=...
+        --set data.train_annotations=... --set data.train_image_dir=... \\
+        --set data.val_annotations=... --set data.val_image_dir=...
     vlpk pretrain --config training/configs/coco_albef_base.py --smoke
 """
 
-from vlpk.config import PretrainConfig
+from vlpk.config import (
+    DataConfig,
+    DistributionConfig,
+    FusionConfig,
+    ImageConfig,
+    OptimizationConfig,
+    PretrainConfig,
+    TextConfig,
+)
 
 config = PretrainConfig(
     name="coco_albef_base",
-    dataset="coco",
-    image_backbone="vit",
-    image_size=224,
-    vocabulary_size=30522,
-    sequence_length=32,
-    text_layers=6,
-    text_heads=12,
-    text_hidden_dim=768,
-    text_intermediate_dim=3072,
-    text_dropout=0.1,
     objectives={"contrastive": 1.0, "matching": 1.0, "masked_lm": 1.0},
-    fusion="cross_attention",
-    fusion_layers=6,
-    fusion_heads=12,
-    fusion_intermediate_dim=3072,
     embedding_dim=256,
-    strategy="mirrored",
-    precision="mixed_bfloat16",
-    jit_compile=True,
-    batch_size=256,
-    epochs=30,
-    learning_rate=1e-4,
-    weight_decay=0.02,
-    checkpoint_every=1000,
+    data=DataConfig(name="coco"),
+    # ViT-B/16 (the ImageConfig defaults).
+    image=ImageConfig(backbone="vit", size=224),
+    text=TextConfig(
+        vocabulary_size=30522,
+        sequence_length=32,
+        layers=6,
+        heads=12,
+        hidden_dim=768,
+        intermediate_dim=3072,
+        dropout=0.1,
+    ),
+    fusion=FusionConfig(
+        kind="cross_attention", layers=6, heads=12, intermediate_dim=3072, dropout=0.1
+    ),
+    optimization=OptimizationConfig(
+        batch_size=256,
+        epochs=30,
+        learning_rate=1e-4,
+        weight_decay=0.02,
+        checkpoint_every=1000,
+    ),
+    distribution=DistributionConfig(
+        strategy="mirrored", precision="mixed_bfloat16", jit_compile=True
+    ),
 )
 
 
 def smoke(config):
     """One-layer towers and fusion on Shapes, single device, float32."""
-    return config.smoke().replace(
-        strategy="default", precision="float32", jit_compile=False
-    )
+    return config.smoke().replace(distribution=DistributionConfig())

@@ -13,17 +13,22 @@ Run it with:
     vlpk pretrain --config training/configs/shapes_albef.py --smoke
 """
 
-from vlpk.config import PretrainConfig
+from vlpk.config import (
+    DistributionConfig,
+    FusionConfig,
+    OptimizationConfig,
+    PretrainConfig,
+)
 
 config = PretrainConfig(
     name="shapes_albef",
     objectives={"contrastive": 1.0, "matching": 1.0, "masked_lm": 1.0},
-    fusion="cross_attention",
-    fusion_layers=2,
-    fusion_heads=2,
-    fusion_intermediate_dim=128,
-    checkpoint_every=100,
-    deterministic=True,  # resuming after a crash reproduces the weights exactly
+    fusion=FusionConfig(
+        kind="cross_attention", layers=2, heads=2, intermediate_dim=128
+    ),
+    optimization=OptimizationConfig(checkpoint_every=100),
+    # Resuming after a crash reproduces the weights exactly.
+    distribution=DistributionConfig(deterministic=True),
 )
 
 

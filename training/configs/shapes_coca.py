@@ -4,7 +4,7 @@ The quickstart's encoders plus a 2-layer causal caption decoder that
 cross-attends to the image tokens (KerasHub `TransformerDecoder`), trained
 with teacher forcing. As in CoCa, the captioning loss weighs twice the
 contrastive loss. Validation captions are generated greedily (set
-`caption_sampler=beam` or `top_k` to change it) and scored with BLEU-4.
+`decoder.sampler=beam` or `top_k` to change it) and scored with BLEU-4.
 
 Run it with:
 
@@ -12,17 +12,20 @@ Run it with:
     vlpk pretrain --config training/configs/shapes_coca.py --smoke
 """
 
-from vlpk.config import PretrainConfig
+from vlpk.config import (
+    DecoderConfig,
+    DistributionConfig,
+    OptimizationConfig,
+    PretrainConfig,
+)
 
 config = PretrainConfig(
     name="shapes_coca",
     objectives={"contrastive": 1.0, "captioning": 2.0},
-    decoder_layers=2,
-    decoder_heads=2,
-    decoder_hidden_dim=64,
-    decoder_intermediate_dim=128,
-    checkpoint_every=100,
-    deterministic=True,  # resuming after a crash reproduces the weights exactly
+    decoder=DecoderConfig(layers=2, heads=2, hidden_dim=64, intermediate_dim=128),
+    optimization=OptimizationConfig(checkpoint_every=100),
+    # Resuming after a crash reproduces the weights exactly.
+    distribution=DistributionConfig(deterministic=True),
 )
 
 

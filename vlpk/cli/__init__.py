@@ -20,9 +20,11 @@ def _config(args):
         config = PretrainConfig().smoke() if args.smoke else PretrainConfig()
     config = config.override(args.set or [])
     return config.replace(
-        epochs=args.epochs,
-        steps_per_epoch=args.steps_per_epoch,
-        train_images=args.train_images,
+        **{
+            "optimization.epochs": args.epochs,
+            "optimization.steps_per_epoch": args.steps_per_epoch,
+            "data.train_images": args.train_images,
+        },
         seed=args.seed,
     )
 
@@ -121,7 +123,8 @@ def _add_run_arguments(command, config_required):
         "--set",
         action="append",
         metavar="KEY=VALUE",
-        help="override a config field (repeatable), e.g. --set strategy=mirrored",
+        help="override a config field (repeatable), "
+        "e.g. --set distribution.strategy=mirrored",
     )
     command.add_argument("--workdir", default="runs/quickstart", help="run folder")
     command.add_argument("--export-dir", default="saved_models", help="TF Serving root")

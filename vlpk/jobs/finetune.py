@@ -65,7 +65,7 @@ def run_finetune(config, run_dir, workdir, data_dir=None, scratch=False, verbose
     if os.path.abspath(workdir) == os.path.abspath(run.run_dir):
         raise InputError("--workdir must differ from --from: it would overwrite it.")
     keras.utils.set_random_seed(config.seed)
-    _say(f"[1/4] Reading the run {run.run_dir} and its {run.config.dataset} data")
+    _say(f"[1/4] Reading the run {run.run_dir} and its {run.config.data.name} data")
     splits = run.splits()
     if scratch:
         _say("      from scratch: the run's architecture, random weights")
@@ -312,9 +312,10 @@ def _caption(config, run, source, splits, workdir, verbose):
     path = os.path.join(workdir, "caption_results.json")
     with open(path, "w") as f:
         json.dump(results, f, indent=1)
+    data = run.config.data
     references = (
-        run.config.coco_val_annotations
-        if run.config.dataset == "coco"
+        data.val_annotations
+        if data.name == "coco"
         else run.shapes_file("test", "captions")
     )
     result["caption"] = evaluate_caption_files(path, references)

@@ -1,7 +1,8 @@
 """The training loop of `vlpk pretrain`: callbacks, then the right kind of fit.
 
 - plain `model.fit` over epochs;
-- `vlpk.jobs.resume.fit_resumable` when the config sets `checkpoint_every`
+- `vlpk.jobs.resume.fit_resumable` when the config sets
+  `optimization.checkpoint_every`
   (resume after a crash at the same batch);
 - `vlpk.distribution.DistributedTrainer` under `MultiWorkerMirroredStrategy`,
   where Keras 3.15's `fit` fails (keras#20585).
@@ -61,13 +62,14 @@ def train_model(config, model, strategy, inputs, workdir, verbose, extra_callbac
 
     Returns:
         `{name: [values]}`: one value per epoch (per checkpoint interval with
-        `checkpoint_every`, per step under `multi_worker`).
+        `optimization.checkpoint_every`, per step under `multi_worker`).
     """
     steps_per_epoch = inputs.steps_per_epoch
     dataset = inputs.dataset
+    optimization = config.optimization
     log_dir = os.path.join(workdir, "logs")
-    total_steps = steps_per_epoch * config.epochs
-    chunk = min(config.checkpoint_every or steps_per_epoch, total_steps)
+    total_steps = steps_per_epoch * optimization.epochs
+    chunk = min(optimization.checkpoint_every or steps_per_epoch, total_steps)
     # Evaluate about once per real epoch, whatever the checkpoint interval.
     every = max(1, steps_per_epoch // chunk)
     callbacks = _callbacks(config, model, inputs, log_dir, every) + list(
@@ -76,9 +78,9 @@ def train_model(config, model, strategy, inputs, workdir, verbose, extra_callbac
     validation = None
     if not contrastive_only(config):
         validation = dataset(inputs.val, training=False)
-    if config.strategy == "multi_worker":
+    if config.distribution.strategy == "multi_worker":
         return _fit_multi_worker(config, model, strategy, inputs, log_dir, verbose)
-    if config.checkpoint_every:
+    if optimization.checkpoint_every:
         history = fit_resumable(
             model,
             lambda: dataset(inputs.train),
@@ -94,8 +96,8 @@ def train_model(config, model, strategy, inputs, workdir, verbose, extra_callbac
     else:
         history = model.fit(
             dataset(inputs.train),
-            epochs=config.epochs,
-            steps_per_epoch=config.steps_per_epoch,
+            epochs=optimization.epochs,
+            steps_per_epoch=optimization.steps_per_epoch,
             callbacks=callbacks,
             validation_data=validation,
             verbose=verbose,
@@ -117,9 +119,9 @@ def _callbacks(config, model, inputs, log_dir, every):
             inputs.image_preprocessor,
             inputs.tokenizer,
             log_dir,
-            sequence_length=config.sequence_length,
+            sequence_length=config.text.sequence_length,
             samples=config.tensorboard_samples,
-            caption_sampler=config.caption_sampler,
+            caption_sampler=config.decoder.sampler,
             every=every,
         ),
         keras.callbacks.TensorBoard(log_dir),
@@ -138,9 +140,9 @@ def _fit_multi_worker(config, model, strategy, inputs, log_dir, verbose):
         loss=losses,
         optimizer=model.optimizer,
         loss_weights=loss_weights,
-        jit_compile=config.jit_compile,
+        jit_compile=config.distribution.jit_compile,
     )
-    if config.checkpoint_every:
+    if config.optimization.checkpoint_every:
         _say(
             "      note: checkpoint_every is not applied under multi_worker "
             "yet; this run cannot resume mid-way"
@@ -148,7 +150,7 @@ def _fit_multi_worker(config, model, strategy, inputs, log_dir, verbose):
     chief = is_chief(strategy)
     return trainer.fit(
         inputs.dataset(inputs.train),
-        steps=inputs.steps_per_epoch * config.epochs,
+        steps=inputs.steps_per_epoch * config.optimization.epochs,
         callbacks=[keras.callbacks.TensorBoard(log_dir)] if chief else None,
         log_every=max(1, inputs.steps_per_epoch // 4),
         verbose=verbose,

@@ -68,20 +68,21 @@ def run_pretrain(
             None.
         verbose: `fit` verbosity (2: one line an epoch).
         callbacks: more Keras callbacks for `fit` (they see one "epoch" per
-            checkpoint interval when `checkpoint_every` is set).
+            checkpoint interval when `optimization.checkpoint_every` is set).
 
     Returns:
         The dict written to `metrics.json`.
     """
     config.validate()
-    if config.deterministic:
+    distribution = config.distribution
+    if distribution.deterministic:
         tf.config.experimental.enable_op_determinism()
     # First, before any other TensorFlow op: MultiWorkerMirroredStrategy must
     # configure the collectives at program start.
-    devices = config.devices.split(",") if config.devices else None
-    strategy = build_strategy(config.strategy, devices=devices)
+    devices = distribution.devices.split(",") if distribution.devices else None
+    strategy = build_strategy(distribution.strategy, devices=devices)
     previous_policy = keras.mixed_precision.global_policy().name
-    set_precision(config.precision)
+    set_precision(distribution.precision)
     try:
         return _run(
             config, strategy, workdir, export_root, data_dir, verbose, callbacks
@@ -98,7 +99,7 @@ def _run(config, strategy, workdir, export_root, data_dir, verbose, callbacks):
         json.dump(config.to_dict(), f, indent=2)
     timings = {}
     start = time.perf_counter()
-    _say(f"[1/6] {config.dataset} data")
+    _say(f"[1/6] {config.data.name} data")
     data_dir = data_dir or os.path.join(workdir, "shapes")
     train, val, test = read_splits(config, data_dir)
     record_data_dir(workdir, data_dir)
@@ -144,19 +145,20 @@ def _run(config, strategy, workdir, export_root, data_dir, verbose, callbacks):
 def _training_inputs(config, train, val, workdir):
     """Stage 2: the tokenizer, the preprocessors and the dataset builder."""
     tokenizer = _tokenizer(config, train, workdir)
-    text_preprocessor = TextPreprocessor(tokenizer, config.sequence_length)
-    image_preprocessor = ImagePreprocessor(config.image_size)
+    text_preprocessor = TextPreprocessor(tokenizer, config.text.sequence_length)
+    image_preprocessor = ImagePreprocessor(config.image.size)
     objectives = tuple(config.objectives)
     mask_generator = (
-        masked_lm_generator(tokenizer, config.sequence_length, config.mlm_rate)
+        masked_lm_generator(tokenizer, config.text.sequence_length, config.mlm_rate)
         if "masked_lm" in objectives
         else None
     )
     # Step-based runs (and multi-worker ones) read an endless stream.
+    optimization = config.optimization
     repeat = (
-        config.steps_per_epoch is not None
-        or bool(config.checkpoint_every)
-        or config.strategy == "multi_worker"
+        optimization.steps_per_epoch is not None
+        or bool(optimization.checkpoint_every)
+        or config.distribution.strategy == "multi_worker"
     )
 
     def dataset(examples, training=True):
@@ -166,14 +168,14 @@ def _training_inputs(config, train, val, workdir):
             text_preprocessor,
             objectives=objectives,
             mask_generator=mask_generator,
-            batch_size=config.batch_size,
+            batch_size=optimization.batch_size,
             shuffle=training,
             seed=config.seed,
             repeat=training and repeat,
         )
 
     pairs = len(caption_pairs(train)["caption"])
-    steps_per_epoch = config.steps_per_epoch or pairs // config.batch_size
+    steps_per_epoch = optimization.steps_per_epoch or (pairs // optimization.batch_size)
     return TrainingInputs(
         train,
         val,
@@ -189,21 +191,22 @@ def _build_model(config, strategy, inputs):
     """Stages 3 and 4's banner: the compiled model, under the strategy."""
     _say(
         f"[3/6] Building the model: {', '.join(config.objectives)} (strategy "
-        f"{config.strategy!r})"
+        f"{config.distribution.strategy!r})"
     )
-    total_steps = inputs.steps_per_epoch * config.epochs
+    optimization = config.optimization
+    total_steps = inputs.steps_per_epoch * optimization.epochs
     with strategy.scope():
         model = build_model(config, inputs.tokenizer.vocabulary_size())
         loss_weights = compile_for_pretraining(model, config, total_steps)
     _say(
         f"      {model.count_params():,} parameters, {config.loss} contrastive "
         f"loss, weights {loss_weights}, {strategy.num_replicas_in_sync} "
-        f"replica(s), {config.precision}"
+        f"replica(s), {config.distribution.precision}"
     )
-    every = config.checkpoint_every
+    every = optimization.checkpoint_every
     _say(
-        f"[4/6] Pretraining: {config.epochs} epochs x {inputs.steps_per_epoch} "
-        f"steps, batch {config.batch_size}"
+        f"[4/6] Pretraining: {optimization.epochs} epochs x {inputs.steps_per_epoch} "
+        f"steps, batch {optimization.batch_size}"
         + (f", checkpoint every {every} steps" if every else "")
     )
     return model, total_steps
@@ -213,7 +216,7 @@ def _save_model(config, model, workdir):
     """Writes `model.keras`; returns the model to evaluate."""
     path = os.path.join(workdir, "model.keras")
     model.save(path)
-    if config.strategy == "multi_worker":
+    if config.distribution.strategy == "multi_worker":
         # The other workers are gone: evaluate a copy outside the strategy,
         # whose collectives would wait for them forever.
         return keras.saving.load_model(path)
@@ -244,7 +247,7 @@ def _evaluate_heads(config, model, inputs):
             val,
             inputs.image_preprocessor,
             inputs.tokenizer,
-            config.caption_sampler,
+            config.decoder.sampler,
         )
         heads["caption_bleu4"] = caption_bleu([e.captions for e in val], captions)
         heads["caption_samples"] = [
@@ -264,12 +267,12 @@ def _write_metrics(metrics, workdir):
 
 
 def _tokenizer(config, train, workdir):
-    if config.text_preset:
-        _say(f"      the preset's tokenizer ({config.text_preset})")
-        return tokenizer_from_preset(config.text_preset)
+    if config.text.preset:
+        _say(f"      the preset's tokenizer ({config.text.preset})")
+        return tokenizer_from_preset(config.text.preset)
     captions = [c for e in train for c in e.captions]
     path = os.path.join(workdir, "vocab.txt")
-    vocabulary = learn_vocabulary(captions, config.vocabulary_size, path)
+    vocabulary = learn_vocabulary(captions, config.text.vocabulary_size, path)
     _say(f"      learned a {len(vocabulary)}-token WordPiece vocabulary -> {path}")
     return wordpiece_tokenizer(vocabulary)
 

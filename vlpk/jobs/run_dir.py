@@ -53,9 +53,9 @@ class Run:
     def shapes_file(self, split, kind):
         """A Shapes annotation file (`captions`, `questions`, `annotations`,
         `labels`); an `InputError` for a run on other data."""
-        if self.config.dataset != "shapes":
+        if self.config.data.name != "shapes":
             raise InputError(
-                f"The run trained on {self.config.dataset!r}, which has no {kind} "
+                f"The run trained on {self.config.data.name!r}, which has no {kind} "
                 "file vlpk knows of: pass the files in the fine-tuning config."
             )
         return shapes_paths(self.data_dir, split)[kind]
@@ -88,8 +88,8 @@ def load_run(run_dir, data_dir=None):
     except ValueError as error:
         raise InputError(f"{path} is not valid JSON: {error}") from None
     config = PretrainConfig.from_dict(data, source=path)
-    if config.text_preset:
-        tokenizer = tokenizer_from_preset(config.text_preset)
+    if config.text.preset:
+        tokenizer = tokenizer_from_preset(config.text.preset)
     else:
         vocab = os.path.join(run_dir, "vocab.txt")
         if not os.path.isfile(vocab):
@@ -101,8 +101,8 @@ def load_run(run_dir, data_dir=None):
         run_dir=run_dir,
         config=config,
         tokenizer=tokenizer,
-        image_preprocessor=ImagePreprocessor(config.image_size),
-        text_preprocessor=TextPreprocessor(tokenizer, config.sequence_length),
+        image_preprocessor=ImagePreprocessor(config.image.size),
+        text_preprocessor=TextPreprocessor(tokenizer, config.text.sequence_length),
         data_dir=os.fspath(data_dir or os.path.join(run_dir, "shapes")),
     )
 

@@ -11,12 +11,12 @@ def _say(message):
 
 
 def read_splits(config, data_dir):
-    """(train, val, test) `Example`s: generated Shapes, or COCO from disk."""
-    if config.dataset == "coco":
-        train = read_coco_captions(
-            config.coco_train_annotations, config.coco_train_images
-        )
-        val = read_coco_captions(config.coco_val_annotations, config.coco_val_images)
+    """(train, val, test) `Example`s of a `PretrainConfig`'s `data` block:
+    generated Shapes (at `config.image.size`), or COCO from disk."""
+    data = config.data
+    if data.name == "coco":
+        train = read_coco_captions(data.train_annotations, data.train_image_dir)
+        val = read_coco_captions(data.val_annotations, data.val_image_dir)
         _say(f"      COCO: {len(train)} train, {len(val)} val images")
         # The val split doubles as the retrieval test set here; Karpathy's
         # 5k test split arrives with the dataset readers.
@@ -25,11 +25,11 @@ def read_splits(config, data_dir):
     write_shapes(
         data_dir,
         seed=config.seed,
-        image_size=config.image_size,
+        image_size=config.image.size,
         splits={
-            "train": config.train_images,
-            "val": config.val_images,
-            "test": config.test_images,
+            "train": data.train_images,
+            "val": data.val_images,
+            "test": data.test_images,
         },
     )
     return tuple(read_shapes(data_dir, s) for s in ("train", "val", "test"))

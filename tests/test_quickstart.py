@@ -6,7 +6,11 @@ import shutil
 import subprocess
 import sys
 
+import keras
+import numpy as np
 import pytest
+
+from vlpk.models import load_task
 
 # Keras's warning for a dataset of unknown cardinality, and TensorFlow's for
 # predict functions rebuilt in every epoch: a new user reads both as bugs.
@@ -43,6 +47,13 @@ def test_quickstart_smoke(tmp_path):
     assert (export / "saved_model.pb").is_file()
     assert "[4/6] Pretraining" in result.stderr  # progress is shown
     assert "image->text" in result.stdout  # the summary table
+    # The run also leaves its model as a task preset, with its vocabulary.
+    task = load_task(workdir / "preset")
+    trained = keras.saving.load_model(workdir / "model.keras")
+    for a, b in zip(task.backbone.get_weights(), trained.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    vocab = (workdir / "vocab.txt").read_text(encoding="utf-8").splitlines()
+    assert task.preprocessor.tokenizer.get_vocabulary() == vocab
 
     # A second run reuses the cached data and writes the next version. It
     # trains as the full quickstart does (whole epochs of a finite stream,

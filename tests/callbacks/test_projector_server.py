@@ -93,9 +93,8 @@ def train_one_step(root, log_dir):
         model,
         val,
         image_preprocessor,
-        tokenizer,
+        text_preprocessor,
         log_dir,
-        sequence_length=config.text.sequence_length,
         samples=config.tensorboard_samples,
     )
     model.fit(

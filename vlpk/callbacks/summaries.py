@@ -7,10 +7,9 @@ def training_summaries(
     model,
     val,
     image_preprocessor,
-    tokenizer,
+    text_preprocessor,
     log_dir,
     *,
-    sequence_length,
     samples=8,
     caption_sampler="greedy",
     every=1,
@@ -29,9 +28,9 @@ def training_summaries(
         model: the model being trained.
         val: the validation `Example`s.
         image_preprocessor: the training `ImagePreprocessor`.
-        tokenizer: the KerasHub tokenizer.
+        text_preprocessor: the training `TextPreprocessor` (its tokenizer
+            also decodes generated captions).
         log_dir: the TensorBoard log directory.
-        sequence_length: the packed caption length.
         samples: how many validation images to show (0 for none).
         caption_sampler: the sampler of generated captions.
         every: write every `every` epochs.
@@ -47,13 +46,7 @@ def training_summaries(
         [np.asarray(b) for b in image_dataset(samples, image_preprocessor)]
     )
     describe = _describer(
-        model,
-        val,
-        count,
-        image_preprocessor,
-        tokenizer,
-        sequence_length,
-        caption_sampler,
+        model, val, count, image_preprocessor, text_preprocessor, caption_sampler
     )
     return [
         SampleSummaries(
@@ -65,39 +58,27 @@ def training_summaries(
             references=[e.captions[0] for e in samples],
         ),
         image_text_projector(
-            model,
-            val,
-            image_preprocessor,
-            tokenizer,
-            log_dir,
-            sequence_length=sequence_length,
-            every=every,
+            model, val, image_preprocessor, text_preprocessor, log_dir, every=every
         ),
     ]
 
 
-def _describer(
-    model, val, count, image_preprocessor, tokenizer, sequence_length, sampler
-):
+def _describer(model, val, count, image_preprocessor, text_preprocessor, sampler):
     """`describe(images)`: a line of text for each of the first `count` images.
 
     A captioner's generated caption; otherwise the nearest validation caption
     and, with a matching head, its match probability.
     """
     from vlpk.evaluation import embed_split, generate_split_captions
-    from vlpk.text import TextPreprocessor
 
     samples = val[:count]
-    text_preprocessor = None
+    tokenizer = text_preprocessor.tokenizer
 
     def describe(_images):
         if getattr(model, "caption_decoder", None) is not None:
             return generate_split_captions(
                 model, samples, image_preprocessor, tokenizer, sampler
             )
-        nonlocal text_preprocessor
-        if text_preprocessor is None:
-            text_preprocessor = TextPreprocessor(tokenizer, sequence_length)
         image_emb, text_emb, owner = embed_split(
             model, val, image_preprocessor, text_preprocessor
         )
@@ -118,15 +99,7 @@ def _describer(
 
 
 def image_text_projector(
-    model,
-    val,
-    image_preprocessor,
-    tokenizer,
-    log_dir,
-    *,
-    sequence_length,
-    every=1,
-    count=256,
+    model, val, image_preprocessor, text_preprocessor, log_dir, every=1, count=256
 ):
     """An `EmbeddingProjector` of validation images and their captions.
 
@@ -139,27 +112,24 @@ def image_text_projector(
         model: a model with `image_embedder()` and `text_embedder()`.
         val: the validation `Example`s.
         image_preprocessor: the training `ImagePreprocessor`.
-        tokenizer: the KerasHub tokenizer.
+        text_preprocessor: the training `TextPreprocessor`.
         log_dir: the TensorBoard log directory.
-        sequence_length: the packed caption length.
         every: write every `every` epochs.
         count: how many validation images to embed.
 
     Example:
-    >>> callbacks = [image_text_projector(model, val, image_pre, tokenizer,
-    ...                                   "logs", sequence_length=20)]
+    >>> callbacks = [image_text_projector(model, val, image_pre, text_pre,
+    ...                                   "logs")]
     """
     from vlpk.callbacks.projector import EmbeddingProjector
     from vlpk.data.pipeline import image_dataset, text_dataset
     from vlpk.evaluation import embedders, predict_batches
-    from vlpk.text import TextPreprocessor
 
     projected = val[:count]
     images = np.concatenate(
         [np.asarray(b) for b in image_dataset(projected, image_preprocessor)]
     )
     captions = [c for e in projected for c in e.captions]
-    text_preprocessor = TextPreprocessor(tokenizer, sequence_length)
 
     def embed():
         image_embedder, text_embedder = embedders(model)  # built once, see there

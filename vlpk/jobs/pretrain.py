@@ -115,6 +115,8 @@ def _run(config, strategy, workdir, export_root, data_dir, verbose, callbacks):
         _say("      not the chief worker: leaving evaluation and export to it")
         return {"train_history": history}
     model = _save_model(config, model, workdir)
+    if contrastive_only(config):
+        _save_preset(model, inputs, workdir)
     _say(f"[5/6] Evaluating: retrieval on test ({len(test)} images), heads on val")
     retrieval = evaluate_retrieval(
         model, test, inputs.image_preprocessor, inputs.text_preprocessor
@@ -221,6 +223,25 @@ def _save_model(config, model, workdir):
         # whose collectives would wait for them forever.
         return keras.saving.load_model(path)
     return model
+
+
+def _save_preset(backbone, inputs, workdir):
+    """Writes `<workdir>/preset/`: the dual encoder as a KerasHub-style task.
+
+    The task carries the run's tokenizer and image preprocessing, so
+    `ContrastivePretrainer.from_preset` (or `vlpk finetune --from
+    <workdir>/preset`) takes raw images and strings, with no run folder.
+    """
+    from vlpk.jobs.task_runs import PRESET_DIR
+    from vlpk.models import ContrastivePreprocessor, ContrastivePretrainer
+
+    preprocessor = ContrastivePreprocessor(
+        inputs.tokenizer,
+        inputs.image_preprocessor,
+        inputs.text_preprocessor.sequence_length,
+    )
+    task = ContrastivePretrainer(backbone, preprocessor, compile=False)
+    task.save_to_preset(os.path.join(workdir, PRESET_DIR))
 
 
 def _evaluate_heads(config, model, inputs):

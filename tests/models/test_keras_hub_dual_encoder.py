@@ -184,9 +184,11 @@ def test_task_preset_round_trip(
 
         folder = str(tmp_path / preset.path.split("/")[-1])
         task.save_to_preset(folder)
-        # `ContrastivePretrainer` finds its subclass bound to this backbone.
+        # The saved task comes back as its own class, whatever its backbone
+        # (`VisionLanguageTask.from_preset` reads `task.json`).
         revived = ContrastivePretrainer.from_preset(folder)
-        assert type(revived) is KerasHubContrastivePretrainer
+        assert type(revived) is ContrastivePretrainer
+        assert type(revived.backbone) is KerasHubDualEncoderBackbone
         revived_inputs, _ = revived.preprocessor(x)
         assert_allclose_tree(revived_inputs, inputs, atol=0, rtol=0)
         np.testing.assert_allclose(
@@ -194,6 +196,15 @@ def test_task_preset_round_trip(
         )
         revived_head = head_of(revived.backbone.keras_hub_backbone)
         assert float(revived_head.logit_scale) == 1.5
+
+    # Without `task.json` (a backbone and preprocessor saved alone), KerasHub
+    # finds the task subclass bound to this backbone class.
+    bare = str(tmp_path / "backbone_only")
+    task.backbone.save_to_preset(bare)
+    task.preprocessor.save_to_preset(bare)
+    built = ContrastivePretrainer.from_preset(bare)
+    assert type(built) is KerasHubContrastivePretrainer
+    np.testing.assert_allclose(built(inputs)["contrastive"], expected, atol=1e-6)
 
 
 def test_preset_name_offline(no_network):  # noqa: F811

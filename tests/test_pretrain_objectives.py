@@ -24,12 +24,25 @@ def config_path(name):
     return os.path.join(ROOT, "training", "configs", f"{name}.py")
 
 
-def pretrain(name, workdir, crash_after=None):
+def start(name, workdir, crash_after=None):
+    """Starts `vlpk pretrain` of config `name` in a worker process."""
     args = [sys.executable, WORKER, config_path(name), str(workdir)]
     if crash_after is not None:
         args.append(str(crash_after))
     env = dict(os.environ, PYTHONPATH=ROOT)
-    return subprocess.run(args, capture_output=True, text=True, timeout=600, env=env)
+    return subprocess.Popen(
+        args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
+
+
+def finish(process):
+    """Waits for a `start`ed run; it gets `stdout` and `stderr` as strings."""
+    process.stdout, process.stderr = process.communicate(timeout=600)
+    return process
+
+
+def pretrain(name, workdir, crash_after=None):
+    return finish(start(name, workdir, crash_after))
 
 
 def scalars(log_dir):
@@ -51,11 +64,36 @@ def weights(workdir):
 
 
 @pytest.fixture(scope="module")
-def albef(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("albef")
-    run = pretrain("shapes_albef", workdir)
-    assert run.returncode == 0, run.stderr[-4000:]
-    return workdir
+def runs(tmp_path_factory):
+    """The ALBEF and CoCa smoke runs, and the ALBEF run killed after its 2nd
+    chunk.
+
+    All three run at once, in their own processes (most of each is
+    TensorFlow's start and tracing): the resume test then only resumes the
+    killed one.
+    """
+    folders = {
+        name: tmp_path_factory.mktemp(name) for name in ("albef", "killed", "coca")
+    }
+    runs = [
+        start("shapes_albef", folders["albef"]),
+        start("shapes_albef", folders["killed"], 2),
+        start("shapes_coca", folders["coca"]),
+    ]
+    straight, crashed, coca = [finish(run) for run in runs]
+    assert straight.returncode == 0, straight.stderr[-4000:]
+    return {
+        "workdir": folders["albef"],
+        "killed": folders["killed"],
+        "crashed": crashed,
+        "coca": coca,
+        "coca_workdir": folders["coca"],
+    }
+
+
+@pytest.fixture(scope="module")
+def albef(runs):
+    return runs["workdir"]
 
 
 def test_albef_trains_and_evaluates_every_head(albef):
@@ -100,26 +138,26 @@ def test_albef_logs_each_objective_and_the_extras_to_tensorboard(albef):
     assert table.count("match p=") == 4, table
 
 
-def test_albef_resumes_after_kill_at_the_same_weights(albef, tmp_path):
-    crashed = pretrain("shapes_albef", tmp_path, crash_after=2)
+def test_albef_resumes_after_kill_at_the_same_weights(runs):
+    crashed, killed = runs["crashed"], runs["killed"]
     assert crashed.returncode == -signal.SIGKILL, crashed.stderr[-2000:]
-    assert not os.path.exists(tmp_path / "model.keras")
-    resumed = pretrain("shapes_albef", tmp_path)
+    assert not os.path.exists(killed / "model.keras")
+    resumed = pretrain("shapes_albef", killed)
     assert resumed.returncode == 0, resumed.stderr[-4000:]
-    history = json.load(open(tmp_path / "metrics.json"))["train_history"]
+    history = json.load(open(killed / "metrics.json"))["train_history"]
     assert len(history["loss"]) == 2  # only the chunks after the checkpoint
-    for a, b in zip(weights(albef), weights(tmp_path)):
+    for a, b in zip(weights(runs["workdir"]), weights(killed)):
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-6)
 
 
-def test_coca_trains_captions_and_scores_bleu(tmp_path):
-    run = pretrain("shapes_coca", tmp_path)
+def test_coca_trains_captions_and_scores_bleu(runs):
+    run, workdir = runs["coca"], runs["coca_workdir"]
     assert run.returncode == 0, run.stderr[-4000:]
-    metrics = json.load(open(tmp_path / "metrics.json"))
+    metrics = json.load(open(workdir / "metrics.json"))
     validation = metrics["validation"]
     assert 0.0 <= validation["caption_bleu4"] <= 100.0
     assert 0.0 <= validation["captioning_accuracy"] <= 1.0
     samples = validation["caption_samples"]
     assert samples and all(isinstance(s["generated"], str) for s in samples)
-    train = scalars(tmp_path / "logs")["train"]
+    train = scalars(workdir / "logs")["train"]
     assert "epoch_captioning_loss" in train and "epoch_contrastive_loss" in train

@@ -119,7 +119,7 @@ def image_text_projector(
 
     Example:
     >>> callbacks = [image_text_projector(model, val, image_pre, text_pre,
-    ...                                   "logs")]
+    ...                                   "logs")]  # doctest: +SKIP
     """
     from vlpk.callbacks.projector import EmbeddingProjector
     from vlpk.data.pipeline import image_dataset, text_dataset

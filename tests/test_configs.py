@@ -92,6 +92,9 @@ def test_smoke_config_builds_and_takes_a_training_step(path, shapes):
         loss=losses,
         loss_weights=weights,
         metrics=metrics or None,
+        # One eager step: the same maths, without tracing a GPU-scale
+        # architecture (the Shapes configs train in graph mode end to end).
+        run_eagerly=True,
     )
     dataset = pretraining_dataset(
         shapes,

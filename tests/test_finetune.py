@@ -210,6 +210,9 @@ def test_bad_finetune_input_exits_2(tmp_path, capsys):
     assert "FinetuneConfig" in capsys.readouterr().err
 
 
+# `vlpk export --tflite` end to end: about 25 s on two CPUs. The conversion
+# and parity are tested in tests/export/test_tflite.py. `pytest -m slow`.
+@pytest.mark.slow
 def test_tflite_export_command(run_dir, tmp_path, capsys):
     # The smoke run has a cross-attention matching head: five files, int8
     # calibrated on its training split, parity on its validation split.

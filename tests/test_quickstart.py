@@ -110,27 +110,37 @@ def test_config_file_with_smoke(tmp_path):
     assert smoke.optimization.epochs == 1
 
 
-def test_pretrain_command_with_overrides(tmp_path):
+@pytest.fixture(scope="module", autouse=True)
+def overrides_run(tmp_path_factory):
+    """`vlpk pretrain` with overrides, started when this module starts.
+
+    It runs in its own process beside the quickstart test (most of each run
+    is TensorFlow's start and tracing); its test waits for it.
+    """
+    tmp_path = tmp_path_factory.mktemp("overrides")
     config = os.path.join(
         os.path.dirname(__file__), "..", "training", "configs", "shapes_siglip.py"
     )
-    result = run(
-        [
-            "pretrain",
-            "--config",
-            os.path.abspath(config),
-            "--smoke",
-            "--set",
-            "distribution.strategy=mirrored",
-            "--set",
-            "distribution.devices=/cpu:0",
-            "--set",
-            "embedding_dim=12",
-            "--workdir",
-            "run",
-        ],
+    args = ["pretrain", "--config", os.path.abspath(config), "--smoke"]
+    args += ["--set", "distribution.strategy=mirrored"]
+    args += ["--set", "distribution.devices=/cpu:0"]
+    args += ["--set", "embedding_dim=12", "--workdir", "run"]
+    process = subprocess.Popen(
+        vlpk_command() + args,
         cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
+    yield process, tmp_path
+    process.kill()  # a no-op once it finished
+    process.communicate()
+
+
+def test_pretrain_command_with_overrides(overrides_run):
+    process, tmp_path = overrides_run
+    _, stderr = process.communicate(timeout=600)
+    result = subprocess.CompletedProcess(process.args, process.returncode, "", stderr)
     assert result.returncode == 0, result.stderr[-4000:]
     saved = json.loads((tmp_path / "run" / "config.json").read_text())
     distribution = saved["distribution"]

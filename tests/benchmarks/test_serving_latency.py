@@ -143,6 +143,9 @@ def tiny(tmp_path_factory):
     }
 
 
+# The benchmark script end to end (a SavedModel and TFLite exports, timed):
+# about 30 s on two CPUs. `pytest -m slow` runs it.
+@pytest.mark.slow
 def test_saved_model_and_tflite_rows_end_to_end(tiny):
     model, image_pre, text_pre = tiny["model"], tiny["image_pre"], tiny["text_pre"]
     archive = dual_encoder_archive(model, image_pre, text_pre)

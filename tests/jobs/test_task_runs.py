@@ -100,6 +100,15 @@ def test_siglip_preset_finetunes_evaluates_and_exports(
 ):
     run, data, path = _cli_round_trip(keras_hub_siglip_preset, tmp_path, capsys)
     _check_export(run, data, path)
+
+
+# The classifier task from a preset through the CLI: about 20 s more on two
+# CPUs (the task itself is tested in tests/models/). `pytest -m slow`.
+@pytest.mark.slow
+def test_siglip_preset_classifier_finetunes_and_exports(
+    keras_hub_siglip_preset, tmp_path, capsys
+):
+    run, data, _ = _cli_round_trip(keras_hub_siglip_preset, tmp_path, capsys)
     _classify(run, data, tmp_path, capsys)
 
 

@@ -40,6 +40,9 @@ def test_albef_flow_raw_shapes_to_saved_model(tmp_path):
         objectives=("contrastive", "matching", "masked_lm"),
     )
     task = ImageTextPretrainer(backbone, preprocessor)
+    # The README keeps `compile()`'s defaults; eager steps here only save the
+    # tracing (graph-mode `fit` on raw data: test_vision_language_family.py).
+    task.compile(run_eagerly=True)
     history = task.fit(raw_pair_dataset(train, 8), epochs=1, verbose=0)
     scores = task.evaluate(
         raw_pair_dataset(test, 4, shuffle=False), return_dict=True, verbose=0

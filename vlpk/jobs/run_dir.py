@@ -96,7 +96,7 @@ def load_run(run_dir, data_dir=None):
             raise InputError(f"{run_dir} has no vocab.txt, the run's vocabulary.")
         tokenizer = wordpiece_tokenizer(load_vocabulary(vocab))
     if data_dir is None:
-        data_dir = _recorded_data_dir(run_dir)
+        data_dir = recorded_data_dir(run_dir)
     return Run(
         run_dir=run_dir,
         config=config,
@@ -113,7 +113,8 @@ def record_data_dir(run_dir, data_dir):
         json.dump({"data_dir": os.path.abspath(data_dir)}, f, indent=2)
 
 
-def _recorded_data_dir(run_dir):
+def recorded_data_dir(run_dir):
+    """The data folder `record_data_dir` wrote for `run_dir`, if it still exists."""
     try:
         with open(os.path.join(run_dir, "run.json"), encoding="utf-8") as f:
             data_dir = json.load(f).get("data_dir")

@@ -219,15 +219,11 @@ def save_task_run(task, workdir, config, data_dir):
 
 def data_dir_of(source, data_dir=None):
     """The Shapes folder for `source`: given, recorded by its run, or beside it."""
-    if data_dir:
-        return data_dir
-    try:
-        with open(os.path.join(source, "run.json"), encoding="utf-8") as f:
-            recorded = json.load(f).get("data_dir")
-    except (OSError, ValueError, AttributeError):
-        recorded = None
-    if recorded:
-        return recorded
+    from vlpk.jobs.run_dir import recorded_data_dir
+
+    recorded = recorded_data_dir(source)
+    if data_dir or recorded:
+        return data_dir or recorded
     # Beside a bare preset (never inside the user's folder), or here for a
     # preset name.
     if not os.path.isdir(source):

@@ -8,52 +8,48 @@ import numpy as np
 from vlpk.data.pipeline import image_dataset, text_dataset
 from vlpk.metrics.retrieval import retrieval_metrics
 
-# Each `image_embedder()` call builds a new functional model, and Keras then
-# traces a new predict function for it: evaluating every epoch with fresh
-# embedders retraces every epoch (TensorFlow warns about it). The embedders
-# share the model's weights, so one pair per model serves the whole run.
+# Each new functional model makes Keras trace a new predict function:
+# evaluating every epoch with fresh embedders would retrace every epoch
+# (TensorFlow warns about it). The embedders share the backbone's weights,
+# so one pair per backbone serves the whole run.
 _EMBEDDERS = weakref.WeakKeyDictionary()
 
 
 def embedders(model):
-    """`(image_embedder, text_embedder)` of `model`, built once per model.
+    """`(image_embedder, text_embedder)` of a task's backbone, built once.
+
+    Functional models over the backbone's `get_image_embeddings` and
+    `get_text_embeddings`, which every dual-encoder backbone has (vlpk's, and
+    a KerasHub CLIP or SigLIP one); they share its weights.
+
+    Args:
+        model: a task (its `backbone` is used) or a backbone.
 
     Example:
-    >>> image_embedder, text_embedder = embedders(model)  # doctest: +SKIP
-    >>> embedders(model)[0] is image_embedder  # doctest: +SKIP
+    >>> image_embedder, text_embedder = embedders(task)  # doctest: +SKIP
+    >>> embedders(task)[0] is image_embedder  # doctest: +SKIP
     True
     """
-    if model not in _EMBEDDERS:
-        if hasattr(model, "image_embedder"):
-            pair = (model.image_embedder(), model.text_embedder())
-        else:
-            pair = _method_embedders(model)
-        _EMBEDDERS[model] = pair
-    return _EMBEDDERS[model]
-
-
-def _method_embedders(backbone):
-    """Embedders from a backbone's `get_image_embeddings`/`get_text_embeddings`.
-
-    Every dual-encoder backbone has these methods (a KerasHub CLIP or SigLIP
-    one has no projection layers to cut sub-models at).
-    """
-    images = keras.Input(backbone.input["images"].shape[1:], name="images")
-    text = {
-        name: keras.Input((None,), dtype="int32", name=name)
-        for name in ("token_ids", "padding_mask")
-    }
-    return (
-        keras.Model(images, backbone.get_image_embeddings(images)),
-        keras.Model(text, backbone.get_text_embeddings(**text)),
-    )
+    backbone = getattr(model, "backbone", model)
+    if backbone not in _EMBEDDERS:
+        images = keras.Input(backbone.input["images"].shape[1:], name="images")
+        text = {
+            name: keras.Input((None,), dtype="int32", name=name)
+            for name in ("token_ids", "padding_mask")
+        }
+        _EMBEDDERS[backbone] = (
+            keras.Model(images, backbone.get_image_embeddings(images)),
+            keras.Model(text, backbone.get_text_embeddings(**text)),
+        )
+    return _EMBEDDERS[backbone]
 
 
 def predict_batches(fn, dataset):
     """`fn(batch, training=False)` over every batch, concatenated (numpy).
 
     Example:
-    >>> predict_batches(model.image_embedder(), image_dataset(examples, pre))
+    >>> predict_batches(embedders(task)[0], image_dataset(examples, pre))
+    ... # doctest: +SKIP
     """
     return np.concatenate([np.asarray(fn(batch, training=False)) for batch in dataset])
 
@@ -117,7 +113,10 @@ def generate_split_captions(
     batch_size=64,
     **sampler_kwargs,
 ):
-    """Captions every image of `examples` with the model's caption decoder.
+    """Captions every image of `examples` with a task's caption decoder.
+
+    Unlike `task.generate`, it needs no preprocessor on the task: training
+    callbacks caption while the task reads preprocessed batches.
 
     `sampler` is a KerasHub sampler or its name ("greedy", "beam", "top_k");
     `sampler_kwargs` configure a named one (`num_beams=3`, `k=5, seed=0`).
@@ -127,22 +126,39 @@ def generate_split_captions(
     """
     from vlpk.generation import decode_captions, generate_captions
 
-    image_tokens = model.image_tokenizer()
-    start = tokenizer.token_to_id("[CLS]")
-    end = tokenizer.token_to_id("[SEP]")
+    image_tokens, decoder = caption_parts(model)
     captions = []
     for batch in image_dataset(examples, image_preprocessor, batch_size):
-        tokens = image_tokens(batch, training=False)
         ids = generate_captions(
-            model.caption_decoder,
-            tokens,
-            start,
-            end,
+            decoder,
+            image_tokens(batch),
+            tokenizer.start_token_id,
+            tokenizer.end_token_id,
             sampler=sampler,
             **sampler_kwargs,
         )
         captions.extend(decode_captions(ids, tokenizer))
     return captions
+
+
+def caption_parts(task):
+    """`(get_image_tokens, caption_decoder)` of a captioning task or backbone."""
+    decoder = caption_decoder_of(task)
+    if decoder is None:
+        raise ValueError(f"{task.name} has no caption decoder to generate with.")
+    return getattr(task, "backbone", task).get_image_tokens, decoder
+
+
+def caption_decoder_of(task):
+    """The caption decoder of a task or backbone, or None.
+
+    A task's own head when it has one (an `ImageCaptioner` on a backbone
+    without a decoder), else the backbone's.
+    """
+    decoder = getattr(task, "caption_decoder", None)
+    if decoder is None:
+        decoder = getattr(getattr(task, "backbone", None), "caption_decoder", None)
+    return decoder
 
 
 def caption_bleu(references, candidates):

@@ -38,7 +38,7 @@ class RetrievalEvaluation(keras.callbacks.Callback):
         )
         for key in ("i2t_r1", "i2t_r5", "i2t_r10", "t2i_r1", "t2i_r5", "t2i_r10"):
             logs[f"val_{key}"] = metrics[key]
-        logs["temperature"] = self.model.temperature
+        logs["temperature"] = getattr(self.model, "backbone", self.model).temperature
 
 
 class CaptionBleu(keras.callbacks.Callback):

@@ -69,13 +69,18 @@ def _describer(model, val, count, image_preprocessor, text_preprocessor, sampler
     A captioner's generated caption; otherwise the nearest validation caption
     and, with a matching head, its match probability.
     """
-    from vlpk.evaluation import embed_split, generate_split_captions
+    from vlpk.evaluation import (
+        caption_decoder_of,
+        embed_split,
+        generate_split_captions,
+    )
 
     samples = val[:count]
     tokenizer = text_preprocessor.tokenizer
+    backbone = getattr(model, "backbone", model)
 
     def describe(_images):
-        if getattr(model, "caption_decoder", None) is not None:
+        if caption_decoder_of(model) is not None:
             return generate_split_captions(
                 model, samples, image_preprocessor, tokenizer, sampler
             )
@@ -85,17 +90,27 @@ def _describer(model, val, count, image_preprocessor, text_preprocessor, sampler
         captions = [c for e in val for c in e.captions]
         best = np.argmax(image_emb[:count] @ text_emb.T, axis=-1)
         lines = [f"nearest caption: {captions[i]}" for i in best]
-        if getattr(model, "matching_head", None) is not None:
+        if getattr(backbone, "matching_head", None) is not None:
             # The matching head's verdict on each (image, nearest caption).
             text = text_preprocessor([captions[i] for i in best])
-            pairs = {"images": np.asarray(_images, "float32")}
-            pairs.update({k: np.asarray(v) for k, v in text.items()})
-            logits = np.asarray(model.matcher()(pairs, training=False))
+            logits = np.asarray(_match(backbone, np.asarray(_images, "float32"), text))
             probability = 1.0 / (1.0 + np.exp(-logits))
             lines = [f"{t} (match p={p:.2f})" for t, p in zip(lines, probability)]
         return lines
 
     return describe
+
+
+def _match(backbone, images, text):
+    """Matching logits of image-text pairs, through the backbone's methods."""
+    ids, mask = text["token_ids"], text["padding_mask"]
+    if backbone.fuses_tokens:
+        image = backbone.get_image_tokens(images)
+        text = backbone.get_text_tokens(ids, mask)
+    else:  # ConcatFusion reads pooled features
+        image = backbone.get_image_features(images)
+        text = backbone.get_text_features(ids, mask)
+    return backbone.match(image, text, mask)
 
 
 def image_text_projector(
@@ -109,7 +124,7 @@ def image_text_projector(
     `caption` (an image's first caption) and `image_id`.
 
     Args:
-        model: a model with `image_embedder()` and `text_embedder()`.
+        model: a task (or backbone) with image and text embeddings.
         val: the validation `Example`s.
         image_preprocessor: the training `ImagePreprocessor`.
         text_preprocessor: the training `TextPreprocessor`.

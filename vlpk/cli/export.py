@@ -5,18 +5,8 @@ import sys
 
 
 def _export(args):
-    from vlpk.errors import InputError
-    from vlpk.jobs.export import export_run, export_run_tflite
-    from vlpk.jobs.task_runs import export_task, task_preset_path
+    from vlpk.jobs.export import export_run_tflite, export_task
 
-    if task_preset_path(args.source) is not None:
-        if args.tflite:
-            raise InputError("--tflite exports a `vlpk pretrain` run's encoders.")
-        path, signatures = export_task(
-            args.source, args.name, args.export_dir, args.version, args.overwrite
-        )
-        print(json.dumps({"path": path, "signatures": signatures}))
-        return 0
     if args.tflite:
         path, manifest, warning = export_run_tflite(
             args.source, args.name, args.tflite, args.export_dir, args.overwrite
@@ -25,7 +15,7 @@ def _export(args):
             print(warning, file=sys.stderr)
         print(json.dumps({"path": path, **manifest}, indent=2))
         return 0
-    path, signatures = export_run(
+    path, signatures = export_task(
         args.source, args.name, args.export_dir, args.version, args.overwrite
     )
     print(json.dumps({"path": path, "signatures": signatures}))
@@ -48,7 +38,7 @@ def _predict(args):
 
 def add_export_commands(commands):
     export = commands.add_parser(
-        "export", help="a run folder's model as a versioned TF Serving SavedModel"
+        "export", help="a run's task as a versioned TF Serving SavedModel"
     )
     add = export.add_argument
     add(

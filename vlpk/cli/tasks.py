@@ -77,7 +77,7 @@ def _evaluate_retrieval(args):
         return done
     run, examples = _run_split(args)
     result = retrieval_scores(
-        run.load_model(),
+        run.load_task(),
         examples,
         run.image_preprocessor,
         run.text_preprocessor,
@@ -96,15 +96,15 @@ def _evaluate_zeroshot(args):
     if (done := _evaluate_task(args, "zeroshot", templates)) is not None:
         return done
     run, examples = _run_split(args)
-    model = run.load_model()
-    if not hasattr(model, "text_embedder"):
+    task = run.load_task()
+    if not hasattr(task.backbone, "get_text_embeddings"):
         raise InputError(
-            f"{run.run_dir}/model.keras ({type(model).__name__}) has no text "
+            f"{run.run_dir}'s {type(task.backbone).__name__} has no text "
             "tower: zero-shot needs a pretrained or retrieval run."
         )
     class_names = read_labels(run.shapes_file(args.split, "labels"))[0]
     result = zero_shot_classification(
-        model,
+        task,
         examples,
         class_names,
         run.image_preprocessor,

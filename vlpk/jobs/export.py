@@ -1,79 +1,50 @@
-"""`vlpk export`: a run folder's model as a versioned TF Serving SavedModel.
+"""`vlpk export`: a task preset as a versioned TF Serving SavedModel, or its
+encoders as TFLite.
 
-The signatures follow the model: a dual encoder or pretrainer serves
-`embed_image`, `embed_text` and `score` (plus `caption` with a caption
-decoder); a `Captioner` serves `caption`; a VQA model serves `answer`. The
-graph takes raw image bytes and raw strings (see `vlpk.export`).
+The task declares its own signatures (`serving_signatures()`): a pretraining
+or retrieval task serves `embed_image`, `embed_text` and `score` (plus
+`caption` with a caption decoder), a captioner `caption`, a VQA task
+`answer`, a classifier `classify`. Every graph takes raw image bytes and raw
+strings (see `vlpk.export`).
 """
 
-import json
 import os
 
 from vlpk.errors import InputError
-from vlpk.export.saved_model import (
-    dual_encoder_archive,
-    export_saved_model,
-    signature_names,
-)
-from vlpk.export.task_archives import (
-    answer_archive,
-    caption_archive,
-    pretrainer_archive,
-)
-from vlpk.jobs.run_dir import load_run
-from vlpk.models import (
-    Captioner,
-    DualEncoderBackbone,
-    FusionClassifier,
-    VisionLanguagePretrainer,
-)
+from vlpk.export.saved_model import export_saved_model, signature_names
+from vlpk.jobs.run_dir import PRESET_DIR, load_run
+from vlpk.models.presets import is_task_preset, load_task
 
 
-def run_archive(run, model):
-    """The `ExportArchive` that serves `model` of the run folder `run`."""
-    if isinstance(model, VisionLanguagePretrainer):
-        return pretrainer_archive(
-            model, run.image_preprocessor, run.text_preprocessor, run.tokenizer
-        )
-    if isinstance(model, DualEncoderBackbone):
-        return dual_encoder_archive(
-            model, run.image_preprocessor, run.text_preprocessor
-        )
-    if isinstance(model, Captioner):
-        return caption_archive(model, run.image_preprocessor, run.tokenizer)
-    if isinstance(model, FusionClassifier):
-        path = os.path.join(run.run_dir, "answers.json")
-        if not os.path.isfile(path):
-            raise InputError(
-                f"{run.run_dir} has a classifier but no answers.json: export "
-                "answers from a `vlpk finetune --task vqa` folder."
-            )
-        with open(path, encoding="utf-8") as f:
-            answers = json.load(f)
-        return answer_archive(
-            model, answers, run.image_preprocessor, run.text_preprocessor
-        )
-    raise InputError(
-        f"vlpk export has no serving signature for a {type(model).__name__} "
-        "yet; export a pretraining, retrieval, captioning or VQA run."
-    )
+def source_preset(source):
+    """The task preset of `source`: a preset folder, a run folder's
+    `preset/`, or a KerasHub preset name (for `load_task`)."""
+    source = os.fspath(source)
+    inner = os.path.join(source, PRESET_DIR)
+    if not is_task_preset(source) and is_task_preset(inner):
+        return inner
+    return source
 
 
-def export_run(
-    run_dir, name, export_root="saved_models", version=None, overwrite=False
+def export_task(
+    source, name, export_root="saved_models", version=None, overwrite=False
 ):
-    """Exports `run_dir`'s `model.keras` to `<export_root>/<name>/<version>/`.
+    """Exports the task of `source` to `<export_root>/<name>/<version>/`.
+
+    Args:
+        source: a task preset folder, or a run folder holding one.
 
     Returns:
         `(path, signatures)`: the version folder and its signature names.
 
     Example:
-    >>> export_run("runs/albef_vqa", "shapes_vqa")
+    >>> export_task("runs/albef_vqa", "shapes_vqa")  # doctest: +SKIP
     ('saved_models/shapes_vqa/1', ['answer', 'serving_default'])
     """
-    run = load_run(run_dir)
-    archive = run_archive(run, run.load_model())
-    path = export_saved_model(archive, export_root, name, version, overwrite)
+    task = load_task(source_preset(source))
+    path = export_saved_model(
+        task.serving_archive(), export_root, name, version, overwrite
+    )
     return path, signature_names(path)
 
 
@@ -99,18 +70,18 @@ def export_run_tflite(
     from vlpk.export.tflite import export_tflite
 
     run = load_run(run_dir)
-    model = run.load_model()
-    if not hasattr(model, "image_embedder"):
+    backbone = run.load_task().backbone
+    if not hasattr(backbone, "get_text_embeddings"):
         raise InputError(
             f"TFLite export covers the encoders of a pretraining or retrieval run; "
-            f"{run_dir} holds a {type(model).__name__}."
+            f"{run_dir} holds a {type(backbone).__name__}."
         )
     train, val, _ = run.splits()
     path = os.path.join(export_root, "tflite", name, variant)
     vocab = os.path.join(run.run_dir, "vocab.txt")
     try:
         manifest = export_tflite(
-            model,
+            backbone,
             path,
             variant,
             run.image_preprocessor,

@@ -1,8 +1,9 @@
 """`vlpk finetune`: adapt a pretrained run to a downstream task, then score it.
 
 Top to bottom, as a reader would do it by hand: read the run folder (config,
-vocabulary, model, data) → build the task model over the pretrained parts →
-`fit` → predict on the test split → score with the field's metrics → save.
+data, and the task in its preset) → build the downstream task on the
+pretrained backbone (shared: nothing is copied) → `fit` → save the task as a
+preset → predict on the test split → score with the field's metrics.
 With `scratch=True` the same architecture starts from random weights and
 trains for the same steps: the baseline that shows what pretraining buys.
 """
@@ -22,7 +23,7 @@ from vlpk.data.vqa import read_vqa
 from vlpk.data.vqa_answers import answer_vocabulary
 from vlpk.errors import InputError
 from vlpk.jobs.recipes import build_losses, build_model, build_optimizer, captioner
-from vlpk.jobs.run_dir import load_run, record_data_dir
+from vlpk.jobs.run_dir import PRESET_DIR, load_run, record_data_dir
 from vlpk.losses import CaptioningLoss
 from vlpk.metrics.result_files import (
     caption_table,
@@ -31,6 +32,7 @@ from vlpk.metrics.result_files import (
     vqa_table,
 )
 from vlpk.metrics.token_accuracy import MaskedTokenAccuracy
+from vlpk.models import ContrastivePreprocessor, VisionLanguagePreprocessor
 from vlpk.tasks import captioning, classify, retrieval, vqa
 from vlpk.tasks.zero_shot import zero_shot_classification
 
@@ -45,8 +47,9 @@ def run_finetune(config, run_dir, workdir, data_dir=None, scratch=False, verbose
     Args:
         config: a `vlpk.tasks.FinetuneConfig`.
         run_dir: a `vlpk pretrain` run folder.
-        workdir: where the fine-tuned run goes: `model.keras`, `config.json`
-            and `vocab.txt` (so it is a run folder too), `finetune.json`,
+        workdir: where the fine-tuned run goes: `preset/` (the task, with
+            its preprocessor), `config.json` and `vocab.txt` (so it is a run
+            folder too), `finetune.json`,
             `metrics.json` and the task's predictions (`vqa_results.json`,
             `caption_results.json`, in the official formats).
         data_dir: the run's data folder (see `load_run`).
@@ -71,7 +74,9 @@ def run_finetune(config, run_dir, workdir, data_dir=None, scratch=False, verbose
         _say("      from scratch: the run's architecture, random weights")
         source = build_model(run.config, run.tokenizer.vocabulary_size())
     else:
-        source = run.load_model()
+        source = run.load_task()
+        # The job feeds batches preprocessed in tf.data, as `vlpk pretrain`.
+        source.preprocessor = None
     os.makedirs(workdir, exist_ok=True)
     _write_run_files(run, config, workdir, scratch)
     task = _TASKS[config.task]
@@ -100,25 +105,17 @@ def _write_run_files(run, config, workdir, scratch):
     record_data_dir(workdir, run.data_dir)
 
 
-def _fit(
-    config,
-    model,
-    dataset,
-    examples_per_epoch,
-    workdir,
-    verbose,
-    losses,
-    compile=None,
-    callbacks=(),
-):
+def _fit(config, task, dataset, examples_per_epoch, workdir, verbose, **compile):
+    """Compiles and fits `task` on preprocessed batches; returns the history.
+
+    Args:
+        compile: `loss` and the other `compile` arguments; `callbacks` too.
+    """
+    callbacks = compile.pop("callbacks", ())
     steps = config.steps_per_epoch or max(1, examples_per_epoch // config.batch_size)
-    model.compile(
-        optimizer=build_optimizer(config, steps * config.epochs),
-        loss=losses,
-        **(compile or {}),
-    )
+    task.compile(optimizer=build_optimizer(config, steps * config.epochs), **compile)
     _say(f"[3/4] Fine-tuning: {config.epochs} epochs x {steps} steps")
-    history = model.fit(
+    history = task.fit(
         dataset,
         epochs=config.epochs,
         steps_per_epoch=steps,
@@ -129,7 +126,6 @@ def _fit(
             keras.callbacks.TensorBoard(os.path.join(workdir, "logs")),
         ],
     )
-    model.save(os.path.join(workdir, "model.keras"))
     return {
         "steps": steps * config.epochs,
         "train_history": {
@@ -138,10 +134,23 @@ def _fit(
     }
 
 
+def _save_preset(task, preprocessor, workdir):
+    """Writes `<workdir>/preset/`: the task with `preprocessor` attached, so
+    it takes raw images and strings (`vlpk export --from`, `load_task`)."""
+    task.preprocessor = preprocessor
+    task.save_to_preset(os.path.join(workdir, PRESET_DIR))
+
+
+def _preprocessor(run, cls=ContrastivePreprocessor, **kwargs):
+    """A preprocessor of `cls` on the run's tokenizer and image preprocessing."""
+    sequence_length = run.text_preprocessor.sequence_length
+    return cls(run.tokenizer, run.image_preprocessor, sequence_length, **kwargs)
+
+
 def _retrieval(config, run, source, splits, workdir, verbose):
     train, _, test = splits
-    model = retrieval.retrieval_model(source, seed=config.seed)
-    objectives = getattr(model, "objectives", ("contrastive",))
+    task = retrieval.retrieval_task(source, seed=config.seed)
+    objectives = tuple(getattr(task, "objectives", ("contrastive",)))
     pretrain = run.config.replace(objectives={o: 1.0 for o in objectives})
     losses, weights, metrics = build_losses(pretrain)
     dataset = pretraining_dataset(
@@ -156,19 +165,27 @@ def _retrieval(config, run, source, splits, workdir, verbose):
     pairs = sum(len(e.captions) for e in train)
     result = _fit(
         config,
-        model,
+        task,
         dataset,
         pairs,
         workdir,
         verbose,
-        losses,
-        compile={"loss_weights": weights, "metrics": metrics or None},
+        loss=losses,
+        loss_weights=weights,
+        metrics=metrics or None,
     )
+    if objectives == ("contrastive",):
+        preprocessor = _preprocessor(run)
+    else:
+        preprocessor = _preprocessor(
+            run, VisionLanguagePreprocessor, objectives=objectives
+        )
+    _save_preset(task, preprocessor, workdir)
     _say(f"[4/4] Retrieval on test ({len(test)} images)")
     rerank_k = config.rerank_k if "matching" in objectives else 0
     result.update(
         retrieval.retrieval_scores(
-            model, test, run.image_preprocessor, run.text_preprocessor, rerank_k
+            task, test, run.image_preprocessor, run.text_preprocessor, rerank_k
         )
     )
     return result
@@ -177,10 +194,9 @@ def _retrieval(config, run, source, splits, workdir, verbose):
 def _classify(config, run, source, splits, workdir, verbose):
     train, _, test = splits
     class_names = _class_names(run)
-    result = {}
-    if hasattr(source, "text_embedder"):
-        # Zero-shot first: fine-tuning changes the shared image encoder.
-        result["zero_shot"] = zero_shot_classification(
+    # Zero-shot first: fine-tuning changes the shared image encoder.
+    result = {
+        "zero_shot": zero_shot_classification(
             source,
             test,
             class_names,
@@ -188,7 +204,8 @@ def _classify(config, run, source, splits, workdir, verbose):
             run.text_preprocessor,
             templates=config.templates,
         )
-    model = classify.image_classifier(source, len(class_names), config.linear_probe)
+    }
+    task = classify.image_classifier(source, class_names, config.linear_probe)
     dataset = classify.labelled_image_dataset(
         train, run.image_preprocessor, config.batch_size, seed=config.seed, repeat=True
     )
@@ -196,18 +213,19 @@ def _classify(config, run, source, splits, workdir, verbose):
     result.update(
         _fit(
             config,
-            model,
+            task,
             dataset,
             len(train),
             workdir,
             verbose,
-            {"predictions": loss},
-            compile={"metrics": {"predictions": ["accuracy"]}},
+            loss={"predictions": loss},
+            metrics={"predictions": ["accuracy"]},
         )
     )
+    _save_preset(task, _preprocessor(run), workdir)
     _say(f"[4/4] Classification on test ({len(test)} images)")
     mode = "linear_probe" if config.linear_probe else "finetuned"
-    result[mode] = classify.classification_accuracy(model, test, run.image_preprocessor)
+    result[mode] = classify.classification_accuracy(task, test, run.image_preprocessor)
     result["class_names"] = list(class_names)
     return result
 
@@ -240,10 +258,11 @@ def _vqa_splits(config, run):
 def _vqa(config, run, source, splits, workdir, verbose):
     train, test, questions, annotations = _vqa_splits(config, run)
     vocabulary = answer_vocabulary(train, config.top_answers)
+    # Also in the task's config; a plain list here for other tools.
     with open(os.path.join(workdir, "answers.json"), "w") as f:
         json.dump(vocabulary, f, indent=1)
     _say(f"      {len(train)} train questions, {len(vocabulary)} answers")
-    model = vqa.vqa_model(source, len(vocabulary), dropout=config.head_dropout)
+    task = vqa.vqa_task(source, vocabulary, dropout=config.head_dropout)
     dataset = vqa.vqa_dataset(
         train,
         vocabulary,
@@ -255,16 +274,17 @@ def _vqa(config, run, source, splits, workdir, verbose):
     )
     result = _fit(
         config,
-        model,
+        task,
         dataset,
         len(train),
         workdir,
         verbose,
-        {"predictions": vqa.vqa_loss()},
+        loss={"predictions": vqa.vqa_loss()},
     )
+    _save_preset(task, _preprocessor(run), workdir)
     _say(f"[4/4] VQA on test ({len(test)} questions)")
     answers = vqa.predict_answers(
-        model, test, vocabulary, run.image_preprocessor, run.text_preprocessor
+        task, test, vocabulary, run.image_preprocessor, run.text_preprocessor
     )
     path = os.path.join(workdir, "vqa_results.json")
     with open(path, "w") as f:
@@ -276,8 +296,7 @@ def _vqa(config, run, source, splits, workdir, verbose):
 
 def _caption(config, run, source, splits, workdir, verbose):
     train, val, test = splits
-    vocabulary_size = run.tokenizer.vocabulary_size()
-    model = captioner(source, run.config, vocabulary_size)
+    task = captioner(source, run.config, run.tokenizer.vocabulary_size())
     dataset = captioning.caption_dataset(
         train,
         run.image_preprocessor,
@@ -288,21 +307,24 @@ def _caption(config, run, source, splits, workdir, verbose):
     )
     result = _fit(
         config,
-        model,
+        task,
         dataset,
         sum(len(e.captions) for e in train),
         workdir,
         verbose,
-        {"captioning": CaptioningLoss()},
-        compile={"metrics": {"captioning": [MaskedTokenAccuracy()]}},
+        loss={"captioning": CaptioningLoss()},
+        metrics={"captioning": [MaskedTokenAccuracy()]},
         callbacks=[
             CaptionBleu(val, run.image_preprocessor, run.tokenizer, config.bleu_every)
         ],
     )
+    from vlpk.models.captioning import ImageCaptionerPreprocessor  # TODO
+
+    _save_preset(task, _preprocessor(run, ImageCaptionerPreprocessor), workdir)
     _say(f"[4/4] Captioning the test split ({len(test)} images)")
     kwargs = {"num_beams": config.num_beams} if config.caption_sampler == "beam" else {}
     results = captioning.caption_results(
-        model,
+        task,
         test,
         run.image_preprocessor,
         run.tokenizer,

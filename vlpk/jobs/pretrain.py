@@ -2,12 +2,14 @@
 
 The whole job, top to bottom, in the order a reader would do it by hand:
 data → vocabulary → model → fit → evaluate → export → report. The config's
-objectives choose the model: contrastive alone trains a `DualEncoderBackbone`
+objectives choose the task: contrastive alone trains a `ContrastivePretrainer`
 (CLIP/SigLIP); adding matching and masked LM (ALBEF/BLIP) or captioning
-(CoCa) trains a `VisionLanguagePretrainer`. `vlpk quickstart` is this job
+(CoCa) trains an `ImageTextPretrainer`. The run folder keeps the task as a
+preset (`preset/`), with its preprocessor. `vlpk quickstart` is this job
 with the default config.
 """
 
+import contextlib
 import json
 import math
 import os
@@ -29,11 +31,13 @@ from vlpk.evaluation import (
     generate_split_captions,
 )
 from vlpk.export import export_saved_model
-from vlpk.export.task_archives import pretrainer_archive
 from vlpk.jobs.loop import TrainingInputs, is_chief, train_model
 from vlpk.jobs.recipes import build_model, compile_for_pretraining, contrastive_only
-from vlpk.jobs.run_dir import record_data_dir
+from vlpk.jobs.run_dir import PRESET_DIR, record_data_dir
 from vlpk.jobs.splits import read_splits
+from vlpk.models import ContrastivePreprocessor, VisionLanguagePreprocessor
+from vlpk.models.presets import load_task
+from vlpk.models.vision_language.vision_language_preprocessor import OBJECTIVES
 from vlpk.text import (
     TextPreprocessor,
     learn_vocabulary,
@@ -60,8 +64,9 @@ def run_pretrain(
 
     Args:
         config: a `PretrainConfig`.
-        workdir: where the run writes `vocab.txt`, `logs/`, `model.keras`,
-            `config.json` and `metrics.json`.
+        workdir: where the run writes `vocab.txt`, `logs/`, `preset/` (the
+            task, see `vlpk.models.load_task`), `config.json` and
+            `metrics.json`.
         export_root: the TF Serving models folder; the SavedModel goes to
             `<export_root>/<config.name>/<next version>/`.
         data_dir: where Shapes is generated (cached); `<workdir>/shapes` when
@@ -114,19 +119,14 @@ def _run(config, strategy, workdir, export_root, data_dir, verbose, callbacks):
         # Other workers trained in lockstep; only the chief writes results.
         _say("      not the chief worker: leaving evaluation and export to it")
         return {"train_history": history}
-    model = _save_model(config, model, workdir)
-    if contrastive_only(config):
-        _save_preset(model, inputs, workdir)
+    task = _save_preset(config, model, inputs, workdir)
     _say(f"[5/6] Evaluating: retrieval on test ({len(test)} images), heads on val")
     retrieval = evaluate_retrieval(
-        model, test, inputs.image_preprocessor, inputs.text_preprocessor
+        task.backbone, test, inputs.image_preprocessor, inputs.text_preprocessor
     )
-    heads = _evaluate_heads(config, model, inputs)
+    heads = _evaluate_heads(config, task, inputs)
     _say(f"[6/6] Exporting a SavedModel under {export_root}/{config.name}/")
-    archive = pretrainer_archive(
-        model, inputs.image_preprocessor, inputs.text_preprocessor, inputs.tokenizer
-    )
-    export_path = export_saved_model(archive, export_root, config.name)
+    export_path = export_saved_model(task.serving_archive(), export_root, config.name)
     timings["total_s"] = time.perf_counter() - start
     metrics = {
         "retrieval": retrieval,
@@ -134,7 +134,7 @@ def _run(config, strategy, workdir, export_root, data_dir, verbose, callbacks):
         "objectives": dict(config.objectives),
         "train_loss": [float(v) for v in history.get("loss", [])],
         "train_history": history,
-        "temperature": model.temperature,
+        "temperature": task.backbone.temperature,
         "test_images": len(test),
         "test_captions": sum(len(e.captions) for e in test),
         "steps": total_steps,
@@ -214,57 +214,63 @@ def _build_model(config, strategy, inputs):
     return model, total_steps
 
 
-def _save_model(config, model, workdir):
-    """Writes `model.keras`; returns the model to evaluate."""
-    path = os.path.join(workdir, "model.keras")
-    model.save(path)
+def _save_preset(config, task, inputs, workdir):
+    """Writes `<workdir>/preset/`: the task with its preprocessor attached.
+
+    The preset carries the run's tokenizer and image preprocessing, so
+    `load_task` (or `vlpk finetune --from <workdir>`) takes raw images and
+    strings. Returns the task to evaluate and export, its preprocessor on.
+    """
+    path = os.path.join(workdir, PRESET_DIR)
+    task.preprocessor = _preprocessor(config, inputs)
+    task.save_to_preset(path)
     if config.distribution.strategy == "multi_worker":
         # The other workers are gone: evaluate a copy outside the strategy,
         # whose collectives would wait for them forever.
-        return keras.saving.load_model(path)
-    return model
+        return load_task(path)
+    return task
 
 
-def _save_preset(backbone, inputs, workdir):
-    """Writes `<workdir>/preset/`: the dual encoder as a KerasHub-style task.
-
-    The task carries the run's tokenizer and image preprocessing, so
-    `ContrastivePretrainer.from_preset` (or `vlpk finetune --from
-    <workdir>/preset`) takes raw images and strings, with no run folder.
-    """
-    from vlpk.jobs.task_runs import PRESET_DIR
-    from vlpk.models import ContrastivePreprocessor, ContrastivePretrainer
-
-    preprocessor = ContrastivePreprocessor(
+def _preprocessor(config, inputs):
+    """The task's preprocessor: the job's tokenizer and image preprocessing."""
+    args = (
         inputs.tokenizer,
         inputs.image_preprocessor,
         inputs.text_preprocessor.sequence_length,
     )
-    task = ContrastivePretrainer(backbone, preprocessor, compile=False)
-    task.save_to_preset(os.path.join(workdir, PRESET_DIR))
+    if contrastive_only(config):
+        return ContrastivePreprocessor(*args)
+    return VisionLanguagePreprocessor(
+        *args,
+        objectives=tuple(o for o in OBJECTIVES if o in config.objectives),
+        mask_selection_rate=config.mlm_rate,
+    )
 
 
-def _evaluate_heads(config, model, inputs):
+@contextlib.contextmanager
+def preprocessed_inputs(task):
+    """`task` with its preprocessor off, for batches preprocessed in `tf.data`.
+
+    KerasHub's `Task` maps its preprocessor over what `fit` and `evaluate`
+    get; the job's datasets already hold model inputs and targets.
+    """
+    preprocessor, task.preprocessor = task.preprocessor, None
+    try:
+        yield task
+    finally:
+        task.preprocessor = preprocessor
+
+
+def _evaluate_heads(config, task, inputs):
     """Stage 5 beyond retrieval: each head on val, and generated captions."""
-    objectives = tuple(config.objectives)
     val = inputs.val
     heads = {}
     if not contrastive_only(config):
-        heads = evaluate_objectives(model, inputs.dataset(val, training=False))
-        if {"masked_lm", "captioning"} & set(objectives):
-            # The same heads with each caption paired with another image: the
-            # drop in token accuracy is what the image contributes.
-            mismatched = evaluate_with_mismatched_images(
-                model, inputs.dataset(val, training=False)
-            )
-            for head in ("masked_lm", "captioning"):
-                if f"{head}_accuracy" in mismatched:
-                    heads[f"{head}_accuracy_mismatched_images"] = mismatched[
-                        f"{head}_accuracy"
-                    ]
-    if "captioning" in objectives:
+        with preprocessed_inputs(task):
+            heads = _head_accuracies(task, inputs.dataset(val, training=False))
+    if "captioning" in config.objectives:
         captions = generate_split_captions(
-            model,
+            task,
             val,
             inputs.image_preprocessor,
             inputs.tokenizer,
@@ -275,6 +281,22 @@ def _evaluate_heads(config, model, inputs):
             {"image_id": e.image_id, "generated": c, "references": list(e.captions)}
             for e, c in list(zip(val, captions))[:5]
         ]
+    return heads
+
+
+def _head_accuracies(task, dataset):
+    """Each head's loss and accuracy, and with mismatched images for the
+    heads that generate text."""
+    heads = evaluate_objectives(task, dataset)
+    if {"masked_lm", "captioning"} & set(task.objectives):
+        # The same heads with each caption paired with another image: the
+        # drop in token accuracy is what the image contributes.
+        mismatched = evaluate_with_mismatched_images(task, dataset)
+        for head in ("masked_lm", "captioning"):
+            if f"{head}_accuracy" in mismatched:
+                heads[f"{head}_accuracy_mismatched_images"] = mismatched[
+                    f"{head}_accuracy"
+                ]
     return heads
 
 

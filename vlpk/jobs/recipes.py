@@ -30,9 +30,8 @@ from vlpk.errors import InputError
 from vlpk.layers import CaptionDecoder, ConcatFusion, CrossAttentionFusion
 from vlpk.losses import CaptioningLoss, ContrastiveLoss, SigmoidContrastiveLoss
 from vlpk.metrics.token_accuracy import MaskedTokenAccuracy
-from vlpk.models.captioner import Captioner
-from vlpk.models.contrastive import DualEncoderBackbone
-from vlpk.models.pretrainer import VisionLanguagePretrainer
+from vlpk.models.contrastive import ContrastivePretrainer, DualEncoderBackbone
+from vlpk.models.vision_language import ImageTextPretrainer, VisionLanguageBackbone
 
 LOSSES = ("clip", "siglip")
 
@@ -195,41 +194,69 @@ def build_fusion_encoder(fusion):
     )
 
 
-def build_model(config, vocabulary_size):
-    """A `DualEncoderBackbone` for contrastive-only configs, else a
-    `VisionLanguagePretrainer` with the heads the objectives need.
+def build_backbone(config, vocabulary_size):
+    """The backbone a `PretrainConfig` describes.
 
-    Each block goes to its own builder; the encoders are built in a fixed
-    order (fusion, decoder, image, text), which fixes the random weights a
-    seed gives.
+    A `DualEncoderBackbone` (pooled image features) for contrastive-only
+    configs; else a `VisionLanguageBackbone` (image tokens) with the fusion
+    encoder and caption decoder the objectives need. The parts are built in
+    a fixed order (fusion, decoder, image, text), which fixes the random
+    weights a seed gives.
 
     Args:
         config: a `vlpk.config.PretrainConfig`.
         vocabulary_size: the tokenizer's vocabulary size.
+
+    Example:
+    >>> from vlpk.config import PretrainConfig
+    >>> type(build_backbone(PretrainConfig().smoke(), 100)).__name__
+    'DualEncoderBackbone'
     """
     if contrastive_only(config):
         return build_dual_encoder(config, vocabulary_size)
     _check_loss(config)
     siglip = config.loss == "siglip"
-    objectives = tuple(o for o in _ORDER if o in config.objectives)
+    objectives = set(config.objectives)
     fusion = None
-    if "matching" in objectives or "masked_lm" in objectives:
+    if objectives & {"matching", "masked_lm"}:
         fusion = build_fusion_encoder(config.fusion)
     decoder = None
     if "captioning" in objectives:
         decoder = build_caption_decoder(
             config.decoder, vocabulary_size, config.text.sequence_length
         )
-    return VisionLanguagePretrainer(
+    return VisionLanguageBackbone(
         build_image_encoder(config.image, output="tokens"),
         build_text_encoder(config.text, vocabulary_size),
         fusion=fusion,
         caption_decoder=decoder,
-        objectives=objectives,
         embedding_dim=config.embedding_dim,
         initial_temperature=0.1 if siglip else config.initial_temperature,
         initial_bias=-10.0 if siglip else None,
+    )
+
+
+def build_model(config, vocabulary_size):
+    """The pretraining task of a config, without a preprocessor.
+
+    A `ContrastivePretrainer` (CLIP/SigLIP) for contrastive-only configs,
+    else an `ImageTextPretrainer` training the config's objectives. The job
+    feeds it batches preprocessed in `tf.data`, so no preprocessor is
+    attached; `vlpk pretrain` attaches one before saving the preset.
+
+    Args:
+        config: a `vlpk.config.PretrainConfig`.
+        vocabulary_size: the tokenizer's vocabulary size.
+    """
+    backbone = build_backbone(config, vocabulary_size)
+    if contrastive_only(config):
+        return ContrastivePretrainer(backbone, compile=False, name="pretrainer")
+    objectives = tuple(o for o in _ORDER if o in config.objectives)
+    return ImageTextPretrainer(
+        backbone,
+        objectives=objectives,
         seed=config.seed,
+        compile=False,
         name="pretrainer",
     )
 
@@ -356,24 +383,33 @@ def compile_for_pretraining(model, config, total_steps):
 
 
 def captioner(source, config, vocabulary_size):
-    """A `Captioner` over `source`'s image encoder (and decoder, if any).
+    """An `ImageCaptioner` on `source`'s backbone (shared, nothing copied).
+
+    The backbone's own caption decoder (a CoCa run's) is fine-tuned; a
+    backbone without one (an ALBEF run's) gets a new decoder, sized by the
+    config's `decoder` block, as the task's head.
 
     Args:
-        source: a `VisionLanguagePretrainer` (or anything with a token
-            `image_encoder` and, optionally, a `caption_decoder`).
-        config: the run's `PretrainConfig` (its `decoder` block sizes a new
-            decoder).
+        source: a pretraining task (or its backbone) with a token image
+            encoder.
+        config: the run's `PretrainConfig`.
         vocabulary_size: the tokenizer's vocabulary size.
     """
-    decoder = getattr(source, "caption_decoder", None)
-    if decoder is None:
+    from vlpk.models.captioning import ImageCaptioner  # TODO top-level
+
+    backbone = getattr(source, "backbone", source)
+    if getattr(backbone.image_encoder, "output_mode", "tokens") != "tokens":
+        raise ValueError(
+            "Captioning attends to image tokens, and this run's image encoder "
+            "is pooled (a contrastive-only DualEncoderBackbone). Fine-tune "
+            "captioning from an ImageTextPretrainer run (e.g. shapes_albef, "
+            "shapes_coca)."
+        )
+    decoder = None
+    if getattr(backbone, "caption_decoder", None) is None:
         decoder = build_caption_decoder(
             config.decoder, vocabulary_size, config.text.sequence_length
         )
-    if getattr(source.image_encoder, "output_mode", "tokens") != "tokens":
-        raise ValueError(
-            "Captioning attends to image tokens, and this run's image encoder "
-            "is pooled (a contrastive-only DualEncoderBackbone). Fine-tune captioning "
-            "from a VisionLanguagePretrainer run (e.g. shapes_albef, shapes_coca)."
-        )
-    return Captioner(source.image_encoder, decoder, name="captioner")
+    return ImageCaptioner(
+        backbone, caption_decoder=decoder, compile=False, name="captioner"
+    )

@@ -1,7 +1,8 @@
 """Reading back a run folder: its config, tokenizer, model and data.
 
 `vlpk pretrain --workdir RUN_DIR` (and `vlpk finetune`) leave `config.json`,
-`vocab.txt` (unless a preset's tokenizer was used) and `model.keras` there;
+`vocab.txt` (unless a preset's tokenizer was used) and the task's preset,
+`preset/`, there;
 `vlpk finetune --from RUN_DIR` and `vlpk evaluate ... --from RUN_DIR` start
 from them, so the architecture, vocabulary and data match the run's.
 """
@@ -10,19 +11,21 @@ import dataclasses
 import json
 import os
 
-import keras
-
 from vlpk.config import PretrainConfig
 from vlpk.data.image_preprocessor import ImagePreprocessor
 from vlpk.data.synthetic import shapes_paths
 from vlpk.errors import InputError
 from vlpk.jobs.splits import read_splits
+from vlpk.models.presets import load_task
 from vlpk.text import (
     TextPreprocessor,
     load_vocabulary,
     tokenizer_from_preset,
     wordpiece_tokenizer,
 )
+
+# Where a run folder keeps its task preset.
+PRESET_DIR = "preset"
 
 
 @dataclasses.dataclass
@@ -36,15 +39,16 @@ class Run:
     text_preprocessor: TextPreprocessor
     data_dir: str
 
-    def load_model(self):
-        """The run's `model.keras`, loaded with `safe_mode=True`."""
-        path = os.path.join(self.run_dir, "model.keras")
-        if not os.path.isfile(path):
+    def load_task(self):
+        """The run's task, from its preset (`<run_dir>/preset`), with its
+        preprocessor (see `vlpk.models.load_task`)."""
+        path = os.path.join(self.run_dir, PRESET_DIR)
+        if not os.path.isfile(os.path.join(path, "task.json")):
             raise InputError(
-                f"{self.run_dir} has no model.keras: the run did not finish. "
+                f"{self.run_dir} has no preset/ folder: the run did not finish. "
                 "Train it with `vlpk pretrain --workdir` first."
             )
-        return keras.saving.load_model(path, safe_mode=True)
+        return load_task(path)
 
     def splits(self):
         """`(train, val, test)` `Example`s, as the run read them."""
@@ -71,7 +75,7 @@ def load_run(run_dir, data_dir=None):
 
     Example:
     >>> run = load_run("runs/albef")
-    >>> model = run.load_model()
+    >>> task = run.load_task()
     """
     run_dir = os.fspath(run_dir)
     if not os.path.isdir(run_dir):

@@ -19,13 +19,12 @@ from vlpk.data.pipeline import caption_pairs
 from vlpk.data.raw import labelled_image_dataset, raw_pair_dataset
 from vlpk.data.synthetic import read_labels, read_shapes, shapes_paths, write_shapes
 from vlpk.errors import InputError
+from vlpk.jobs.run_dir import PRESET_DIR, record_data_dir, recorded_data_dir
 from vlpk.models import ZeroShotImageClassifier
 from vlpk.models.presets import is_task_preset, load_task
 from vlpk.tasks.retrieval import retrieval_scores
 from vlpk.tasks.zero_shot import classification_summary
 
-# Where a run folder keeps its task preset.
-PRESET_DIR = "preset"
 # Shapes images per split: the quickstart's, and a smoke run's.
 SHAPES_SIZES = {"train": 2000, "val": 200, "test": 500}
 SMOKE_SHAPES_SIZES = {"train": 24, "val": 8, "test": 8}
@@ -44,10 +43,10 @@ def task_preset_path(source):
     source = os.fspath(source)
     if is_task_preset(source):
         return source
-    if os.path.isfile(os.path.join(source, "model.keras")):
-        # A `vlpk pretrain` run: its config rebuilds what its own jobs need
-        # (re-ranking, VQA and captioning heads); `<run>/preset` is the task
-        # to pass for the preset jobs.
+    if os.path.isfile(os.path.join(source, "config.json")):
+        # A `vlpk pretrain` run: its config names its data and the jobs it
+        # supports (re-ranking, VQA and captioning heads); `<run>/preset` is
+        # the task to pass for the preset jobs.
         return None
     inner = os.path.join(source, PRESET_DIR)
     if is_task_preset(inner):
@@ -209,8 +208,6 @@ _FINETUNE = {"retrieval": _finetune_retrieval, "classify": _finetune_classify}
 
 def save_task_run(task, workdir, config, data_dir):
     """Writes the run folder of a task: its preset, config and data folder."""
-    from vlpk.jobs.run_dir import record_data_dir
-
     os.makedirs(workdir, exist_ok=True)
     task.save_to_preset(os.path.join(workdir, PRESET_DIR))
     _write_json(os.path.join(workdir, "finetune.json"), config.to_dict())
@@ -219,8 +216,6 @@ def save_task_run(task, workdir, config, data_dir):
 
 def data_dir_of(source, data_dir=None):
     """The Shapes folder for `source`: given, recorded by its run, or beside it."""
-    from vlpk.jobs.run_dir import recorded_data_dir
-
     recorded = recorded_data_dir(source)
     if data_dir or recorded:
         return data_dir or recorded
@@ -236,26 +231,6 @@ def _write_json(path, data):
     with open(tmp, "w", encoding="utf-8") as f:
         json.dump(data, f, indent=2)
     os.replace(tmp, path)  # never a half-written file
-
-
-def export_task(
-    source, name, export_root="saved_models", version=None, overwrite=False
-):
-    """Exports the task preset of `source` as a TF Serving SavedModel.
-
-    The task declares its signatures (`serving_signatures()`); they take raw
-    image bytes and strings.
-
-    Returns:
-        `(path, signatures)`: the version folder and its signature names.
-    """
-    from vlpk.export.saved_model import export_saved_model, signature_names
-
-    task = load_task(task_preset_path(source) or source)
-    path = export_saved_model(
-        task.serving_archive(), export_root, name, version, overwrite
-    )
-    return path, signature_names(path)
 
 
 def evaluate_task_source(source, kind, split="test", data_dir=None, templates=None):

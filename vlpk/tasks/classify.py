@@ -5,19 +5,33 @@ import tensorflow as tf
 
 from vlpk.data.pipeline import AUTOTUNE, image_dataset, load_image, skip_bad_images
 from vlpk.evaluation import predict_batches
-from vlpk.models.image_classifier import ImageClassifier
+from vlpk.models.classification import ImageClassifier
 from vlpk.tasks.zero_shot import top_k_accuracy
 
 
-def image_classifier(source, num_classes, linear_probe=False, dropout=0.0):
-    """An `ImageClassifier` over `source.image_encoder` (weights shared).
+def image_classifier(source, class_names, linear_probe=False, dropout=0.0):
+    """An `ImageClassifier` task on `source`'s backbone (shared weights).
 
-    With `linear_probe=True` the encoder is frozen (`trainable = False`, so
-    batch-norm statistics stay fixed too) and only the linear head trains.
+    With `linear_probe=True` the image encoder is frozen (`trainable =
+    False`, so batch-norm statistics stay fixed too) and only the linear
+    head trains.
+
+    Args:
+        source: a pretraining task, or its backbone.
+        class_names: the class names, in label order.
+        linear_probe: freeze the image encoder.
+        dropout: dropout before the head.
     """
-    encoder = source.image_encoder
-    encoder.trainable = not linear_probe
-    return ImageClassifier(encoder, num_classes, dropout=dropout, name="classifier")
+    backbone = getattr(source, "backbone", source)
+    backbone.image_encoder.trainable = not linear_probe
+    return ImageClassifier(
+        backbone,
+        len(class_names),
+        class_names=list(class_names),
+        dropout=dropout,
+        compile=False,
+        name="classifier",
+    )
 
 
 def labelled_image_dataset(
@@ -52,7 +66,8 @@ def labelled_image_dataset(
 
 
 def classification_accuracy(model, examples, image_preprocessor, ks=(1, 5)):
-    """Top-k accuracy (percent) of an `ImageClassifier` on labelled examples."""
+    """Top-k accuracy (percent) of an `ImageClassifier` task on labelled
+    examples (its preprocessor, if any, is not used: pixels go in)."""
 
     def predict(images, training):
         return model({"images": images}, training=training)["predictions"]

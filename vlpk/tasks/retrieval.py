@@ -16,7 +16,7 @@ import numpy as np
 from vlpk.data.pipeline import image_dataset, text_dataset
 from vlpk.evaluation import embed_split, predict_batches
 from vlpk.metrics.retrieval import similarity_retrieval_metrics
-from vlpk.models.pretrainer import VisionLanguagePretrainer
+from vlpk.models.vision_language import ImageTextPretrainer
 
 # Re-ranked candidates sit this far above the rest: matching logits are
 # finite, cosine similarities lie in [-1, 1].
@@ -53,28 +53,37 @@ def rerank(similarity, k, score_pairs):
     return reranked
 
 
-def _features(model, examples, image_preprocessor, text_preprocessor):
-    """Matching-head features of every image and caption of `examples`."""
-    image_model, text_model = model.matching_features()
-    images = predict_batches(image_model, image_dataset(examples, image_preprocessor))
+def _features(backbone, examples, image_preprocessor, text_preprocessor):
+    """What `backbone.match` reads, for every image and caption of `examples`.
+
+    Tokens for a token-level fusion layer, pooled features for `ConcatFusion`.
+    """
+    kind = "tokens" if backbone.fuses_tokens else "features"
+    get_image = getattr(backbone, f"get_image_{kind}")
+    get_text = getattr(backbone, f"get_text_{kind}")
+    images = predict_batches(
+        lambda batch, training: get_image(batch),
+        image_dataset(examples, image_preprocessor),
+    )
     captions = [c for e in examples for c in e.captions]
     texts, masks = [], []
     for batch in text_dataset(captions, text_preprocessor):
-        texts.append(np.asarray(text_model(batch, training=False)))
+        texts.append(np.asarray(get_text(batch["token_ids"], batch["padding_mask"])))
         masks.append(np.asarray(batch["padding_mask"], np.int32))
     return images, np.concatenate(texts), np.concatenate(masks)
 
 
-def pair_scorer(model, examples, image_preprocessor, text_preprocessor, batch_size=256):
+def pair_scorer(
+    backbone, examples, image_preprocessor, text_preprocessor, batch_size=256
+):
     """A `score_pairs(image_indices, text_indices)` function for `rerank`.
 
     Image and text features are computed once; each call runs only the
-    fusion encoder and the matching head, in batches, with a progress bar.
+    fusion encoder and the matching head (`backbone.match`), in batches,
+    with a progress bar.
     """
-    scorer = model.matching_scorer()
-    vector = "padding_mask" not in scorer.input
     images, texts, masks = _features(
-        model, examples, image_preprocessor, text_preprocessor
+        backbone, examples, image_preprocessor, text_preprocessor
     )
 
     def score_pairs(image_indices, text_indices):
@@ -85,10 +94,8 @@ def pair_scorer(model, examples, image_preprocessor, text_preprocessor, batch_si
         for start in range(0, len(image_indices), batch_size):
             i = image_indices[start : start + batch_size]
             t = text_indices[start : start + batch_size]
-            inputs = {"image_tokens": images[i], "text_tokens": texts[t]}
-            if not vector:
-                inputs["padding_mask"] = masks[t]
-            scores.append(np.asarray(scorer(inputs, training=False)))
+            logits = backbone.match(images[i], texts[t], masks[t])
+            scores.append(np.asarray(logits))
             bar.add(len(i))
         return np.concatenate(scores)
 
@@ -101,7 +108,8 @@ def retrieval_scores(
     """Recall@1/5/10 and ranks, contrastive and (optionally) re-ranked.
 
     Args:
-        model: a `DualEncoderBackbone` or `VisionLanguagePretrainer`.
+        model: a task, or its backbone (a `DualEncoderBackbone` or
+            `VisionLanguageBackbone`; KerasHub CLIP and SigLIP ones too).
         examples: the split's `Example`s (each with its captions).
         image_preprocessor: an `ImagePreprocessor`.
         text_preprocessor: a `TextPreprocessor`.
@@ -121,14 +129,15 @@ def retrieval_scores(
     )
     similarity = images @ texts.T
     result = {"contrastive": similarity_retrieval_metrics(similarity, owner)}
+    backbone = getattr(model, "backbone", model)
     if rerank_k:
-        if getattr(model, "matching_head", None) is None:
+        if getattr(backbone, "matching_head", None) is None:
             raise ValueError(
                 "Re-ranking needs a matching head: pretrain with the 'matching' "
                 "objective (e.g. training/configs/shapes_albef.py), or drop "
                 "rerank_k."
             )
-        score = pair_scorer(model, examples, image_preprocessor, text_preprocessor)
+        score = pair_scorer(backbone, examples, image_preprocessor, text_preprocessor)
         i2t = rerank(similarity, rerank_k, score)
         t2i = rerank(similarity.T, rerank_k, lambda t, i: score(i, t))
         # Each direction is read from its own re-ranked matrix.
@@ -148,49 +157,27 @@ def _merge_directions(i2t_metrics, t2i_metrics):
     return merged
 
 
-def retrieval_model(model, seed=0):
-    """The model to fine-tune for retrieval: contrastive (and matching) heads.
+def retrieval_task(source, seed=0):
+    """The task to fine-tune for retrieval: contrastive (and matching) heads.
 
-    A `DualEncoderBackbone` is fine-tuned as it is. A `VisionLanguagePretrainer` is
-    rebuilt over the same encoders and fusion layer with only the
-    `contrastive` and (if it has one) `matching` heads, and its projection,
-    temperature and matching weights are copied over: masked-LM and
-    captioning heads are not needed for retrieval.
+    A task training just those is fine-tuned as it is. An `ImageTextPretrainer`
+    with masked-LM or captioning heads gives a new `ImageTextPretrainer` on
+    the same backbone (shared, so nothing is copied) training `contrastive`
+    and, when the backbone has a matching head, `matching`: the other heads
+    are not needed for retrieval.
+
+    Args:
+        source: a `ContrastivePretrainer` or `ImageTextPretrainer`.
+        seed: the seed of the new task's hard-negative sampler.
+
+    Returns:
+        A task without a preprocessor: the fine-tuning job feeds batches
+        preprocessed in `tf.data`.
     """
-    if not isinstance(model, VisionLanguagePretrainer):
-        return model
-    objectives = tuple(o for o in ("contrastive", "matching") if o in model.objectives)
-    if objectives == model.objectives:
-        return model
-    rebuilt = VisionLanguagePretrainer(
-        model.image_encoder,
-        model.text_encoder,
-        fusion=model.fusion if "matching" in objectives else None,
-        objectives=objectives,
-        embedding_dim=model.embedding_dim,
-        initial_temperature=model.initial_temperature,
-        initial_bias=model.initial_bias,
-        seed=seed,
-        name="retrieval_model",
+    objectives = tuple(getattr(source, "objectives", ("contrastive",)))
+    kept = tuple(o for o in ("contrastive", "matching") if o in objectives)
+    if kept == objectives:
+        return source
+    return ImageTextPretrainer(
+        source.backbone, objectives=kept, seed=seed, compile=False, name="retrieval"
     )
-    copy_weights(model, rebuilt)
-    return rebuilt
-
-
-def copy_weights(source, target):
-    """Copies the weights of every top-level layer `target` shares by name.
-
-    Layers that are the same object (shared encoders) are skipped. Returns
-    the names of the layers copied.
-    """
-    copied = []
-    for layer in target.layers:
-        try:
-            other = source.get_layer(layer.name)
-        except ValueError:
-            continue
-        if other is layer or not layer.weights:
-            continue
-        layer.set_weights(other.get_weights())
-        copied.append(layer.name)
-    return copied

@@ -93,6 +93,29 @@ def vqa_model(source, num_answers, fusion=None, dropout=0.1):
     )
 
 
+def vqa_task(source, answers, fusion=None, dropout=0.1):
+    """A `VQAClassifier` task on `source`'s backbone (shared weights).
+
+    Args:
+        source: a pretraining task, or its backbone.
+        answers: the answer vocabulary, in logit order.
+        fusion: the fusion layer; by default the backbone's own (pretrained
+            by matching and masked LM), or a new `ConcatFusion` for a dual
+            encoder, which has none.
+        dropout: dropout before the answer head.
+    """
+    from vlpk.models.vqa import VQAClassifier
+
+    return VQAClassifier(
+        getattr(source, "backbone", source),
+        list(answers),
+        fusion=fusion,
+        dropout=dropout,
+        compile=False,
+        name="vqa",
+    )
+
+
 def vqa_loss():
     """Binary cross-entropy against soft scores, summed over answers.
 

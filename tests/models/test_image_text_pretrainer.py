@@ -1,4 +1,4 @@
-"""VisionLanguagePretrainer: ALBEF-style and CoCa-style heads on tiny towers."""
+"""ImageTextPretrainer: ALBEF-style and CoCa-style heads on tiny towers."""
 
 import keras
 import numpy as np
@@ -16,7 +16,7 @@ from vlpk.layers import ConcatFusion, CrossAttentionFusion
 from vlpk.layers.caption_decoder import CaptionDecoder
 from vlpk.losses import ContrastiveLoss
 from vlpk.metrics.token_accuracy import MaskedTokenAccuracy
-from vlpk.models.pretrainer import VisionLanguagePretrainer
+from vlpk.models import ImageTextPretrainer, VisionLanguageBackbone
 
 B, P = 4, 2
 
@@ -28,21 +28,29 @@ def seeded():
     keras.utils.set_random_seed(0)
 
 
-def albef(fusion=None, objectives=("contrastive", "matching", "masked_lm")):
-    return VisionLanguagePretrainer(
-        tiny_image_encoder("tokens"),
-        tiny_text_encoder(),
-        fusion=fusion or CrossAttentionFusion(1, 2, 32, dropout=0.0),
-        objectives=objectives,
-        embedding_dim=16,
-        seed=0,
+def pretrainer(objectives, image_output="tokens", **parts):
+    backbone = VisionLanguageBackbone(
+        tiny_image_encoder(image_output), tiny_text_encoder(), embedding_dim=16, **parts
     )
+    return ImageTextPretrainer(backbone, objectives=objectives, seed=0, compile=False)
+
+
+def albef(fusion=None, objectives=("contrastive", "matching", "masked_lm")):
+    fusion = fusion or CrossAttentionFusion(1, 2, 32, dropout=0.0)
+    return pretrainer(objectives, fusion=fusion)
+
+
+def matcher(model, pairs):
+    """Matching logits of each (image, text) pair, from the backbone's methods."""
+    backbone, mask = model.backbone, pairs["padding_mask"]
+    image = backbone.get_image_tokens(pairs["images"])
+    text = backbone.get_text_tokens(pairs["token_ids"], mask)
+    return np.asarray(backbone.match(image, text, mask))
 
 
 def coca():
-    return VisionLanguagePretrainer(
-        tiny_image_encoder("tokens"),
-        tiny_text_encoder(),
+    return pretrainer(
+        ("contrastive", "captioning"),
         caption_decoder=CaptionDecoder(
             VOCABULARY_SIZE,
             SEQUENCE_LENGTH,
@@ -52,8 +60,6 @@ def coca():
             intermediate_dim=32,
             dropout=0.0,
         ),
-        objectives=("contrastive", "captioning"),
-        embedding_dim=16,
     )
 
 
@@ -140,11 +146,14 @@ def test_concat_fusion_trains_matching_only(batch, tmp_path):
         loss={k: albef_losses()[k] for k in y},
         y=y,
     )
-    scores = model.matcher()({k: x[k] for k in ("images", "token_ids", "padding_mask")})
+    scores = model.backbone.match(
+        model.backbone.get_image_features(x["images"]),
+        model.backbone.get_text_features(x["token_ids"], x["padding_mask"]),
+    )
     assert scores.shape == (B,)
 
 
-def test_heads_learn_with_weighted_losses_and_the_matcher_follows(batch):
+def test_heads_learn_with_weighted_losses_and_matching_follows(batch):
     # A few steps on one batch: each head's loss falls, the weights reach the
     # total (contrastive + 2 * matching + 0.5 * masked_lm), and the matcher
     # then scores each image's own caption above another image's. (One model
@@ -171,43 +180,34 @@ def test_heads_learn_with_weighted_losses_and_the_matcher_follows(batch):
         assert last[key] < 0.7 * first[key], (key, first[key], last[key])
     assert last["masked_lm_accuracy"] >= 0.75  # chance: 1 in 30
 
-    matcher = model.matcher()
     pairs = {k: x[k] for k in ("images", "token_ids", "padding_mask")}
-    positive = np.asarray(matcher(pairs))
+    positive = matcher(model, pairs)
     shuffled = dict(pairs, images=x["images"][[1, 2, 3, 0]])
-    negative = np.asarray(matcher(shuffled))
+    negative = matcher(model, shuffled)
     # Row 3's shuffled image is image 0: the same image id, so skip it.
     assert np.all(positive[:3] > negative[:3]), (positive, negative)
 
 
 def test_bad_parts_give_clear_errors():
     with pytest.raises(ValueError, match="fusion"):
-        VisionLanguagePretrainer(
-            tiny_image_encoder("tokens"),
-            tiny_text_encoder(),
-            objectives=("contrastive", "matching"),
-        )
+        pretrainer(("contrastive", "matching"))
     with pytest.raises(ValueError, match="CrossAttentionFusion"):
         albef(ConcatFusion((16,)))
     with pytest.raises(ValueError, match="output='tokens'"):
-        VisionLanguagePretrainer(tiny_image_encoder("pooled"), tiny_text_encoder())
+        pretrainer(("contrastive",), image_output="pooled")
     with pytest.raises(ValueError, match="caption_decoder"):
-        VisionLanguagePretrainer(
-            tiny_image_encoder("tokens"),
-            tiny_text_encoder(),
-            objectives=("contrastive", "captioning"),
-        )
+        pretrainer(("contrastive", "captioning"))
     with pytest.raises(ValueError, match="objectives"):
         albef(objectives=("matching",))
 
 
-def test_embedders_share_the_trained_weights(batch):
+def test_embedding_methods_share_the_trained_weights(batch):
     model = albef()
     x, _ = with_heads(batch)
     packed = np.asarray(model(x, training=False)["contrastive"])
-    image = np.asarray(model.image_embedder()(x["images"]))
+    image = np.asarray(model.backbone.get_image_embeddings(x["images"]))
     text = np.asarray(
-        model.text_embedder()({k: x[k] for k in ("token_ids", "padding_mask")})
+        model.backbone.get_text_embeddings(x["token_ids"], x["padding_mask"])
     )
     np.testing.assert_allclose(packed[:, :16], image, atol=1e-5)
     np.testing.assert_allclose(packed[:, 16:32], text, atol=1e-5)

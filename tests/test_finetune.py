@@ -2,13 +2,13 @@
 
 import json
 
-import keras
 import numpy as np
 import pytest
 
 from vlpk.cli import main
 from vlpk.config import load_config
 from vlpk.jobs.pretrain import run_pretrain
+from vlpk.models import load_task
 
 ALBEF = "training/configs/shapes_albef.py"
 
@@ -92,7 +92,10 @@ def test_caption_finetune_writes_coco_results_and_scores(run_dir, tmp_path):
     assert keys <= set(metrics["caption"])
     # The KerasHub BLEU monitoring metric was logged each epoch.
     assert len(metrics["train_history"]["val_bleu4"]) == 1
-    keras.saving.load_model(tmp_path / "cap" / "model.keras", safe_mode=True)
+    # The fine-tuned captioner is a preset that captions raw image bytes.
+    task = load_task(tmp_path / "cap" / "preset")
+    image = next((run_dir / "shapes/images/test").iterdir()).read_bytes()
+    assert isinstance(task.generate(image), str)
 
 
 def test_retrieval_finetune_and_evaluate_agree(run_dir, tmp_path):
@@ -118,13 +121,13 @@ def test_linear_probe_leaves_the_encoder_alone(run_dir, tmp_path):
     metrics = json.loads((tmp_path / "lp" / "metrics.json").read_text())
     assert {"zero_shot", "linear_probe"} <= set(metrics)
     assert metrics["zero_shot"]["classes"] == 4 and "top1" in metrics["zero_shot"]
-    source = keras.saving.load_model(run_dir / "model.keras")
-    probe = keras.saving.load_model(tmp_path / "lp" / "model.keras")
+    source = load_task(run_dir / "preset").backbone
+    probe = load_task(tmp_path / "lp" / "preset").backbone
     for a, b in zip(source.image_encoder.weights, probe.image_encoder.weights):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
     # ...while the same command with fine-tuning changes it.
     assert finetune(run_dir, tmp_path / "ft", "classify") == 0
-    tuned = keras.saving.load_model(tmp_path / "ft" / "model.keras")
+    tuned = load_task(tmp_path / "ft" / "preset").backbone
     assert any(
         not np.array_equal(np.asarray(a), np.asarray(b))
         for a, b in zip(source.image_encoder.weights, tuned.image_encoder.weights)

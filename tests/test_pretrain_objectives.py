@@ -11,10 +11,11 @@ import signal
 import subprocess
 import sys
 
-import keras
 import numpy as np
 import pytest
 from tensorboard.backend.event_processing import event_accumulator
+
+from vlpk.models import load_task
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WORKER = os.path.join(ROOT, "tests", "pretrain_worker.py")
@@ -59,8 +60,7 @@ def scalars(log_dir):
 
 
 def weights(workdir):
-    model = keras.saving.load_model(os.path.join(workdir, "model.keras"))
-    return model.get_weights()
+    return load_task(os.path.join(workdir, "preset")).get_weights()
 
 
 @pytest.fixture(scope="module")
@@ -141,7 +141,7 @@ def test_albef_logs_each_objective_and_the_extras_to_tensorboard(albef):
 def test_albef_resumes_after_kill_at_the_same_weights(runs):
     crashed, killed = runs["crashed"], runs["killed"]
     assert crashed.returncode == -signal.SIGKILL, crashed.stderr[-2000:]
-    assert not os.path.exists(killed / "model.keras")
+    assert not os.path.exists(killed / "preset")
     resumed = pretrain("shapes_albef", killed)
     assert resumed.returncode == 0, resumed.stderr[-4000:]
     history = json.load(open(killed / "metrics.json"))["train_history"]

@@ -12,14 +12,13 @@ import argparse
 import json
 import os
 
-import keras
 import keras_hub
+import numpy as np
+import tensorflow as tf
 
-import vlpk  # noqa: F401  (registers vlpk's layers for load_model)
-from vlpk.config import PretrainConfig
-from vlpk.data import ImagePreprocessor, read_shapes
-from vlpk.evaluation import caption_bleu, generate_split_captions
-from vlpk.text import load_vocabulary, wordpiece_tokenizer
+from vlpk.data import read_shapes
+from vlpk.evaluation import caption_bleu
+from vlpk.models import load_task
 
 SAMPLERS = {
     "greedy": ("greedy", {}),
@@ -32,24 +31,13 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run_dir")
     args = parser.parse_args()
-    path = os.path.join(args.run_dir, "config.json")
-    with open(path) as f:
-        config = PretrainConfig.from_dict(json.load(f), source=path)
-    model = keras.saving.load_model(os.path.join(args.run_dir, "model.keras"))
-    tokenizer = wordpiece_tokenizer(
-        load_vocabulary(os.path.join(args.run_dir, "vocab.txt"))
-    )
+    # The run's task preset carries its tokenizer and image preprocessing.
+    task = load_task(os.path.join(args.run_dir, "preset"))
     val = read_shapes(os.path.join(args.run_dir, "shapes"), "val")
+    images = np.array([tf.io.read_file(e.image_path).numpy() for e in val], object)
     results = {}
     for label, (sampler, kwargs) in SAMPLERS.items():
-        captions = generate_split_captions(
-            model,
-            val,
-            ImagePreprocessor(config.image.size),
-            tokenizer,
-            sampler,
-            **kwargs,
-        )
+        captions = task.generate(images, sampler=sampler, **kwargs)
         bleu = caption_bleu([e.captions for e in val], captions)
         results[label] = {"bleu4": bleu, "first": captions[:3]}
         print(f"{label:16s} BLEU-4 {bleu:5.1f}   e.g. {captions[0]!r}")

@@ -23,6 +23,7 @@ from vlpk.data import (
 )
 from vlpk.evaluation import evaluate_objectives, evaluate_with_mismatched_images
 from vlpk.jobs.recipes import build_losses
+from vlpk.models import load_task
 from vlpk.text import TextPreprocessor, load_vocabulary, wordpiece_tokenizer
 
 
@@ -35,7 +36,9 @@ def main():
     with open(path) as f:
         config = PretrainConfig.from_dict(json.load(f), source=path)
     keras.utils.set_random_seed(config.seed)
-    model = keras.saving.load_model(os.path.join(run, "model.keras"), compile=False)
+    model = load_task(os.path.join(run, "preset"))
+    # The batches below are preprocessed in tf.data, as in pretraining.
+    model.preprocessor = None
     losses, weights, metrics = build_losses(config)
     model.compile(loss=losses, loss_weights=weights, metrics=metrics)
     tokenizer = wordpiece_tokenizer(load_vocabulary(os.path.join(run, "vocab.txt")))

@@ -98,7 +98,7 @@ def compare(global_negatives):
 
 
 def fit_albef():
-    from tests.models.test_pretrainer import albef, albef_losses, with_heads
+    from tests.models.test_image_text_pretrainer import albef, albef_losses, with_heads
 
     strategy = STRATEGY
     mask = np.ones((4, 6), "int32")

@@ -29,14 +29,17 @@ def test_dual_encoder(batch, tmp_path, hidden):
     )
     norms = np.linalg.norm(np.asarray(outputs["image_embedding"]), axis=-1)
     np.testing.assert_allclose(norms, 1.0, atol=1e-5)
-    # The sub-models share weights with the dual encoder (trained by now).
+    # The embedding methods share weights with the dual encoder (trained by now).
     outputs = model(batch, training=False)
     np.testing.assert_allclose(
-        model.image_embedder()(batch["images"]), outputs["image_embedding"], atol=1e-5
+        model.get_image_embeddings(batch["images"]),
+        outputs["image_embedding"],
+        atol=1e-5,
     )
-    text = {k: batch[k] for k in ("token_ids", "padding_mask")}
     np.testing.assert_allclose(
-        model.text_embedder()(text), outputs["text_embedding"], atol=1e-5
+        model.get_text_embeddings(batch["token_ids"], batch["padding_mask"]),
+        outputs["text_embedding"],
+        atol=1e-5,
     )
     # The temperature started at 0.07 and is learned.
     assert model.temperature != pytest.approx(0.07, abs=1e-6)

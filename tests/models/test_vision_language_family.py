@@ -33,7 +33,6 @@ from vlpk.models import (
     VisionLanguageBackbone,
     VisionLanguagePreprocessor,
 )
-from vlpk.models.pretrainer import VisionLanguagePretrainer
 from vlpk.text import TextPreprocessor, wordpiece_tokenizer
 
 WORDS = ["red", "blue", "green", "circle", "square", "small", "big", "a"]
@@ -433,38 +432,3 @@ def test_preset_round_trip_on_raw_bytes(backbones, tmp_path):
         revived.backbone(pairs)["matching_logits"],
         backbones["albef"](pairs)["matching_logits"],
     )
-
-
-# --- the model it replaces ----------------------------------------------------
-
-
-@pytest.mark.parametrize("kind", ["albef", "concat", "coca"])
-def test_seeded_init_equals_vision_language_pretrainer(inputs, kind):
-    fusion, decoder, objectives = KINDS[kind]
-    keras.utils.set_random_seed(0)
-    old = VisionLanguagePretrainer(
-        **parts(fusion, decoder), objectives=objectives, seed=0
-    )
-    keras.utils.set_random_seed(0)
-    backbone = VisionLanguageBackbone(**parts(fusion, decoder))
-    task = ImageTextPretrainer(backbone, objectives=objectives, seed=0, compile=False)
-    assert len(task.weights) == len(old.weights)
-    for new_weight, old_weight in zip(
-        sorted(task.weights, key=_path), sorted(old.weights, key=_path)
-    ):
-        np.testing.assert_array_equal(new_weight, old_weight, err_msg=_path(old_weight))
-    x = dict(inputs)
-    if "matching" in objectives:
-        x["image_id"] = np.array([0, 1, 2, 0], "int32")
-    if "masked_lm" in objectives:
-        x["masked_token_ids"] = np.where(
-            np.arange(SEQUENCE_LENGTH) == 2, 4, x["token_ids"]
-        ).astype("int32")
-        x["mask_positions"] = np.full((B, 2), 2, "int32")
-    assert_allclose_tree(task(x), old(x), atol=1e-6)
-
-
-def _path(weight):
-    # The layer names without Keras's `_1` suffixes for a second instance.
-    top, _, rest = weight.path.partition("/")
-    return (top.rstrip("0123456789").rstrip("_"), rest)

@@ -1,7 +1,7 @@
 """Classification: zero-shot first, then fine-tune the image encoder (or probe).
 
 The test split is classified zero-shot with the templates below (CLIP-style
-ensembling), then an `ImageClassifier` over the pretrained image encoder
+ensembling), then an `ImageClassifier` task over the pretrained image encoder
 is fine-tuned on the train labels. `--set linear_probe=true` freezes the
 encoder and trains the linear head alone.
 

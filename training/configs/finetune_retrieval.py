@@ -1,6 +1,6 @@
 """Retrieval fine-tuning: contrastive (+ matching) on the run's captions.
 
-A `VisionLanguagePretrainer` keeps its contrastive and matching heads (the
+An `ImageTextPretrainer` keeps its contrastive and matching heads (the
 masked-LM head is dropped); the test split is scored with Recall@1/5/10,
 contrastive and re-ranked by the matching head (ALBEF-style, top 16).
 

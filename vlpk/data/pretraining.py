@@ -104,7 +104,7 @@ def pretraining_dataset(
         examples: `vlpk.data.Example`s with `image_path` and `captions`.
         image_preprocessor: a `vlpk.data.ImagePreprocessor`.
         text_preprocessor: a `vlpk.text.TextPreprocessor`.
-        objectives: the heads being trained (see `VisionLanguagePretrainer`).
+        objectives: the heads being trained (see `vlpk.models.ImageTextPretrainer`).
         mask_generator: a `MaskedLMMaskGenerator` (needed for `masked_lm`;
             see `masked_lm_generator`).
         batch_size: the global batch size (the last partial batch is dropped).

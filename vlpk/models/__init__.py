@@ -13,7 +13,6 @@ from vlpk.models.contrastive import (
 from vlpk.models.fusion_classifier import FusionClassifier
 from vlpk.models.image_classifier import ImageClassifier
 from vlpk.models.presets import load_task
-from vlpk.models.pretrainer import VisionLanguagePretrainer
 from vlpk.models.task import VisionLanguageTask
 from vlpk.models.vgg16_concat import vgg16_concat_classifier
 from vlpk.models.vision_language import (
@@ -32,7 +31,6 @@ __all__ = [
     "KerasHubContrastivePreprocessor",
     "KerasHubContrastivePretrainer",
     "KerasHubDualEncoderBackbone",
-    "VisionLanguagePretrainer",
     "VisionLanguageTask",
     "ZeroShotImageClassifier",
     "load_task",

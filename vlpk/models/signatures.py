@@ -50,3 +50,34 @@ def contrastive_signatures(preprocessor, backbone):
         "score": score,
         "serving_default": score,
     }
+
+
+def check_text_compatibility(text_encoder, text_preprocessor):
+    """Fails at export, not at the first request, on a mismatched tokenizer.
+
+    Args:
+        text_encoder: a vlpk `TextEncoder` (or None: nothing to check).
+        text_preprocessor: anything with a `tokenizer` and, optionally, a
+            `sequence_length` (a `TextPreprocessor` or a task preprocessor).
+    """
+    if text_encoder is None:
+        return
+    backbone = getattr(text_encoder, "backbone", None)
+    encoder_vocabulary = getattr(backbone, "vocabulary_size", None)
+    tokenizer_vocabulary = text_preprocessor.tokenizer.vocabulary_size()
+    if encoder_vocabulary is not None and tokenizer_vocabulary > encoder_vocabulary:
+        raise ValueError(
+            f"The tokenizer has {tokenizer_vocabulary} tokens but the text encoder "
+            f"embeds only {encoder_vocabulary}. Build the encoder with "
+            f"vocabulary_size={tokenizer_vocabulary}."
+        )
+    limit = getattr(backbone, "max_sequence_length", None) or getattr(
+        text_encoder, "max_sequence_length", None
+    )
+    length = getattr(text_preprocessor, "sequence_length", None)
+    if limit is not None and length is not None and length > limit:
+        raise ValueError(
+            f"The text preprocessor packs {length} tokens but the text encoder "
+            f"accepts at most {limit}. Use TextPreprocessor(..., "
+            f"sequence_length={limit}) or a longer encoder."
+        )

@@ -10,6 +10,8 @@ from keras_hub.src.utils.preset_utils import (
     load_json,
 )
 
+from vlpk.models.signatures import check_text_compatibility
+
 
 class VisionLanguageTask(keras_hub.models.Task):
     """A KerasHub `Task` that knows how it is served.
@@ -62,7 +64,8 @@ class VisionLanguageTask(keras_hub.models.Task):
 
         Raises:
             ValueError: the task has no preprocessor (the signatures take raw
-                image bytes and strings).
+                image bytes and strings), or its tokenizer does not fit its
+                text encoder.
         """
         if self.preprocessor is None:
             raise ValueError(
@@ -70,6 +73,8 @@ class VisionLanguageTask(keras_hub.models.Task):
                 "signatures take raw image bytes and strings. Build the task "
                 "with one, or load it with `from_preset`."
             )
+        text_encoder = getattr(self.backbone, "text_encoder", None)
+        check_text_compatibility(text_encoder, self.preprocessor)
         archive = keras.export.ExportArchive()
         for layer in (self.preprocessor.tokenizer, self.preprocessor, self):
             if not layer.built:

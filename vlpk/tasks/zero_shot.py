@@ -24,8 +24,8 @@ def class_embeddings(model, class_names, text_preprocessor, templates=TEMPLATES)
     """One L2-normalized embedding per class, ensembled over `templates`.
 
     Args:
-        model: a model with `text_embedder()` (`DualEncoderBackbone`,
-            `VisionLanguagePretrainer`).
+        model: a task or backbone with text embeddings (see
+            `vlpk.evaluation.embedders`).
         class_names: the class names, in label order.
         text_preprocessor: the model's `TextPreprocessor`.
         templates: format strings with one `{}` for the class name.
@@ -85,7 +85,7 @@ def zero_shot_classification(
     """Zero-shot top-k accuracy of `model` on labelled `examples`.
 
     Args:
-        model: a model with `image_embedder()` and `text_embedder()`.
+        model: a task or backbone with image and text embeddings.
         examples: `Example`s with `image_path` and an integer `label`.
         class_names: the class names, indexed by label.
         image_preprocessor: an `ImagePreprocessor`.

@@ -107,9 +107,9 @@ class VisionLanguageBackbone(ContrastiveEmbedders, keras_hub.models.Backbone):
         _check_image_encoder(image_encoder)
 
         # === Layers ===
-        # The names and construction order of `VisionLanguagePretrainer`:
-        # initializers draw their seeds when they are made, so one seed gives
-        # the same initial weights as that model had.
+        # A fixed construction order: initializers draw their seeds when they
+        # are made, so one seed gives the same initial weights (and the same
+        # published figures) run after run.
         self.image_pooling = TokenPooling("mean", dtype=dtype, name="image_pooling")
         self.image_projection = ProjectionHead(
             embedding_dim, dtype=dtype, name="image_projection"
@@ -143,7 +143,7 @@ class VisionLanguageBackbone(ContrastiveEmbedders, keras_hub.models.Backbone):
         if fusion is not None:
             fused = self.fuse(*self.matching_inputs(features), text["padding_mask"])
             # Made only now, once the fusion blocks are built (they draw
-            # their seeds then), in the order `VisionLanguagePretrainer` had.
+            # their seeds then), keeping the order the figures were made with.
             self.matching_head = MatchingHead(dtype=dtype, name="matching_head")
             # Built as a whole: `match` calls only its dense layer, and the
             # task calls the head itself on triplets.

@@ -41,9 +41,7 @@ class ImageTextPretrainer(VisionLanguageTask):
     the heads. KerasHub names a task after what it does with its inputs
     (`CausalLM`, `ImageClassifier`, `ImageToText`); this one learns from
     image-text pairs, as `ContrastivePretrainer` learns from contrastive
-    pairs. It is not called `VisionLanguagePretrainer` because that name
-    stays registered for the one-model pretrainer it replaces, whose
-    `.keras` files must keep loading.
+    pairs.
 
     With a preprocessor (`VisionLanguagePreprocessor`), `fit`, `evaluate`
     and `predict` take raw data: `{"images": image bytes or pixels, "text":
@@ -96,8 +94,8 @@ class ImageTextPretrainer(VisionLanguageTask):
         objectives = _objectives(objectives, backbone, preprocessor)
 
         # === Layers ===
-        # Made after the backbone's matching head and in this order, as
-        # `VisionLanguagePretrainer` made them, so one seed initializes alike.
+        # Made after the backbone's matching head, in this order: the order
+        # fixes the weights a seed gives, and so the published figures.
         self.backbone = backbone
         self.preprocessor = preprocessor
         self.hard_negatives = None

@@ -102,13 +102,14 @@ class HandWrittenDualEncoder(keras.Model):
     def call(self, x, training=False):
         return self.embed_images(x["images"], training), self.embed_texts(x, training)
 
-    def image_embedder(self):
-        """`images -> unit embeddings`, for `vlpk.evaluation.evaluate_retrieval`."""
-        return self.embed_images
+    def get_image_embeddings(self, images):
+        """`images -> unit embeddings`, as vlpk's backbones (for
+        `vlpk.evaluation.evaluate_retrieval`)."""
+        return self.embed_images(images)
 
-    def text_embedder(self):
-        """`{token_ids, padding_mask} -> unit embeddings`."""
-        return self.embed_texts
+    def get_text_embeddings(self, token_ids, padding_mask):
+        """`token_ids, padding_mask -> unit embeddings`."""
+        return self.embed_texts({"token_ids": token_ids, "padding_mask": padding_mask})
 
     def train_step(self, data):
         x, y = data

@@ -98,7 +98,8 @@ def build(arm, config, vocabulary_size, total_steps, trained=None):
     elif arm == "keras_io_on_vlpk":
         if trained is None:
             raise SystemExit("keras_io_on_vlpk needs the vlpk arm to run first.")
-        model = recipe(trained.image_encoder, trained.text_encoder, config)
+        backbone = trained.backbone
+        model = recipe(backbone.image_encoder, backbone.text_encoder, config)
     else:
         model = handwritten_dual_encoder(config, vocabulary_size)
         model.compile(optimizer=build_optimizer(config.optimization, total_steps))

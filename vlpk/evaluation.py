@@ -32,6 +32,13 @@ def embedders(model):
     """
     backbone = getattr(model, "backbone", model)
     if backbone not in _EMBEDDERS:
+        if getattr(backbone, "inputs", None) is None:
+            # A subclassed model (no graph to cut): its methods are the embedders.
+            _EMBEDDERS[backbone] = (
+                lambda images, training=False: backbone.get_image_embeddings(images),
+                lambda text, training=False: backbone.get_text_embeddings(**text),
+            )
+            return _EMBEDDERS[backbone]
         images = keras.Input(backbone.input["images"].shape[1:], name="images")
         text = {
             name: keras.Input((None,), dtype="int32", name=name)

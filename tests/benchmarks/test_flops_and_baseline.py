@@ -79,7 +79,7 @@ def test_baseline_mirrors_the_vlpk_model_and_trains():
     ]
     # Attention is invariant to the key bias: its gradient is zero.
     assert all(path.endswith("key/bias") for path in unchanged), unchanged
-    image = baseline.image_embedder()(x["images"])
+    image = baseline.get_image_embeddings(x["images"])
     np.testing.assert_allclose(np.linalg.norm(image, axis=-1), 1, rtol=1e-5)
 
 

@@ -32,7 +32,11 @@ from vlpk.metrics.result_files import (
     vqa_table,
 )
 from vlpk.metrics.token_accuracy import MaskedTokenAccuracy
-from vlpk.models import ContrastivePreprocessor, VisionLanguagePreprocessor
+from vlpk.models import (
+    ContrastivePreprocessor,
+    ImageCaptionerPreprocessor,
+    VisionLanguagePreprocessor,
+)
 from vlpk.tasks import captioning, classify, retrieval, vqa
 from vlpk.tasks.zero_shot import zero_shot_classification
 
@@ -318,8 +322,6 @@ def _caption(config, run, source, splits, workdir, verbose):
             CaptionBleu(val, run.image_preprocessor, run.tokenizer, config.bleu_every)
         ],
     )
-    from vlpk.models.captioning import ImageCaptionerPreprocessor  # TODO
-
     _save_preset(task, _preprocessor(run, ImageCaptionerPreprocessor), workdir)
     _say(f"[4/4] Captioning the test split ({len(test)} images)")
     kwargs = {"num_beams": config.num_beams} if config.caption_sampler == "beam" else {}

@@ -30,6 +30,7 @@ from vlpk.errors import InputError
 from vlpk.layers import CaptionDecoder, ConcatFusion, CrossAttentionFusion
 from vlpk.losses import CaptioningLoss, ContrastiveLoss, SigmoidContrastiveLoss
 from vlpk.metrics.token_accuracy import MaskedTokenAccuracy
+from vlpk.models.captioning import ImageCaptioner
 from vlpk.models.contrastive import ContrastivePretrainer, DualEncoderBackbone
 from vlpk.models.vision_language import ImageTextPretrainer, VisionLanguageBackbone
 
@@ -395,8 +396,6 @@ def captioner(source, config, vocabulary_size):
         config: the run's `PretrainConfig`.
         vocabulary_size: the tokenizer's vocabulary size.
     """
-    from vlpk.models.captioning import ImageCaptioner  # TODO top-level
-
     backbone = getattr(source, "backbone", source)
     if getattr(backbone.image_encoder, "output_mode", "tokens") != "tokens":
         raise ValueError(

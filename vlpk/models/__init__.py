@@ -1,6 +1,6 @@
 """Models: the dual encoder, the pretrainer, the task models, the course's."""
 
-from vlpk.models.captioner import Captioner
+from vlpk.models.captioning import ImageCaptioner, ImageCaptionerPreprocessor
 from vlpk.models.classification import ZeroShotImageClassifier
 from vlpk.models.contrastive import (
     ContrastivePreprocessor,
@@ -22,7 +22,8 @@ from vlpk.models.vision_language import (
 )
 
 __all__ = [
-    "Captioner",
+    "ImageCaptioner",
+    "ImageCaptionerPreprocessor",
     "ContrastivePreprocessor",
     "ContrastivePretrainer",
     "DualEncoderBackbone",

@@ -11,12 +11,6 @@ def image_input(image_encoder):
     return keras.Input(shape=shape, dtype="float32", name="images")
 
 
-def image_tokens_model(image_encoder):
-    """A model from `images` to `image_encoder`'s tokens (weights shared)."""
-    images = image_input(image_encoder)
-    return keras.Model(images, image_encoder(images), name="image_tokens")
-
-
 def text_inputs(text_encoder=None, sequence_length=None):
     """The `token_ids` and `padding_mask` inputs (int32, `[batch, T]`)."""
     if (

@@ -1,6 +1,6 @@
 """Captioning: fine-tune an image-conditioned decoder, generate, score.
 
-The task model is a `Captioner` (built by `vlpk.jobs.recipes.captioner`). It
+The task is an `ImageCaptioner` (built by `vlpk.jobs.recipes.captioner`). It
 trains with teacher forcing
 on every caption; generation uses KerasHub samplers (greedy or beam); the
 captions are written in the COCO results format and scored with the COCO
@@ -20,7 +20,7 @@ def caption_dataset(
     seed=0,
     repeat=False,
 ):
-    """(image, caption) batches with next-token targets for a `Captioner`."""
+    """(image, caption) batches with next-token targets for an `ImageCaptioner`."""
     ds = pretraining_dataset(
         examples,
         image_preprocessor,

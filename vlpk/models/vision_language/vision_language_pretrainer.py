@@ -2,18 +2,13 @@
 
 import keras
 import keras_hub
-import tensorflow as tf
 
-from vlpk.generation.captioning import (
-    decode_captions,
-    detokenize_captions,
-    generate_captions,
-)
 from vlpk.layers.hard_negatives import HardNegativeSampler
 from vlpk.losses import CaptioningLoss, ContrastiveLoss, SigmoidContrastiveLoss
 from vlpk.metrics.token_accuracy import MaskedTokenAccuracy
+from vlpk.models.captioning.generation import caption_signature, generate_text
 from vlpk.models.inputs import image_input, text_inputs
-from vlpk.models.signatures import IMAGE_BYTES, contrastive_signatures
+from vlpk.models.signatures import contrastive_signatures
 from vlpk.models.task import VisionLanguageTask
 from vlpk.models.vision_language.vision_language_backbone import (
     VisionLanguageBackbone,
@@ -241,31 +236,14 @@ class ImageTextPretrainer(VisionLanguageTask):
         ... # doctest: +SKIP
         ['a red circle']
         """
-        if self.backbone.caption_decoder is None or self.preprocessor is None:
-            raise ValueError(
-                "generate() needs a backbone with a caption_decoder and a "
-                "preprocessor (its image converter and tokenizer); this task "
-                f"has decoder={self.backbone.caption_decoder!r}, "
-                f"preprocessor={self.preprocessor!r}."
-            )
-        images = inputs["images"] if isinstance(inputs, dict) else inputs
-        images = tf.convert_to_tensor(images)
-        single = images.shape.rank == (0 if images.dtype == tf.string else 3)
-        if single:
-            images = images[None]
-        pixels = self.preprocessor.preprocess_images(images)
-        tokenizer = self.preprocessor.tokenizer
-        ids = generate_captions(
+        return generate_text(
+            self,
             self.backbone.caption_decoder,
-            self.backbone.get_image_tokens(pixels),
-            tokenizer.start_token_id,
-            tokenizer.end_token_id,
+            inputs,
             max_length=max_length,
             sampler=sampler,
             **sampler_kwargs,
         )
-        captions = decode_captions(ids, tokenizer)
-        return captions[0] if single else captions
 
     def serving_signatures(self):
         """`embed_image`, `embed_text`, `score` (`serving_default`) and, with
@@ -275,25 +253,10 @@ class ImageTextPretrainer(VisionLanguageTask):
         loop) and detokenized with TensorFlow ops.
         """
         signatures = contrastive_signatures(self.preprocessor, self.backbone)
-        if self.backbone.caption_decoder is None:
+        decoder = self.backbone.caption_decoder
+        if decoder is None:
             return signatures
-        preprocessor, backbone = self.preprocessor, self.backbone
-        tokenizer = preprocessor.tokenizer
-
-        @tf.function(input_signature=[IMAGE_BYTES])
-        def caption(image_bytes):
-            tokens = backbone.get_image_tokens(
-                preprocessor.preprocess_images(image_bytes)
-            )
-            ids = generate_captions(
-                backbone.caption_decoder,
-                tokens,
-                tokenizer.start_token_id,
-                tokenizer.end_token_id,
-            )
-            return {"caption": detokenize_captions(ids, tokenizer)}
-
-        return {**signatures, "caption": caption}
+        return {**signatures, "caption": caption_signature(self, decoder)}
 
     def get_config(self):
         config = super().get_config()

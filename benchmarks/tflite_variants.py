@@ -47,7 +47,7 @@ def main():
     parser.add_argument("--calibration-slices", type=int, default=0)
     args = parser.parse_args()
     run = load_run(args.source)
-    model = run.load_model()
+    model = run.load_task().backbone
     train, val, test = run.splits()
     test = test[: args.images]
     raw = tf.constant([open(e.image_path, "rb").read() for e in test])
@@ -57,8 +57,8 @@ def main():
     text = run.text_preprocessor(tf.constant(captions))
     ids = np.asarray(text["token_ids"], np.int32)
     masks = np.asarray(text["padding_mask"], np.int32)
-    keras_images = np.asarray(model.image_embedder()(images))
-    keras_texts = np.asarray(model.text_embedder()(text))
+    keras_images = np.asarray(model.get_image_embeddings(images))
+    keras_texts = np.asarray(model.get_text_embeddings(ids, masks))
     keras_r1 = retrieval_metrics(keras_images, keras_texts, owner)
     rows = {
         "keras": {

@@ -19,7 +19,7 @@ from vlpk.export.tflite import (
     interpreter_runner,
 )
 from vlpk.layers import CrossAttentionFusion
-from vlpk.models import VisionLanguagePretrainer
+from vlpk.models import VisionLanguageBackbone
 from vlpk.text import (
     TextPreprocessor,
     learn_vocabulary,
@@ -38,13 +38,12 @@ def setup(tmp_path_factory):
     save_vocabulary(vocabulary, vocab_path)
     text_pre = TextPreprocessor(wordpiece_tokenizer(vocabulary), 8)
     image_pre = ImagePreprocessor(32)
-    model = VisionLanguagePretrainer(
+    model = VisionLanguageBackbone(
         tiny_image_encoder("tokens"),
         bert_encoder(
             len(vocabulary), num_layers=1, hidden_dim=16, max_sequence_length=8
         ),
         fusion=CrossAttentionFusion(num_layers=1, num_heads=2, intermediate_dim=16),
-        objectives=("contrastive", "matching"),
         embedding_dim=8,
     )
     rng = np.random.default_rng(0)
@@ -117,7 +116,8 @@ def test_float32_matches_keras(setup):
     lite = np.stack(
         [image_runner(images=x[None])["image_embedding"][0] for x in images]
     )
-    assert cosine(lite, np.asarray(model.image_embedder()(images))).min() >= 0.9999
+    expected = model.get_image_embeddings(images)
+    assert cosine(lite, np.asarray(expected)).min() >= 0.9999
     text_runner = interpreter_runner(os.path.join(out, "text_encoder.tflite"))
     lite = np.stack(
         [
@@ -125,27 +125,18 @@ def test_float32_matches_keras(setup):
             for i, m in zip(ids, masks)
         ]
     )
-    expected = model.text_embedder()({"token_ids": ids, "padding_mask": masks})
+    expected = model.get_text_embeddings(ids, masks)
     assert cosine(lite, np.asarray(expected)).min() >= 0.9999
 
     # The fusion scorer on device scores pairs like the Keras matching head.
-    image_model, text_model = model.matching_features()
-    image_tokens = np.asarray(image_model(images[:2]))
-    text_tokens = np.asarray(
-        text_model({"token_ids": ids[:2], "padding_mask": masks[:2]})
-    )
+    image_tokens = np.asarray(model.get_image_tokens(images[:2]))
+    text_tokens = np.asarray(model.get_text_tokens(ids[:2], masks[:2]))
     scorer = interpreter_runner(os.path.join(out, "fusion_scorer.tflite"))
     lite = [
         scorer(image_tokens=a[None], text_tokens=b[None], padding_mask=m[None])["score"]
         for a, b, m in zip(image_tokens, text_tokens, masks[:2])
     ]
-    expected = model.matching_scorer()(
-        {
-            "image_tokens": image_tokens,
-            "text_tokens": text_tokens,
-            "padding_mask": masks[:2],
-        }
-    )
+    expected = model.match(image_tokens, text_tokens, masks[:2])
     np.testing.assert_allclose(np.ravel(lite), np.asarray(expected), atol=1e-4)
 
 

@@ -93,7 +93,7 @@ def equalize_for_int8(model, images, percentile=99.99):
 
     Args:
         model: a Keras model that contains an `ImageEncoder` layer (e.g.
-            `image_embedder(normalized=False)`).
+            `vlpk.export.tflite_models.embedding_models(backbone, False)[0]`).
         images: calibration images, a float32 array `[N, H, W, 3]` as the
             model takes them.
         percentile: the central share (%) of each channel's values that
@@ -106,8 +106,10 @@ def equalize_for_int8(model, images, percentile=99.99):
         backbone.
 
     Example:
-    >>> embedder = model.image_embedder(normalized=False)
+    >>> embedder, _ = embedding_models(backbone, normalized=False)
+    ... # doctest: +SKIP
     >>> equalized = equalize_for_int8(embedder, calibration_images)
+    ... # doctest: +SKIP
     """
     encoder = next((x for x in model.layers if isinstance(x, ImageEncoder)), None)
     if encoder is None or not isinstance(encoder.backbone, keras.Model):

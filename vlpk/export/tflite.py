@@ -41,6 +41,7 @@ import tensorflow as tf
 
 from vlpk.export.int8_equalization import equalize_for_int8
 from vlpk.export.int8_ranges import percentile_ranges
+from vlpk.export.tflite_models import embedding_models, matching_models
 
 VARIANTS = ("float32", "float16", "dynamic", "int8")
 
@@ -101,8 +102,8 @@ def encoder_functions(
     to export (int8 passes `equalize_for_int8`).
     """
     image_transform = image_transform or (lambda m: m)
-    image_embedder = image_transform(model.image_embedder(normalized=normalized))
-    text_embedder = model.text_embedder(normalized=normalized)
+    image_embedder, text_embedder = embedding_models(model, normalized)
+    image_embedder = image_transform(image_embedder)
     height, width = image_size
     images = tf.TensorSpec([1, height, width, 3], tf.float32, name="images")
     ids = tf.TensorSpec([1, sequence_length], tf.int32, name="token_ids")
@@ -122,9 +123,8 @@ def encoder_functions(
         "text_encoder": (text_encoder, [text_embedder]),
     }
     if getattr(model, "matching_head", None) is not None:
-        image_model, text_model = model.matching_features()
+        image_model, text_model, scorer = matching_models(model)
         image_model = image_transform(image_model)
-        scorer = model.matching_scorer()
         image_tokens = tf.TensorSpec(
             [1, *image_model.output.shape[1:]], tf.float32, name="image_tokens"
         )
@@ -312,7 +312,7 @@ def calibration_data(
     masks = np.asarray(text["padding_mask"], np.int32)
     features = []
     if fused and getattr(model, "matching_head", None) is not None:
-        image_model, text_model = model.matching_features()
+        image_model, text_model, _ = matching_models(model)
         image_tokens = np.asarray(image_model(images))
         text_tokens = np.asarray(text_model({"token_ids": ids, "padding_mask": masks}))
         features = list(zip(image_tokens, text_tokens, masks))
@@ -343,8 +343,9 @@ def export_tflite(
         the variant, the image size and the sequence length.
 
     Example:
-    >>> export_tflite(model, "saved_models/tflite/shapes/int8", "int8",
+    >>> export_tflite(task.backbone, "saved_models/tflite/shapes/int8", "int8",
     ...               image_pre, text_pre, "runs/albef/vocab.txt", train)
+    ... # doctest: +SKIP
     """
     if os.path.exists(out_dir) and not overwrite:
         raise FileExistsError(f"{out_dir} already exists; pass --overwrite.")
@@ -503,8 +504,8 @@ def parity(model, export_dir, images, texts, limit=100):
     ]
     ids = np.stack([i for i, _ in texts])
     masks = np.stack([m for _, m in texts])
-    keras_images = model.image_embedder()(np.stack(images))
-    keras_texts = model.text_embedder()({"token_ids": ids, "padding_mask": masks})
+    keras_images = model.get_image_embeddings(np.stack(images))
+    keras_texts = model.get_text_embeddings(ids, masks)
     image_cosine = _cosine(lite_images, keras_images)
     text_cosine = _cosine(lite_texts, keras_texts)
     return {

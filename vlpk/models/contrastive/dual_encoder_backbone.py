@@ -108,8 +108,8 @@ class DualEncoderBackbone(ContrastiveEmbedders, keras_hub.models.Backbone):
         self.initial_temperature = initial_temperature
         self.initial_bias = initial_bias
 
-    def get_image_embeddings(self, images):
-        """L2-normalized image embeddings `[B, embedding_dim]`."""
+    def get_image_features(self, images):
+        """The pooled image features `[B, C]`, before the projection."""
         features = self.image_encoder(images)
         if len(features.shape) != 2:
             raise ValueError(
@@ -117,14 +117,20 @@ class DualEncoderBackbone(ContrastiveEmbedders, keras_hub.models.Backbone):
                 f"features]); got output shape {features.shape}. Build it with "
                 "output='pooled'."
             )
-        return self.image_projection(features)
+        return features
+
+    def get_image_embeddings(self, images):
+        """L2-normalized image embeddings `[B, embedding_dim]`."""
+        return self.image_projection(self.get_image_features(images))
+
+    def get_text_features(self, token_ids, padding_mask):
+        """The text encoder's pooled output `[B, H]`, before the projection."""
+        inputs = {"token_ids": token_ids, "padding_mask": padding_mask}
+        return self.text_encoder(inputs)["pooled_output"]
 
     def get_text_embeddings(self, token_ids, padding_mask):
         """L2-normalized text embeddings `[B, embedding_dim]`."""
-        features = self.text_encoder(
-            {"token_ids": token_ids, "padding_mask": padding_mask}
-        )
-        return self.text_projection(features["pooled_output"])
+        return self.text_projection(self.get_text_features(token_ids, padding_mask))
 
     @property
     def has_logit_bias(self):

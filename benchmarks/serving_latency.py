@@ -1,7 +1,8 @@
 """Serving latency: SavedModel signatures and TFLite encoders against Keras.
 
 Exports a run folder once, into a temporary directory: the TF Serving
-SavedModel of `vlpk export` (`vlpk.jobs.export.export_run`) and the
+SavedModel of `vlpk export` (`vlpk.jobs.export.export_task`, the run's task
+and its `serving_archive()`) and the
 TFLite float32 and int8 encoders (`vlpk.export.tflite.export_tflite`; int8 is
 calibrated on the first 200 training examples). Then it measures the p50 and
 p99 latency of one call, at batch 1 and batch 32 (`--batch-sizes`), of:
@@ -11,23 +12,24 @@ p99 latency of one call, at batch 1 and batch 32 (`--batch-sizes`), of:
   and called as TF Serving calls it, `loaded.signatures[name](image_bytes=...,
   text=...)`, on the JPEG bytes of the run's test split and their first
   captions;
-- the direct call of the Keras model that computes the same thing (`Keras`):
-  the run's `ImagePreprocessor` / `TextPreprocessor` on the same bytes and
-  strings, then `model.image_embedder()` / `model.text_embedder()` called
-  eagerly, `embedder(x, training=False)`, and for `score` the dot product of
-  the two embeddings, as the signature does. The same Keras computation
-  wrapped in one `tf.function` is timed too (`Keras tf.function`): the graph
-  without the SavedModel;
+- the direct call of the Keras backbone that computes the same thing
+  (`Keras`): the task's preprocessor (`preprocess_images` /
+  `preprocess_text`) on the same bytes and strings, then the backbone's
+  `get_image_embeddings` / `get_text_embeddings` called eagerly (inference:
+  no `training` argument), and for `score` the dot product of the two
+  embeddings, as the signature does. The same Keras computation wrapped in
+  one `tf.function` is timed too (`Keras tf.function`): the graph without
+  the SavedModel;
 - the TFLite `image_encoder` and `text_encoder` of each variant on
   `ai_edge_litert` (`vlpk.export.tflite.interpreter_runner`, its default
   threads), on the pixels and token ids a host prepares (preprocessing is not
-  in these files, so it is not timed), against the eager Keras embedders on
-  the same arrays. int8 leaves the L2 normalization to the host: it is part
-  of each timed int8 call. The files are exported with a batch of 1; batch 32
-  calls the signature runner with `[32, ...]` inputs (it resizes the input
-  tensors and allocates), checked against 32 single calls. Where that fails
-  or differs, 32 back-to-back batch-1 calls are timed instead, and the row
-  says so (`batching`).
+  in these files, so it is not timed), against the backbone's eager
+  embeddings of the same arrays. int8 leaves the L2 normalization to the
+  host: it is part of each timed int8 call. The files are exported with a
+  batch of 1; batch 32 calls the signature runner with `[32, ...]` inputs (it
+  resizes the input tensors and allocates), checked against 32 single calls.
+  Where that fails or differs, 32 back-to-back batch-1 calls are timed
+  instead, and the row says so (`batching`).
 
 Every callable is warmed up (`--warmup` calls); then the callables of one row
 (SavedModel, Keras, Keras tf.function; or Keras, float32, int8) are called in
@@ -117,26 +119,26 @@ def numpy_outputs(outputs):
     return {k: np.asarray(v) for k, v in outputs.items()}
 
 
-def keras_functions(model, image_preprocessor, text_preprocessor):
+def keras_functions(backbone, preprocessor):
     """`{output names: f}`: what each serving signature computes, in Keras.
 
-    The same graph as `vlpk.export.saved_model.dual_encoder_archive`: the
-    preprocessors, then the embedders; `score` is the dot product of the
-    (L2-normalized) embeddings, the cosine.
+    The same computation as the task's signatures
+    (`vlpk.models.signatures.contrastive_signatures`): the task's
+    preprocessor, then the backbone's embedding methods; `score` is the dot
+    product of the (L2-normalized) embeddings, the cosine.
     """
-    image_embedder = model.image_embedder()
-    text_embedder = model.text_embedder()
 
     def embed_image(image_bytes):
-        images = image_preprocessor(image_bytes)
-        return {IMAGE: image_embedder(images, training=False)}
+        images = preprocessor.preprocess_images(image_bytes)
+        return {IMAGE: backbone.get_image_embeddings(images)}
 
     def embed_text(text):
-        return {TEXT: text_embedder(text_preprocessor(text), training=False)}
+        inputs = preprocessor.preprocess_text(text)
+        return {TEXT: backbone.get_text_embeddings(**inputs)}
 
     def score(image_bytes, text):
-        image = image_embedder(image_preprocessor(image_bytes), training=False)
-        text = text_embedder(text_preprocessor(text), training=False)
+        image = embed_image(image_bytes)[IMAGE]
+        text = embed_text(text)[TEXT]
         return {SCORE: tf.reduce_sum(image * text, axis=-1)}
 
     return {
@@ -148,9 +150,8 @@ def keras_functions(model, image_preprocessor, text_preprocessor):
 
 def saved_model_rows(
     path,
-    model,
-    image_preprocessor,
-    text_preprocessor,
+    backbone,
+    preprocessor,
     image_bytes,
     texts,
     batch_sizes,
@@ -162,8 +163,8 @@ def saved_model_rows(
 
     Args:
         path: a SavedModel written by `vlpk export`.
-        model: the Keras model it was exported from.
-        image_preprocessor, text_preprocessor: the run's preprocessors.
+        backbone: the backbone of the task it was exported from.
+        preprocessor: that task's preprocessor.
         image_bytes: encoded images (`bytes`), at least `max(batch_sizes)`.
         texts: strings, as many.
         batch_sizes: the batch sizes to time.
@@ -178,7 +179,7 @@ def saved_model_rows(
         difference of the outputs.
     """
     loaded = tf.saved_model.load(path)
-    equivalents = keras_functions(model, image_preprocessor, text_preprocessor)
+    equivalents = keras_functions(backbone, preprocessor)
     rows = []
     for name in sorted(loaded.signatures):
         signature = loaded.signatures[name]
@@ -273,7 +274,7 @@ def _runner(path):
 
 def tflite_rows(
     exports,
-    model,
+    backbone,
     images,
     token_ids,
     padding_mask,
@@ -286,7 +287,7 @@ def tflite_rows(
 
     Args:
         exports: `{variant: folder}` written by `export_tflite`.
-        model: the Keras model they were exported from.
+        backbone: the backbone they were exported from.
         images: float32 pixels `[N, H, W, 3]` (0-255, resized).
         token_ids, padding_mask: int32 `[N, T]`.
         batch_sizes, calls, warmup, log: as in `saved_model_rows`.
@@ -294,7 +295,10 @@ def tflite_rows(
     Returns:
         One dict per model, batch size and variant.
     """
-    embedders = {IMAGE: model.image_embedder(), TEXT: model.text_embedder()}
+    embedders = {
+        IMAGE: backbone.get_image_embeddings,
+        TEXT: lambda x: backbone.get_text_embeddings(**x),
+    }
     manifests = {}
     for variant, folder in exports.items():
         with open(os.path.join(folder, "tflite.json")) as f:
@@ -314,11 +318,7 @@ def tflite_rows(
                 }
                 keras_inputs = {k: tf.constant(v) for k, v in inputs.items()}
             embedder = embedders[output]
-            callables = {
-                "keras": lambda e=embedder, x=keras_inputs: np.asarray(
-                    e(x, training=False)
-                )
-            }
+            callables = {"keras": lambda e=embedder, x=keras_inputs: np.asarray(e(x))}
             batching, checks = {}, {}
             for variant, folder in exports.items():
                 normalize = not manifests[variant].get("normalized", True)
@@ -465,16 +465,17 @@ def one_epoch_run(folder):
 def run_benchmark(args, batch_sizes, calls, variants):
 
     from vlpk.export.tflite import export_tflite
-    from vlpk.jobs.export import export_run
+    from vlpk.jobs.export import export_task
     from vlpk.jobs.run_dir import load_run
 
     started = time.perf_counter()
     run = load_run(args.source)
-    model = run.load_model()
-    if not hasattr(model, "image_embedder"):
+    task = run.load_task()
+    backbone, preprocessor = task.backbone, task.preprocessor
+    if not hasattr(backbone, "get_text_embeddings"):
         raise SystemExit(
-            f"{args.source} holds a {type(model).__name__}; this benchmark times "
-            "the embedding signatures of a pretraining or retrieval run."
+            f"{args.source} holds a {type(backbone).__name__}; this benchmark "
+            "times the embedding signatures of a pretraining or retrieval run."
         )
     train, val, test = run.splits()
     largest = max(batch_sizes)
@@ -483,14 +484,15 @@ def run_benchmark(args, batch_sizes, calls, variants):
     test = test[:largest]
     image_bytes = [open(e.image_path, "rb").read() for e in test]
     texts = [e.captions[0] for e in test]
-    images = np.asarray(run.image_preprocessor(tf.constant(image_bytes)), np.float32)
-    text = run.text_preprocessor(tf.constant(texts))
+    images = preprocessor.preprocess_images(tf.constant(image_bytes))
+    images = np.asarray(images, np.float32)
+    text = preprocessor.preprocess_text(tf.constant(texts))
     token_ids = np.asarray(text["token_ids"], np.int32)
     padding_mask = np.asarray(text["padding_mask"], np.int32)
     export_seconds = {}
     with tempfile.TemporaryDirectory(prefix="serving_latency-") as tmp:
         start = time.perf_counter()
-        path, signatures = export_run(args.source, "serving_latency", tmp)
+        path, signatures = export_task(args.source, "serving_latency", tmp)
         export_seconds["saved_model"] = time.perf_counter() - start
         print(f"SavedModel signatures: {', '.join(signatures)}", flush=True)
         exports, parity = {}, {}
@@ -499,7 +501,7 @@ def run_benchmark(args, batch_sizes, calls, variants):
             start = time.perf_counter()
             folder = os.path.join(tmp, "tflite", variant)
             manifest = export_tflite(
-                model,
+                backbone,
                 folder,
                 variant,
                 run.image_preprocessor,
@@ -515,9 +517,8 @@ def run_benchmark(args, batch_sizes, calls, variants):
             print(f"TFLite {variant}: parity {parity[variant]}", flush=True)
         saved_rows = saved_model_rows(
             path,
-            model,
-            run.image_preprocessor,
-            run.text_preprocessor,
+            backbone,
+            preprocessor,
             image_bytes,
             texts,
             batch_sizes,
@@ -526,7 +527,7 @@ def run_benchmark(args, batch_sizes, calls, variants):
         )
         lite_rows = tflite_rows(
             exports,
-            model,
+            backbone,
             images,
             token_ids,
             padding_mask,
@@ -540,7 +541,8 @@ def run_benchmark(args, batch_sizes, calls, variants):
         "machine": machine(),
         "settings": {
             "source": os.path.abspath(args.source),
-            "model": type(model).__name__,
+            "model": type(task).__name__,
+            "backbone": type(backbone).__name__,
             "config": run.config.name,
             "batch_sizes": batch_sizes,
             "calls": {str(b): n for b, n in calls.items()},
@@ -551,11 +553,14 @@ def run_benchmark(args, batch_sizes, calls, variants):
                 "batch b uses the first b"
             ),
             "keras": (
-                "eager `embedder(x, training=False)` after the run's "
-                "preprocessors (direct call); keras_tf_function: the same in "
-                "one tf.function"
+                "eager backbone.get_image_embeddings / get_text_embeddings "
+                "after the task's preprocessor (direct call); "
+                "keras_tf_function: the same in one tf.function"
             ),
-            "tflite_keras": "eager embedder call on the same pixels / token ids",
+            "tflite_keras": (
+                "eager backbone.get_image_embeddings / get_text_embeddings on "
+                "the same pixels / token ids"
+            ),
             "timed_call": "includes converting outputs to NumPy",
             "int8_calibration": "first 200 training examples",
         },

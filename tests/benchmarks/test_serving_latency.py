@@ -1,5 +1,5 @@
 """benchmarks/serving_latency.py: its timing helpers, and its rows end to end
-on a tiny dual encoder (no run folder needed)."""
+on a tiny contrastive task (no run folder needed)."""
 
 import os
 
@@ -20,10 +20,14 @@ from benchmarks.serving_latency import (
 from tests.models.conftest import tiny_image_encoder
 from vlpk.data.image_preprocessor import ImagePreprocessor
 from vlpk.encoders import bert_encoder
-from vlpk.export import dual_encoder_archive, export_saved_model
+from vlpk.export import export_saved_model
 from vlpk.export.tflite import export_tflite
-from vlpk.models import DualEncoderBackbone
-from vlpk.text import TextPreprocessor, learn_vocabulary, wordpiece_tokenizer
+from vlpk.models import (
+    ContrastivePreprocessor,
+    ContrastivePretrainer,
+    DualEncoderBackbone,
+)
+from vlpk.text import learn_vocabulary, wordpiece_tokenizer
 
 TEXTS = ["a red circle left of a blue square", "two shapes", "a green triangle"]
 
@@ -121,8 +125,9 @@ def test_tflite_batch_is_resized_or_falls_back(tmp_path):
 def tiny(tmp_path_factory):
     root = tmp_path_factory.mktemp("serving_latency")
     vocabulary = learn_vocabulary(TEXTS * 5, 60)
-    text_pre = TextPreprocessor(wordpiece_tokenizer(vocabulary), 6)
-    image_pre = ImagePreprocessor(32)
+    preprocessor = ContrastivePreprocessor(
+        wordpiece_tokenizer(vocabulary), ImagePreprocessor(32), sequence_length=6
+    )
     text_encoder = bert_encoder(
         len(vocabulary), num_layers=1, hidden_dim=16, max_sequence_length=6
     )
@@ -136,9 +141,7 @@ def tiny(tmp_path_factory):
             image_bytes.append(f.read())
     return {
         "root": str(root),
-        "model": model,
-        "image_pre": image_pre,
-        "text_pre": text_pre,
+        "task": ContrastivePretrainer(model, preprocessor, compile=False),
         "image_bytes": image_bytes,
     }
 
@@ -147,15 +150,14 @@ def tiny(tmp_path_factory):
 # about 30 s on two CPUs. `pytest -m slow` runs it.
 @pytest.mark.slow
 def test_saved_model_and_tflite_rows_end_to_end(tiny):
-    model, image_pre, text_pre = tiny["model"], tiny["image_pre"], tiny["text_pre"]
-    archive = dual_encoder_archive(model, image_pre, text_pre)
-    path = export_saved_model(archive, tiny["root"], "tiny")
+    task = tiny["task"]
+    model, preprocessor = task.backbone, task.preprocessor
+    path = export_saved_model(task.serving_archive(), tiny["root"], "tiny")
     calls = {1: 3, 3: 2}
     rows = saved_model_rows(
         path,
         model,
-        image_pre,
-        text_pre,
+        preprocessor,
         tiny["image_bytes"],
         TEXTS,
         [1, 3],
@@ -175,9 +177,12 @@ def test_saved_model_and_tflite_rows_end_to_end(tiny):
         assert r["max_abs_difference"] < 1e-4  # the same computation
 
     out = os.path.join(tiny["root"], "tflite", "float32")
+    # The task preprocessor's own image converter and text packer.
+    image_pre, text_pre = preprocessor.image_converter, preprocessor.text_packer
     export_tflite(model, out, "float32", image_pre, text_pre)
-    images = np.asarray(image_pre(tf.constant(tiny["image_bytes"])), np.float32)
-    text = text_pre(tf.constant(TEXTS))
+    images = preprocessor.preprocess_images(tf.constant(tiny["image_bytes"]))
+    images = np.asarray(images, np.float32)
+    text = preprocessor.preprocess_text(tf.constant(TEXTS))
     lite = tflite_rows(
         {"float32": out},
         model,

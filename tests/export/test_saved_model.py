@@ -13,15 +13,15 @@ from PIL import Image
 from tests.models.conftest import tiny_image_encoder
 from vlpk.data.image_preprocessor import ImagePreprocessor
 from vlpk.encoders import bert_encoder
-from vlpk.export import (
-    dual_encoder_archive,
-    existing_versions,
-    export_saved_model,
-    next_version,
-)
+from vlpk.export import existing_versions, export_saved_model, next_version
+from vlpk.export.saved_model import signature_names
 from vlpk.export.versioning import write_version_atomically
-from vlpk.models import DualEncoderBackbone
-from vlpk.text import TextPreprocessor, learn_vocabulary, wordpiece_tokenizer
+from vlpk.models import (
+    ContrastivePreprocessor,
+    ContrastivePretrainer,
+    DualEncoderBackbone,
+)
+from vlpk.text import learn_vocabulary, wordpiece_tokenizer
 
 # Runs in a fresh interpreter that imports only what TF Serving links:
 # TensorFlow and TF Text ops. No keras_hub, no vlpk.
@@ -81,13 +81,15 @@ TEXTS = ["a red circle left of a blue square", "two shapes", "一个红色的圆
 def exported(tmp_path_factory):
     root = tmp_path_factory.mktemp("export")
     vocabulary = learn_vocabulary(TEXTS * 5, 60)
-    text_preprocessor = TextPreprocessor(wordpiece_tokenizer(vocabulary), 6)
-    image_preprocessor = ImagePreprocessor(32)
+    preprocessor = ContrastivePreprocessor(
+        wordpiece_tokenizer(vocabulary), ImagePreprocessor(32), sequence_length=6
+    )
     text_encoder = bert_encoder(
         len(vocabulary), num_layers=1, hidden_dim=16, max_sequence_length=6
     )
     model = DualEncoderBackbone(tiny_image_encoder(), text_encoder, embedding_dim=8)
-    archive = dual_encoder_archive(model, image_preprocessor, text_preprocessor)
+    task = ContrastivePretrainer(model, preprocessor, compile=False)
+    archive = task.serving_archive()
     path = export_saved_model(archive, str(root), "tiny")
     images = []
     rng = np.random.default_rng(0)
@@ -103,9 +105,23 @@ def exported(tmp_path_factory):
         "archive": archive,
         "model": model,
         "images": images,
-        "image_preprocessor": image_preprocessor,
-        "text_preprocessor": text_preprocessor,
+        "preprocessor": preprocessor,
     }
+
+
+def keras_embeddings(exported, image_files=(), texts=()):
+    """`(image, text)` embeddings of the backbone called eagerly, after the
+    task's preprocessor: what the signatures must serve. None for no input."""
+    model, preprocessor = exported["model"], exported["preprocessor"]
+    images = text = None
+    if image_files:
+        raw = tf.constant([open(p, "rb").read() for p in image_files])
+        images = model.get_image_embeddings(preprocessor.preprocess_images(raw))
+        images = np.asarray(images)
+    if texts:
+        inputs = preprocessor.preprocess_text(tf.constant(list(texts)))
+        text = np.asarray(model.get_text_embeddings(**inputs))
+    return images, text
 
 
 def test_layout_is_tf_serving(exported):
@@ -114,6 +130,13 @@ def test_layout_is_tf_serving(exported):
     assert os.path.isdir(os.path.join(exported["path"], "variables"))
     # No temporary folders are left behind.
     assert os.listdir(os.path.join(exported["root"], "tiny")) == ["1"]
+    # The contrastive task's signatures, as TF Serving lists them.
+    assert signature_names(exported["path"]) == [
+        "embed_image",
+        "embed_text",
+        "score",
+        "serving_default",
+    ]
 
 
 def test_plain_tensorflow_process_serves_it(exported, tmp_path):
@@ -121,12 +144,9 @@ def test_plain_tensorflow_process_serves_it(exported, tmp_path):
         exported["path"], exported["images"], TEXTS, tmp_path
     )
     # Compare with the Keras model in this process.
-    model = exported["model"]
-    raw = tf.constant([open(p, "rb").read() for p in exported["images"]])
-    images = exported["image_preprocessor"](raw)
-    text = exported["text_preprocessor"](tf.constant(TEXTS))
-    image_embedding = np.asarray(model.image_embedder()(images))
-    text_embedding = np.asarray(model.text_embedder()(text))
+    image_embedding, text_embedding = keras_embeddings(
+        exported, exported["images"], TEXTS
+    )
     np.testing.assert_allclose(served["embed_image"], image_embedding, atol=1e-5)
     np.testing.assert_allclose(served["embed_text"], text_embedding, atol=1e-5)
     expected_score = (image_embedding * text_embedding).sum(-1)
@@ -136,11 +156,12 @@ def test_plain_tensorflow_process_serves_it(exported, tmp_path):
 
 def test_too_long_text_preprocessor_is_refused(exported):
     vocabulary = learn_vocabulary(TEXTS, 40)
-    too_long = TextPreprocessor(wordpiece_tokenizer(vocabulary), 12)
+    too_long = ContrastivePreprocessor(
+        wordpiece_tokenizer(vocabulary), ImagePreprocessor(32), sequence_length=12
+    )
+    task = ContrastivePretrainer(exported["model"], too_long, compile=False)
     with pytest.raises(ValueError, match="at most 6"):
-        dual_encoder_archive(
-            exported["model"], exported["image_preprocessor"], too_long
-        )
+        task.serving_archive()
 
 
 def test_versions_increment_and_refuse_overwrite(exported):
@@ -172,9 +193,8 @@ def test_tfsm_layer_reloads_it_inside_keras(exported):
 
     layer = keras.layers.TFSMLayer(exported["path"], call_endpoint="embed_text")
     out = layer(tf.constant(TEXTS))["text_embedding"]
-    text = exported["text_preprocessor"](tf.constant(TEXTS))
-    expected = exported["model"].text_embedder()(text)
-    np.testing.assert_allclose(np.asarray(out), np.asarray(expected), atol=1e-5)
+    _, expected = keras_embeddings(exported, texts=TEXTS)
+    np.testing.assert_allclose(np.asarray(out), expected, atol=1e-5)
 
 
 def test_predict_command(exported, tmp_path, capsys):
@@ -184,11 +204,8 @@ def test_predict_command(exported, tmp_path, capsys):
     args = ["predict", "--model", exported["path"], "--image", image]
     assert main(args + ["--text", TEXTS[0], "--text", TEXTS[1]]) == 0
     result = json.loads(capsys.readouterr().out)
-    raw = tf.constant([open(image, "rb").read()] * 2)
-    model = exported["model"]
-    images = model.image_embedder()(exported["image_preprocessor"](raw))
-    texts = model.text_embedder()(exported["text_preprocessor"](tf.constant(TEXTS[:2])))
-    expected = (np.asarray(images) * np.asarray(texts)).sum(-1)
+    images, texts = keras_embeddings(exported, [image] * 2, TEXTS[:2])
+    expected = (images * texts).sum(-1)
     assert [s["text"] for s in result["scores"]] == TEXTS[:2]
     np.testing.assert_allclose([s["score"] for s in result["scores"]], expected, 1e-5)
 

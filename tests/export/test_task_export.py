@@ -12,9 +12,6 @@ from vlpk.models import (
     KerasHubDualEncoderBackbone,
 )
 
-# A fresh interpreter with only what TF Serving links: TensorFlow and the TF
-# Text ops (SentencePiece, regex split). No keras_hub, no vlpk.
-
 
 # About 14 s on two CPUs (the SavedModel write and a fresh TensorFlow
 # process): over the test budget of the default run. `pytest -m slow` runs it.
@@ -34,6 +31,8 @@ def test_keras_hub_task_serves_raw_bytes_and_strings(keras_hub_siglip_preset, tm
         files.append(str(tmp_path / f"{i}.png"))
         with open(files[-1], "wb") as f:
             f.write(data)
+    # A fresh interpreter with only what TF Serving links: TensorFlow and the
+    # TF Text ops (SentencePiece, regex split). No keras_hub, no vlpk.
     served = serve_in_plain_tensorflow(path, files, preset.captions, tmp_path)
 
     # The task's own preprocessing and embeddings, in this process.

@@ -21,6 +21,8 @@ from tests.test_case import (
 )
 from vlpk.data import ImagePreprocessor
 from vlpk.layers.caption_decoder import CaptionDecoder
+from vlpk.losses import CaptioningLoss
+from vlpk.metrics.token_accuracy import MaskedTokenAccuracy
 from vlpk.models import VisionLanguageBackbone, load_task
 from vlpk.models.captioning import ImageCaptioner, ImageCaptionerPreprocessor
 from vlpk.text import wordpiece_tokenizer
@@ -35,6 +37,17 @@ def tiny_preprocessor():
 def new_decoder():
     size = dict(num_layers=1, num_heads=2, hidden_dim=16, intermediate_dim=32)
     return CaptionDecoder(len(VOCABULARY), SEQUENCE_LENGTH, dropout=0.0, **size)
+
+
+def model_inputs():
+    """What the preprocessor makes, without paying for it: pixels and ids."""
+    rng = np.random.default_rng(0)
+    mask = np.arange(SEQUENCE_LENGTH) < rng.integers(2, SEQUENCE_LENGTH, (B, 1))
+    return {
+        "images": rng.uniform(0, 1, (B, 32, 32, 3)).astype("float32"),
+        "token_ids": np.where(mask, rng.integers(5, len(VOCABULARY), mask.shape), 0),
+        "padding_mask": mask.astype("int32"),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -68,6 +81,42 @@ def test_task_contract_on_the_backbones_decoder(backbones):
     )
 
 
+@pytest.mark.parametrize("kind", ["coca", "albef"])
+def test_logits_equal_the_old_captioners(backbones, kind):
+    # Compares with the removed `vlpk.models.Captioner(image_encoder,
+    # caption_decoder)`: its whole graph was the line below. Drop this test
+    # with the last trace of that class.
+    backbone = backbones[kind]
+    decoder = backbone.caption_decoder or new_decoder()
+    task = ImageCaptioner(backbone, caption_decoder=decoder, compile=False)
+    x = model_inputs()
+    old = decoder(
+        {
+            "token_ids": x["token_ids"],
+            "padding_mask": x["padding_mask"],
+            "image_tokens": backbone.image_encoder(x["images"]),
+        }
+    )
+    np.testing.assert_allclose(task(x)["captioning"], old, rtol=0, atol=1e-6)
+
+
+def test_compile_defaults_and_config(backbones):
+    task = ImageCaptioner(backbones["coca"])
+    assert isinstance(task.optimizer, keras.optimizers.AdamW)
+    assert np.isclose(float(task.optimizer.learning_rate), 1e-4)
+    assert np.isclose(task.optimizer.weight_decay, 0.01)
+    assert isinstance(task.loss["captioning"], CaptioningLoss)
+    metrics = task.get_compile_config()["metrics"]["captioning"]
+    assert [m["class_name"] for m in metrics] == [MaskedTokenAccuracy.__name__]
+    # The backbone's decoder travels with the backbone, even when passed in;
+    # only a decoder of the task's own goes into the task's config.
+    assert task.get_config()["caption_decoder"] is None
+    same = ImageCaptioner(backbones["coca"], caption_decoder=task.caption_decoder)
+    assert not same.owns_decoder and same.get_config()["caption_decoder"] is None
+    own = ImageCaptioner(backbones["coca"], caption_decoder=new_decoder())
+    assert own.get_config()["caption_decoder"]["class_name"] == "CaptionDecoder"
+
+
 def test_task_decoder_on_a_backbone_without_one(backbones, tmp_path):
     # An ALBEF backbone gets a new decoder as the task's head; the preset
     # keeps it (in the task's weights) and shares nothing by name.
@@ -89,10 +138,19 @@ def test_task_decoder_on_a_backbone_without_one(backbones, tmp_path):
 
 
 def test_generate_and_the_caption_signature(backbones, tmp_path):
-    task = ImageCaptioner(backbones["coca"], tiny_preprocessor(), compile=False)
+    # On a decoder of the task's own: the archive must track it through the
+    # task, not the backbone. Untrained, a decoder barely looks at the image
+    # and gives every image one caption, so that swapped or
+    # dropped images would pass unseen: seed it, and weigh the image more.
+    keras.utils.set_random_seed(1)
+    decoder = new_decoder()
+    task = ImageCaptioner(backbones["albef"], tiny_preprocessor(), decoder)
+    decoder.image_projection.kernel.assign(10 * decoder.image_projection.kernel)
     x, pixels = raw_pairs(2)
     captions = task.generate(x["images"])
-    assert len(captions) == 2 and set(" ".join(captions).split()) <= set(VOCABULARY)
+    assert all(isinstance(c, str) for c in captions)
+    assert len(set(captions)) == 2, f"the test needs distinct captions: {captions}"
+    assert set(" ".join(captions).split()) <= set(VOCABULARY)
     assert task.generate(pixels[0]) == captions[0]
     path = str(tmp_path / "saved")
     task.serving_archive().write_out(path, verbose=False)
@@ -100,25 +158,32 @@ def test_generate_and_the_caption_signature(backbones, tmp_path):
     out = served.caption(tf.constant(list(x["images"])))["caption"].numpy()
     assert [c.decode() for c in out] == captions
     assert set(served.signatures) == {"caption", "serving_default"}
+    default = served.signatures["serving_default"]
+    out = default(image_bytes=tf.constant(list(x["images"])))["caption"].numpy()
+    assert [c.decode() for c in out] == captions
 
 
-def test_mixed_precision():
+@pytest.mark.parametrize("global_policy", [False, True])
+def test_mixed_precision(global_policy):
+    # Both ways in: `dtype=` on the task, and the global policy (the user
+    # path), under which an output layer without its own dtype would compute
+    # in bfloat16; the loss must get float32 logits either way.
     run_precision_test(
         ImageCaptioner,
         {"backbone": VisionLanguageBackbone(**parts(decoder="decoder"))},
-        {
-            "images": np.zeros((B, 32, 32, 3), "float32"),
-            "token_ids": np.ones((B, SEQUENCE_LENGTH), "int32"),
-            "padding_mask": np.ones((B, SEQUENCE_LENGTH), "int32"),
-        },
+        model_inputs(),
+        global_policy=global_policy,
         float32_names=LOGITS + ("captioning",),
     )
 
 
-def test_clear_errors(backbones):
+def test_clear_errors(backbones, monkeypatch):
     with pytest.raises(ValueError, match="no caption decoder"):
         ImageCaptioner(backbones["albef"])
-    pooled = VisionLanguageBackbone(**parts(decoder="decoder"))
-    pooled.image_encoder.output_mode = "pooled"  # as a dual encoder's
+    with pytest.raises(ValueError, match="preprocessor=None"):
+        ImageCaptioner(backbones["coca"], compile=False).generate(raw_pairs(1)[1])
+    # As a dual encoder's: the backbone checks this too, so change it after.
+    encoder = backbones["coca"].image_encoder
+    monkeypatch.setattr(encoder, "output_mode", "pooled")
     with pytest.raises(ValueError, match="pooled"):
-        ImageCaptioner(pooled)
+        ImageCaptioner(backbones["coca"], caption_decoder=new_decoder())

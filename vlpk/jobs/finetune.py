@@ -36,6 +36,7 @@ from vlpk.models import (
     ContrastivePreprocessor,
     ImageCaptionerPreprocessor,
     VisionLanguagePreprocessor,
+    VQAClassifierPreprocessor,
 )
 from vlpk.tasks import captioning, classify, retrieval, vqa
 from vlpk.tasks.zero_shot import zero_shot_classification
@@ -283,9 +284,8 @@ def _vqa(config, run, source, splits, workdir, verbose):
         len(train),
         workdir,
         verbose,
-        loss={"predictions": vqa.vqa_loss()},
     )
-    _save_preset(task, _preprocessor(run), workdir)
+    _save_preset(task, _preprocessor(run, VQAClassifierPreprocessor), workdir)
     _say(f"[4/4] VQA on test ({len(test)} questions)")
     answers = vqa.predict_answers(
         task, test, vocabulary, run.image_preprocessor, run.text_preprocessor

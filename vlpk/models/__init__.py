@@ -1,7 +1,7 @@
 """Models: the dual encoder, the pretrainer, the task models, the course's."""
 
 from vlpk.models.captioning import ImageCaptioner, ImageCaptionerPreprocessor
-from vlpk.models.classification import ZeroShotImageClassifier
+from vlpk.models.classification import ImageClassifier, ZeroShotImageClassifier
 from vlpk.models.contrastive import (
     ContrastivePreprocessor,
     ContrastivePretrainer,
@@ -11,7 +11,6 @@ from vlpk.models.contrastive import (
     KerasHubDualEncoderBackbone,
 )
 from vlpk.models.fusion_classifier import FusionClassifier
-from vlpk.models.image_classifier import ImageClassifier
 from vlpk.models.presets import load_task
 from vlpk.models.task import VisionLanguageTask
 from vlpk.models.vgg16_concat import vgg16_concat_classifier
@@ -20,6 +19,7 @@ from vlpk.models.vision_language import (
     VisionLanguageBackbone,
     VisionLanguagePreprocessor,
 )
+from vlpk.models.vqa import VQAClassifier, VQAClassifierPreprocessor
 
 __all__ = [
     "ImageCaptioner",
@@ -39,4 +39,6 @@ __all__ = [
     "ImageTextPretrainer",
     "VisionLanguageBackbone",
     "VisionLanguagePreprocessor",
+    "VQAClassifier",
+    "VQAClassifierPreprocessor",
 ]

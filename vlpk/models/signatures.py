@@ -6,6 +6,8 @@ import tensorflow as tf
 IMAGE_BYTES = tf.TensorSpec([None], tf.string, name="image_bytes")
 # UTF-8 strings, one per row.
 TEXT = tf.TensorSpec([None], tf.string, name="text")
+# UTF-8 questions about the image at the same position, one per row.
+QUESTION = tf.TensorSpec([None], tf.string, name="question")
 
 
 def contrastive_signatures(preprocessor, backbone):

@@ -9,15 +9,12 @@ arg-max answer is written in the official results format and scored with
 the official VQA accuracy (`vlpk.metrics.vqa`).
 """
 
-import keras
 import numpy as np
 import tensorflow as tf
 
 from vlpk.data.pipeline import AUTOTUNE, classification_dataset, image_dataset
 from vlpk.data.vqa_answers import soft_score_vector
-from vlpk.layers.concat_fusion import ConcatFusion
-from vlpk.layers.cross_attention_fusion import CrossAttentionFusion
-from vlpk.models.fusion_classifier import FusionClassifier
+from vlpk.models.vqa import VQAClassifier
 
 
 def vqa_targets(examples, vocabulary):
@@ -35,7 +32,7 @@ def vqa_dataset(
     seed=0,
     repeat=False,
 ):
-    """(image, question) → soft-score batches for `vqa_model`.
+    """(image, question) → soft-score batches for a `VQAClassifier`.
 
     Questions none of whose answers is in the vocabulary are left out of
     training (they cannot be learned), as in the VQA literature.
@@ -62,37 +59,6 @@ def vqa_dataset(
     return ds.repeat() if repeat else ds
 
 
-def vqa_model(source, num_answers, fusion=None, dropout=0.1):
-    """A `FusionClassifier` with logits over `num_answers` answers.
-
-    Args:
-        source: a pretrained (or freshly built) `VisionLanguagePretrainer`
-            or `DualEncoderBackbone`; its encoders are shared, so their weights are
-            the pretrained ones.
-        num_answers: the size of the answer vocabulary.
-        fusion: the fusion layer; by default the source's own (pretrained by
-            matching and masked LM), or a new `ConcatFusion` for a dual
-            encoder, which has none.
-        dropout: dropout before the answer head.
-    """
-    fusion = fusion or getattr(source, "fusion", None)
-    if fusion is None:
-        fusion = ConcatFusion(hidden_dims=(256,), name="vqa_fusion")
-    if isinstance(fusion, CrossAttentionFusion) and (
-        getattr(source.image_encoder, "output_mode", "tokens") != "tokens"
-    ):
-        raise ValueError("Cross-attention fusion needs a token image encoder.")
-    return FusionClassifier(
-        source.image_encoder,
-        source.text_encoder,
-        fusion,
-        num_classes=num_answers,
-        activation=None,
-        dropout=dropout,
-        name="vqa_model",
-    )
-
-
 def vqa_task(source, answers, fusion=None, dropout=0.1):
     """A `VQAClassifier` task on `source`'s backbone (shared weights).
 
@@ -104,8 +70,6 @@ def vqa_task(source, answers, fusion=None, dropout=0.1):
             encoder, which has none.
         dropout: dropout before the answer head.
     """
-    from vlpk.models.vqa import VQAClassifier
-
     return VQAClassifier(
         getattr(source, "backbone", source),
         list(answers),
@@ -114,15 +78,6 @@ def vqa_task(source, answers, fusion=None, dropout=0.1):
         compile=False,
         name="vqa",
     )
-
-
-def vqa_loss():
-    """Binary cross-entropy against soft scores, summed over answers.
-
-    Keras averages over the answer axis; multiplying by the vocabulary size
-    is the usual sum (Anderson et al.), and is left to the learning rate.
-    """
-    return keras.losses.BinaryCrossentropy(from_logits=True)
 
 
 def predict_answers(

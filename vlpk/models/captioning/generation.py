@@ -37,8 +37,9 @@ def generate_text(
     """
     if decoder is None or task.preprocessor is None:
         raise ValueError(
-            "generate() needs a caption decoder and a preprocessor (its image "
-            f"converter and tokenizer); this task has decoder={decoder!r}, "
+            "generate() needs a caption_decoder (the backbone's, or the "
+            "task's own) and a preprocessor (its image converter and "
+            f"tokenizer); this task has caption_decoder={decoder!r}, "
             f"preprocessor={task.preprocessor!r}."
         )
     images = inputs["images"] if isinstance(inputs, dict) else inputs

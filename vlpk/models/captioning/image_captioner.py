@@ -57,7 +57,9 @@ class ImageCaptioner(VisionLanguageTask):
         self.backbone = backbone
         self.preprocessor = preprocessor
         self.caption_decoder = decoder
-        self.owns_decoder = caption_decoder is not None
+        # The backbone's decoder travels with the backbone; only a head of
+        # the task's own goes into the task's config.
+        self.owns_decoder = decoder is not getattr(backbone, "caption_decoder", None)
 
         # === Functional model ===
         images = image_input(backbone.image_encoder)

@@ -28,10 +28,9 @@ class ImageCaptionerPreprocessor(ContrastivePreprocessor):
     >>> import numpy as np
     >>> from vlpk.data import ImagePreprocessor
     >>> from vlpk.text import wordpiece_tokenizer
-    >>> tokenizer = wordpiece_tokenizer(
-    ...     ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "red", "circle"])
+    >>> words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "red", "circle"]
     >>> preprocessor = ImageCaptionerPreprocessor(
-    ...     tokenizer, ImagePreprocessor(8), sequence_length=5)
+    ...     wordpiece_tokenizer(words), ImagePreprocessor(8), sequence_length=5)
     >>> x, y = preprocessor({"images": np.zeros((1, 8, 8, 3), "uint8"),
     ...                      "text": ["red circle"]})
     >>> x["token_ids"].numpy().tolist(), y["captioning"].numpy().tolist()

@@ -1,7 +1,9 @@
-"""Image classification on a dual encoder: zero-shot, then fine-tuned."""
+"""Image classification: supervised on a backbone's image tower, or zero-shot
+from class-name prompts on a dual encoder."""
 
+from vlpk.models.classification.image_classifier import ImageClassifier
 from vlpk.models.classification.zero_shot_image_classifier import (
     ZeroShotImageClassifier,
 )
 
-__all__ = ["ZeroShotImageClassifier"]
+__all__ = ["ImageClassifier", "ZeroShotImageClassifier"]

@@ -2,11 +2,10 @@
 
 import keras
 import numpy as np
-import tensorflow as tf
 
+from vlpk.models.classification.signatures import classify_signature
 from vlpk.models.contrastive.contrastive_preprocessor import ContrastivePreprocessor
 from vlpk.models.contrastive.dual_encoder_backbone import DualEncoderBackbone
-from vlpk.models.signatures import IMAGE_BYTES
 from vlpk.models.task import VisionLanguageTask
 
 # CLIP's prompt ensemble, shortened, with one template for Shapes' drawings.
@@ -145,20 +144,7 @@ class ZeroShotImageClassifier(VisionLanguageTask):
         Outputs `probabilities` `[B, num_classes]`, `class_id` `[B]` and
         `class_name` `[B]` (the most probable class).
         """
-        preprocessor = self.preprocessor
-        names = tf.constant(self.class_names)
-
-        @tf.function(input_signature=[IMAGE_BYTES])
-        def classify(image_bytes):
-            images = preprocessor.preprocess_images(image_bytes)
-            logits = self({"images": images}, training=False)
-            class_id = tf.argmax(logits, axis=-1, output_type=tf.int32)
-            return {
-                "probabilities": tf.nn.softmax(logits),
-                "class_id": class_id,
-                "class_name": tf.gather(names, class_id),
-            }
-
+        classify = classify_signature(self, self.preprocessor, self.class_names)
         return {"classify": classify, "serving_default": classify}
 
     def get_config(self):

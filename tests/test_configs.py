@@ -231,8 +231,8 @@ def test_resnet50_backbone_builds_through_recipes_and_trains_a_step():
     assert config.image.weights is None  # random weights: nothing to download
     keras.utils.set_random_seed(0)
     model = build_model(config, vocabulary_size=50)
-    assert model.image_encoder.backbone.name == "resnet50"
-    assert model.image_encoder.pixel_normalization.mode == "caffe"
+    assert model.backbone.image_encoder.backbone.name == "resnet50"
+    assert model.backbone.image_encoder.pixel_normalization.mode == "caffe"
     compile_for_pretraining(model, config, total_steps=2)
     rng = np.random.default_rng(0)
     length = config.text.sequence_length
@@ -241,7 +241,7 @@ def test_resnet50_backbone_builds_through_recipes_and_trains_a_step():
         "token_ids": rng.integers(1, 50, (8, length)).astype("int32"),
         "padding_mask": np.ones((8, length), "int32"),
     }
-    kernel = model.image_encoder.backbone.get_layer("conv1_conv").kernel
+    kernel = model.backbone.image_encoder.backbone.get_layer("conv1_conv").kernel
     before = np.array(kernel)
     # Eager steps: the same maths, without a minute of tracing ResNet-50.
     model.run_eagerly = True

@@ -142,6 +142,8 @@ def served(tmp_path_factory):
     return {
         "out": json.loads(result.stdout.strip().splitlines()[-1]),
         "image_bytes": [open(p, "rb").read() for p in images],
+        "images": images,
+        "exports": exports,
         "tasks": tasks,
     }
 
@@ -189,3 +191,15 @@ def test_classify_signature_matches_predict(served):
     out = served["out"]["classifier"]
     np.testing.assert_allclose(out["probabilities"], probabilities, atol=1e-5)
     assert out["class_name"] == [CLASSES[i] for i in logits.argmax(-1)]
+
+
+def test_predict_command_classifies_an_image(served, capsys):
+    from vlpk.cli import main
+
+    model, image = served["exports"]["classifier"], served["images"][1]
+    assert main(["predict", "--model", model, "--image", image]) == 0
+    result = json.loads(capsys.readouterr().out)
+    out = served["out"]["classifier"]
+    assert result["class_name"] == out["class_name"][1]
+    assert result["class_name"] == CLASSES[result["class_id"]]
+    np.testing.assert_allclose(result["probabilities"], out["probabilities"][1], 1e-5)

@@ -59,7 +59,9 @@ def add_export_commands(commands):
     export.set_defaults(run=_export)
 
     predict = commands.add_parser(
-        "predict", help="run one image (and texts or a question) through an export"
+        "predict",
+        help="run one image (and texts, a question, or nothing: classes or its "
+        "embedding) through an export",
     )
     add = predict.add_argument
     add("--model", required=True, help="saved_models/<name>/<version>")

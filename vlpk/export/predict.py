@@ -55,7 +55,8 @@ def predict(model_path, image, texts=(), question=None, caption=False):
     Returns:
         `{"image": path, ...}` with `scores` (one `{"text", "score"}` per
         text), `answer` and `answer_score`, `caption`; with none of them
-        asked, the `image_embedding`.
+        asked, a classifier's `class_name`, `class_id` and `probabilities`
+        (its `classify` signature), else the `image_embedding`.
 
     Example:
     >>> predict("saved_models/quickstart/1", "cat.jpg", texts=["a cat"])
@@ -91,8 +92,7 @@ def predict(model_path, image, texts=(), question=None, caption=False):
             out = signature("caption")(image_bytes=tf.constant([data]))
             result["caption"] = out["caption"].numpy()[0].decode("utf-8")
         if not (texts or question is not None or caption):
-            out = signature("embed_image")(image_bytes=tf.constant([data]))
-            result["image_embedding"] = out["image_embedding"].numpy()[0].tolist()
+            result.update(_image_only(signatures, signature, data))
     except tf.errors.InvalidArgumentError as error:
         # A header that passed the check but pixels that do not decode, or an
         # image over the pixel guard.
@@ -112,3 +112,17 @@ def predict(model_path, image, texts=(), question=None, caption=False):
             f"pixels than the export allows): {detail}"
         ) from None
     return result
+
+
+def _image_only(signatures, signature, data):
+    """A classifier's classes, else the image embedding, of one image."""
+    images = tf.constant([data])
+    if "classify" in signatures:
+        out = signature("classify")(image_bytes=images)
+        return {
+            "class_name": out["class_name"].numpy()[0].decode("utf-8"),
+            "class_id": int(out["class_id"].numpy()[0]),
+            "probabilities": out["probabilities"].numpy()[0].tolist(),
+        }
+    out = signature("embed_image")(image_bytes=images)
+    return {"image_embedding": out["image_embedding"].numpy()[0].tolist()}

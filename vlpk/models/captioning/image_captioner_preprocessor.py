@@ -4,10 +4,7 @@ import keras
 from keras_hub.src.utils.tensor_utils import preprocessing_function
 
 from vlpk.layers.caption_decoder import next_token_targets
-from vlpk.models.contrastive.contrastive_preprocessor import (
-    ContrastivePreprocessor,
-    check_raw_inputs,
-)
+from vlpk.models.contrastive.contrastive_preprocessor import ContrastivePreprocessor
 
 
 @keras.saving.register_keras_serializable(package="vlpk")
@@ -39,10 +36,6 @@ class ImageCaptionerPreprocessor(ContrastivePreprocessor):
 
     @preprocessing_function
     def call(self, x, y=None, sample_weight=None):
-        check_raw_inputs(x, "ImageCaptionerPreprocessor")
-        inputs = {
-            "images": self.preprocess_images(x["images"]),
-            **self.preprocess_text(x["text"]),
-        }
+        inputs = self.preprocess_pairs(x)
         y = {"captioning": next_token_targets(inputs["token_ids"])}
         return keras.utils.pack_x_y_sample_weight(inputs, y, sample_weight)

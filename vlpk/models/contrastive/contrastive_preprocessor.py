@@ -77,11 +77,21 @@ class ContrastivePreprocessor(keras_hub.models.Preprocessor):
     def call(self, x, y=None, sample_weight=None):
         if (images := image_only_inputs(self, x)) is not None:
             return keras.utils.pack_x_y_sample_weight(images, y, sample_weight)
-        check_raw_inputs(x, "ContrastivePreprocessor")
-        images = self.preprocess_images(x["images"])
-        inputs = {"images": images, **self.preprocess_text(x["text"])}
+        inputs = self.preprocess_pairs(x)
         y = contrastive_targets(x, y)
         return keras.utils.pack_x_y_sample_weight(inputs, y, sample_weight)
+
+    def preprocess_pairs(self, x):
+        """Raw `{"images", "text"}` to `{"images", "token_ids", "padding_mask"}`.
+
+        Raises:
+            ValueError: `x` is not a dict with `images` and `text`.
+        """
+        check_raw_inputs(x, type(self).__name__)
+        return {
+            "images": self.preprocess_images(x["images"]),
+            **self.preprocess_text(x["text"]),
+        }
 
     def preprocess_text(self, text):
         """Strings to `{"token_ids", "padding_mask"}` (int32)."""

@@ -3,10 +3,7 @@
 import keras
 from keras_hub.src.utils.tensor_utils import preprocessing_function
 
-from vlpk.models.contrastive.contrastive_preprocessor import (
-    ContrastivePreprocessor,
-    check_raw_inputs,
-)
+from vlpk.models.contrastive.contrastive_preprocessor import ContrastivePreprocessor
 
 
 @keras.saving.register_keras_serializable(package="vlpk")
@@ -19,31 +16,26 @@ class VQAClassifierPreprocessor(ContrastivePreprocessor):
     through as `{"predictions": y}`, where a contrastive preprocessor would
     read it as image ids.
 
-    Args:
-        tokenizer: a KerasHub tokenizer.
-        image_converter: a `vlpk.data.ImagePreprocessor`.
-        sequence_length: the packed question length.
+    Takes `ContrastivePreprocessor`'s arguments: `tokenizer`,
+    `image_converter` (a `vlpk.data.ImagePreprocessor`) and
+    `sequence_length` (the packed question length).
 
     Example:
-    >>> import numpy as np
     >>> from vlpk.data import ImagePreprocessor
     >>> from vlpk.text import wordpiece_tokenizer
-    >>> words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "red", "is"]
-    >>> preprocessor = VQAClassifierPreprocessor(
-    ...     wordpiece_tokenizer(words), ImagePreprocessor(8), sequence_length=5)
-    >>> x, y = preprocessor({"images": np.zeros((1, 8, 8, 3), "uint8"),
-    ...                      "text": ["is red"]}, [[1.0, 0.3]])
+    >>> words = "[PAD] [UNK] [CLS] [SEP] [MASK] red is".split()
+    >>> preprocess = VQAClassifierPreprocessor(
+    ...     wordpiece_tokenizer(words), ImagePreprocessor(8), 5)
+    >>> import numpy as np
+    >>> pixels = np.zeros((1, 8, 8, 3), "uint8")
+    >>> x, y = preprocess({"images": pixels, "text": ["is red"]}, [[1.0, 0.3]])
     >>> x["token_ids"].numpy().tolist(), y["predictions"].numpy().tolist()
     ([[2, 6, 5, 3, 0]], [[1.0, 0.3]])
     """
 
     @preprocessing_function
     def call(self, x, y=None, sample_weight=None):
-        check_raw_inputs(x, "VQAClassifierPreprocessor")
-        inputs = {
-            "images": self.preprocess_images(x["images"]),
-            **self.preprocess_text(x["text"]),
-        }
+        inputs = self.preprocess_pairs(x)
         if y is not None and not isinstance(y, dict):
             y = {"predictions": y}
         return keras.utils.pack_x_y_sample_weight(inputs, y, sample_weight)

@@ -14,10 +14,16 @@ from tests.models.test_vision_language_family import (
     parts,
     raw_pairs,
 )
+from tests.models.test_vision_language_family import (
+    tiny_preprocessor as tiny_pretraining_preprocessor,
+)
 from tests.test_case import run_precision_test, run_preset_test, run_task_test
 from vlpk.data import ImagePreprocessor
 from vlpk.layers import ConcatFusion, CrossAttentionFusion
 from vlpk.models import (
+    ContrastivePreprocessor,
+    ImageClassifier,
+    ImageTextPretrainer,
     VisionLanguageBackbone,
     VQAClassifier,
     VQAClassifierPreprocessor,
@@ -103,6 +109,29 @@ def test_preset_round_trip_with_a_fusion_of_its_own(tmp_path):
     )
     revived = load_task(folder)
     assert isinstance(revived, VQAClassifier) and revived.answers == ANSWERS
+
+
+def test_downstream_tasks_from_a_pretraining_preset(albef, tmp_path):
+    # KerasHub's `ImageClassifier.from_preset("resnet_50", num_classes=4)`,
+    # on a vlpk pretraining preset: the task is new, the backbone's weights
+    # and the tokenizer are the preset's.
+    folder = str(tmp_path / "albef")
+    pretraining = tiny_pretraining_preprocessor(("contrastive", "matching"))
+    ImageTextPretrainer(albef, pretraining, compile=False).save_to_preset(folder)
+    vqa = VQAClassifier.from_preset(folder, answers=ANSWERS)
+    assert type(vqa.preprocessor) is VQAClassifierPreprocessor
+    assert vqa.preprocessor.sequence_length == pretraining.sequence_length
+    classifier = ImageClassifier.from_preset(folder, num_classes=3)
+    assert type(classifier.preprocessor) is ContrastivePreprocessor
+    for task in (vqa, classifier):
+        assert type(task.backbone) is VisionLanguageBackbone
+        for a, b in zip(task.backbone.get_weights(), albef.get_weights()):
+            np.testing.assert_array_equal(a, b)
+    x = questions()
+    fused = vqa.predict(x, verbose=0)["predictions"]  # raw data in
+    assert fused.shape == (B, len(ANSWERS))
+    images = classifier.predict({"images": x["images"]}, verbose=0)["predictions"]
+    assert images.shape == (B, 3)
 
 
 def test_backbones_fusion_is_not_saved_twice(albef):

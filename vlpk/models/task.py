@@ -3,10 +3,12 @@
 import keras
 import keras_hub
 from keras_hub.src.utils.preset_utils import (
+    PREPROCESSOR_CONFIG_FILE,
     TASK_CONFIG_FILE,
     check_config_class,
     check_file_exists,
     get_preset_loader,
+    list_subclasses,
     load_json,
 )
 
@@ -35,18 +37,40 @@ class VisionLanguageTask(keras_hub.models.Task):
     def from_preset(cls, preset, load_weights=True, **kwargs):
         """The task saved in `preset`, or a new `cls` on its backbone.
 
-        As KerasHub's `Task.from_preset`, except that a saved `task.json`
-        naming a subclass of `cls` loads as that class whatever its backbone:
-        a vlpk task takes any dual-encoder backbone (vlpk's, or a KerasHub
-        CLIP or SigLIP one), so a task class is not tied to one backbone
-        class as KerasHub's are.
+        As KerasHub's `Task.from_preset`, except that a vlpk task is not
+        tied to one backbone class as KerasHub's are: it takes any backbone
+        with the parts it uses (its constructor checks them).
+
+        - A saved `task.json` naming a subclass of `cls` loads as that class,
+          whatever its backbone.
+        - Otherwise a new `cls` (or its subclass bound to the preset's
+          backbone class, as KerasHub picks it) is built on the preset's
+          backbone (weights loaded) and preprocessor, remade as the task's
+          `preprocessor_cls` when it is of another class, from
+          the saved tokenizer, image converter and sequence length: for
+          example a `VQAClassifier` on an ALBEF pretraining preset,
+          `VQAClassifier.from_preset("runs/albef/preset", answers=answers)`.
+          Other `kwargs` go to the constructor.
         """
+        loader = get_preset_loader(preset)
         if check_file_exists(preset, TASK_CONFIG_FILE):
             saved = check_config_class(load_json(preset, TASK_CONFIG_FILE))
             if issubclass(saved, cls):
-                loader = get_preset_loader(preset)
                 return loader.load_task(saved, load_weights, True, **kwargs)
-        return super().from_preset(preset, load_weights=load_weights, **kwargs)
+        backbone_cls = loader.check_backbone_class()
+        # The class bound to this backbone class where there is one (`cls`,
+        # or a subclass such as `KerasHubContrastivePretrainer`), as KerasHub
+        # picks it; else `cls` itself.
+        bound = [t for t in (cls, *list_subclasses(cls)) if t.backbone_cls]
+        task_cls = next((t for t in bound if t.backbone_cls is backbone_cls), cls)
+        backbone_kwargs, kwargs = loader.get_backbone_kwargs(**kwargs)
+        if "backbone" not in kwargs:
+            kwargs["backbone"] = loader.load_backbone(
+                backbone_cls, load_weights, **backbone_kwargs
+            )
+        if "preprocessor" not in kwargs:
+            kwargs["preprocessor"] = _preprocessor_for(task_cls, loader, preset)
+        return task_cls(**kwargs)
 
     def serving_signatures(self):
         """`{name: tf.function}`: the functions a SavedModel of this task serves.
@@ -83,3 +107,27 @@ class VisionLanguageTask(keras_hub.models.Task):
         for name, function in self.serving_signatures().items():
             archive.add_endpoint(name, function)
         return archive
+
+
+def _preprocessor_for(cls, loader, preset):
+    """The preset's preprocessor as a `cls.preprocessor_cls`, or None.
+
+    One saved for another task of the family (a `VisionLanguagePreprocessor`
+    for a `VQAClassifier`) is remade from its tokenizer, image converter and
+    sequence length, which are what every vlpk preprocessor shares.
+    """
+    target = cls.preprocessor_cls
+    if target is None or not check_file_exists(preset, PREPROCESSOR_CONFIG_FILE):
+        return None
+    saved = loader.load_preprocessor(keras_hub.models.Preprocessor)
+    # Exactly: a subclass makes other targets (a `VisionLanguagePreprocessor`
+    # is a `ContrastivePreprocessor` that refuses images alone).
+    if type(saved) is target:
+        return saved
+    parts = ("tokenizer", "image_converter", "sequence_length")
+    if not all(hasattr(saved, name) for name in parts):
+        raise ValueError(
+            f"{preset} holds a {type(saved).__name__}, which a "
+            f"{target.__name__} cannot be made from: pass `preprocessor=`."
+        )
+    return target(saved.tokenizer, saved.image_converter, saved.sequence_length)

@@ -17,7 +17,12 @@ from tests.models.test_vision_language_family import (
 from tests.models.test_vision_language_family import (
     tiny_preprocessor as tiny_pretraining_preprocessor,
 )
-from tests.test_case import run_precision_test, run_preset_test, run_task_test
+from tests.test_case import (
+    run_precision_test,
+    run_preprocessor_test,
+    run_preset_test,
+    run_task_test,
+)
 from vlpk.data import ImagePreprocessor
 from vlpk.layers import ConcatFusion, CrossAttentionFusion
 from vlpk.models import (
@@ -56,6 +61,17 @@ def albef():
 def questions(count=B):
     x, _ = raw_pairs(count)
     return {"images": x["images"], "text": x["text"]}
+
+
+def test_preprocessor_passes_the_soft_scores_through():
+    scores = soft_scores()
+    inputs, targets = run_preprocessor_test(
+        tiny_preprocessor(), None, (questions(), scores)
+    )
+    np.testing.assert_array_equal(targets["predictions"], scores)
+    assert sorted(inputs) == ["images", "padding_mask", "token_ids"]
+    with pytest.raises(ValueError, match="`images`.*`text`"):
+        tiny_preprocessor()({"images": questions()["images"]})
 
 
 def test_task_contract_on_the_backbones_fusion(albef):

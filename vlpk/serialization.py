@@ -14,7 +14,11 @@ def deserialize_nested(config, keys):
     so each one is deep-copied first and the caller's config stays intact.
 
     Example:
+    >>> config = {"image_encoder": keras.layers.serialize(keras.layers.Dense(2)),
+    ...           "embedding_dim": 4}
     >>> config = deserialize_nested(config, ("image_encoder", "text_encoder"))
+    >>> type(config["image_encoder"]).__name__, config["embedding_dim"]
+    ('Dense', 4)
     """
     config = dict(config)
     for key in keys:

@@ -19,7 +19,7 @@ class RetrievalEvaluation(keras.callbacks.Callback):
         every: evaluate every `every` epochs.
 
     Example:
-    >>> callbacks = [RetrievalEvaluation(val, image_pre, text_pre),
+    >>> callbacks = [RetrievalEvaluation(val, image_pre, text_pre),  # doctest: +SKIP
     ...              keras.callbacks.TensorBoard("logs")]
     """
 
@@ -59,7 +59,7 @@ class CaptionBleu(keras.callbacks.Callback):
         max_images: caption at most this many images (the first ones).
 
     Example:
-    >>> callbacks = [CaptionBleu(val, image_pre, tokenizer),
+    >>> callbacks = [CaptionBleu(val, image_pre, tokenizer),  # doctest: +SKIP
     ...              keras.callbacks.TensorBoard("logs")]
     """
 

@@ -45,7 +45,17 @@ def check_image(path, max_pixels=DEFAULT_MAX_PIXELS):
             `"truncated or corrupt image (...)"`.
 
     Example:
-    >>> data, height, width = check_image("coco/val2014/000000000042.jpg")
+    >>> import os, tempfile
+    >>> from PIL import Image
+    >>> path = os.path.join(tempfile.mkdtemp(), "red.png")
+    >>> Image.new("RGB", (7, 5), "red").save(path)
+    >>> data, height, width = check_image(path)
+    >>> height, width
+    (5, 7)
+    >>> check_image("no/such/file.jpg")
+    Traceback (most recent call last):
+    ...
+    vlpk.data.image_check.BadImage: file not found
     """
     try:
         with open(path, "rb") as f:

@@ -112,8 +112,10 @@ class ImagePreprocessor(keras.layers.Layer):
         numbers, also after a resize (see `decode_uint8`).
 
     Example:
+    >>> png = tf.io.encode_png(tf.zeros((5, 7, 3), tf.uint8))
     >>> preprocessor = ImagePreprocessor(image_size=64)
-    >>> images = preprocessor(tf.io.read_file("cat.jpg"))  # [64, 64, 3]
+    >>> preprocessor(png).shape
+    TensorShape([64, 64, 3])
     """
 
     def __init__(self, image_size=64, max_pixels=DEFAULT_MAX_PIXELS, **kwargs):

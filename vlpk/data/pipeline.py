@@ -144,9 +144,10 @@ def contrastive_dataset(
         {"contrastive": image_id})`.
 
     Example:
-    >>> ds = contrastive_dataset(read_shapes(root, "train"),
+    >>> from vlpk.data.image_preprocessor import ImagePreprocessor
+    >>> ds = contrastive_dataset(read_shapes(root, "train"),  # doctest: +SKIP
     ...                          ImagePreprocessor(64), text_preprocessor)
-    >>> model.fit(ds, epochs=1)
+    >>> model.fit(ds, epochs=1)  # doctest: +SKIP
     """
     if not shuffle and not repeat:
         # An evaluation stream: its images are checked first, so its length
@@ -268,7 +269,8 @@ def classification_dataset(
         {"predictions": label})`.
 
     Example:
-    >>> ds = classification_dataset(paths, questions, answer_ids,
+    >>> from vlpk.data.image_preprocessor import ImagePreprocessor
+    >>> ds = classification_dataset(paths, questions, answer_ids,  # doctest: +SKIP
     ...                             ImagePreprocessor(64), text_preprocessor)
     """
     if not len(image_paths) == len(texts) == len(labels):

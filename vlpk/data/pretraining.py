@@ -62,7 +62,13 @@ def mask_rows(mask_generator, token_ids):
         int32, `mask_weights` as float32), batched like `token_ids`.
 
     Example:
-    >>> masked = mask_rows(masked_lm_generator(tokenizer, 20), token_ids)
+    >>> from vlpk.text import TextPreprocessor, wordpiece_tokenizer
+    >>> tokenizer = wordpiece_tokenizer(["[PAD]", "[UNK]", "[CLS]", "[SEP]",
+    ...                                  "[MASK]", "red", "circle"])
+    >>> token_ids = TextPreprocessor(tokenizer, 6)(["red circle"])["token_ids"]
+    >>> masked = mask_rows(masked_lm_generator(tokenizer, 6), token_ids)
+    >>> masked["token_ids"].shape, masked["mask_positions"].shape
+    (TensorShape([1, 6]), TensorShape([1, 2]))
     """
     length = mask_generator.mask_selection_length
     dtypes = {
@@ -121,10 +127,11 @@ def pretraining_dataset(
         `captioning` (the next token at each position, 0 after the end).
 
     Example:
+    >>> from vlpk.data.image_preprocessor import ImagePreprocessor
     >>> ds = pretraining_dataset(train, ImagePreprocessor(64), text_pre,
     ...     objectives=("contrastive", "matching", "masked_lm"),
-    ...     mask_generator=masked_lm_generator(tokenizer, 20))
-    >>> model.fit(ds, epochs=1)
+    ...     mask_generator=masked_lm_generator(tokenizer, 20))  # doctest: +SKIP
+    >>> model.fit(ds, epochs=1)  # doctest: +SKIP
     """
     objectives = tuple(objectives)
     if "masked_lm" in objectives and mask_generator is None:

@@ -58,8 +58,10 @@ def serialize_example(example, image_bytes, height, width):
         The serialized proto (`bytes`), ready for `tf.io.TFRecordWriter`.
 
     Example:
-    >>> record = serialize_example(Example("a.jpg", 1, ("a cat",)), data, 4, 4)
-    >>> parse_example(record)["captions"]
+    >>> from vlpk.data.records import Example
+    >>> record = serialize_example(Example("a.jpg", 1, ("a cat",)), b"...", 4, 4)
+    >>> parse_example(record)["captions"].numpy().tolist()
+    [b'a cat']
     """
     feature = {
         "image": _bytes([image_bytes]),

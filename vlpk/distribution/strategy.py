@@ -41,10 +41,13 @@ def build_strategy(kind="default", devices=None, tpu_address=None):
             TPU VM).
 
     Example:
-    >>> strategy = build_strategy("mirrored")
+    >>> import keras
+    >>> strategy = build_strategy("mirrored", devices=["/cpu:0"])
+    >>> strategy.num_replicas_in_sync
+    1
     >>> with strategy.scope():
-    ...     model = build_model()
-    ...     model.compile(...)
+    ...     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    ...     model.compile("adam", "mse")
     """
     if kind == "default":
         return tf.distribute.get_strategy()

@@ -88,14 +88,15 @@ class DistributedTrainer:
             (`CollectiveGatherV2`) the step needs.
 
     Example:
-    >>> strategy = vlpk.distribution.build_strategy("multi_worker")
-    >>> with strategy.scope():
+    >>> strategy = vlpk.distribution.build_strategy("multi_worker")  # doctest: +SKIP
+    >>> with strategy.scope():  # doctest: +SKIP
     ...     model = DualEncoderBackbone(image_encoder, text_encoder, embedding_dim=64)
     ...     optimizer = keras.optimizers.Adam(1e-3)
-    >>> trainer = DistributedTrainer(
+    >>> trainer = DistributedTrainer(  # doctest: +SKIP
     ...     model, strategy, {"contrastive": ContrastiveLoss()}, optimizer)
     >>> history = trainer.fit(dataset.repeat(), steps=1000, log_every=50)
-    >>> history["loss"][-1]
+    ... # doctest: +SKIP
+    >>> history["loss"][-1]  # doctest: +SKIP
     """
 
     def __init__(
@@ -212,7 +213,8 @@ class DistributedTrainer:
 
         Example:
         >>> batch = next(iter(strategy.experimental_distribute_dataset(ds)))
-        >>> trainer.train_step(batch)["loss"]
+        ... # doctest: +SKIP
+        >>> trainer.train_step(batch)["loss"]  # doctest: +SKIP
         """
         logs = self._step_fn(batch)
         return {name: float(value) for name, value in logs.items()}
@@ -259,7 +261,8 @@ class DistributedTrainer:
 
         Example:
         >>> history = trainer.fit(dataset.repeat(), steps=100, log_every=10)
-        >>> history["contrastive_loss"][-1]
+        ... # doctest: +SKIP
+        >>> history["contrastive_loss"][-1]  # doctest: +SKIP
         """
         callback_list = keras.callbacks.CallbackList(
             callbacks, model=self.model, epochs=1, steps=steps, verbose=0

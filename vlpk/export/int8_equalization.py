@@ -59,7 +59,7 @@ class PrescaledGroupNormalization(keras.layers.GroupNormalization):
     Example:
     >>> layer = PrescaledGroupNormalization([2.0] * 16, groups=8)
     >>> layer(np.ones((1, 4, 4, 16), "float32")).shape
-    (1, 4, 4, 16)
+    TensorShape([1, 4, 4, 16])
     """
 
     def __init__(self, input_scale, input_shift=None, **kwargs):

@@ -37,7 +37,7 @@ def percentile_ranges(calibrated_model, representative, percentile=99.99):
         keep their full range.
 
     Example:
-    >>> debugger.calibrated_model = percentile_ranges(
+    >>> debugger.calibrated_model = percentile_ranges(  # doctest: +SKIP
     ...     debugger.calibrated_model, representative, 99.99)
     """
     from ai_edge_litert.interpreter import Interpreter

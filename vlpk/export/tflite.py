@@ -523,7 +523,8 @@ def host_text_preprocessor(export_dir):
 
     Example:
     >>> text = host_text_preprocessor("saved_models/tflite/shapes/int8")
-    >>> ids = text(tf.constant(["a red circle"]))  # token_ids, padding_mask
+    ... # doctest: +SKIP
+    >>> ids = text(tf.constant(["a red circle"]))  # doctest: +SKIP
     """
     from vlpk.text import TextPreprocessor, load_vocabulary, wordpiece_tokenizer
 

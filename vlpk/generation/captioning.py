@@ -105,9 +105,16 @@ def generate_captions(
         `(ids [batch, num_beams, max_length], log_probs)` pair).
 
     Example:
+    >>> from vlpk.layers import CaptionDecoder
+    >>> decoder = CaptionDecoder(vocabulary_size=8, sequence_length=6,
+    ...                          num_layers=1, num_heads=2, hidden_dim=16,
+    ...                          intermediate_dim=32)
+    >>> image_tokens = np.ones((2, 9, 12), "float32")
     >>> ids = generate_captions(decoder, image_tokens, start_token_id=2,
     ...                         end_token_id=3, sampler="beam", num_beams=3)
-    >>> decode_captions(ids, tokenizer)
+    >>> ids.shape, ids[:, 0].numpy().tolist()
+    (TensorShape([2, 6]), [2, 2])
+    >>> decode_captions(ids, tokenizer)  # a trained decoder  # doctest: +SKIP
     ['a red circle', 'two blue squares']
     """
     sampler = _traceable_sampler(sampler, sampler_kwargs)
@@ -243,6 +250,7 @@ def decode_captions(token_ids, tokenizer):
         A list of Python strings, one per row.
 
     Example:
+    >>> from vlpk.text import wordpiece_tokenizer
     >>> tokenizer = wordpiece_tokenizer(["[PAD]", "[UNK]", "[CLS]", "[SEP]",
     ...                                  "[MASK]", "red", "circle", "##s"])
     >>> decode_captions([[2, 5, 6, 7, 3, 0]], tokenizer)

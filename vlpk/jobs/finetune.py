@@ -66,6 +66,7 @@ def run_finetune(config, run_dir, workdir, data_dir=None, scratch=False, verbose
 
     Example:
     >>> run_finetune(FinetuneConfig(task="vqa"), "runs/albef", "runs/albef_vqa")
+    ... # doctest: +SKIP
     """
     config.validate()
     start = time.perf_counter()

@@ -13,7 +13,7 @@ def run_quickstart(config=None, **kwargs):
     """Runs `vlpk.jobs.pretrain.run_pretrain` with the default `PretrainConfig`.
 
     Example:
-    >>> metrics = run_quickstart(workdir="runs/quickstart")
-    >>> metrics["retrieval"]["i2t_r1"]
+    >>> metrics = run_quickstart(workdir="runs/quickstart")  # doctest: +SKIP
+    >>> metrics["retrieval"]["i2t_r1"]  # doctest: +SKIP
     """
     return run_pretrain(config or PretrainConfig(), **kwargs)

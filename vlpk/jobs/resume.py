@@ -92,7 +92,7 @@ def fit_resumable(
     Example:
     >>> fit_resumable(model, lambda: contrastive_dataset(train, ip, tp,
     ...               repeat=True), total_steps=1000, checkpoint_every=100,
-    ...               backup_dir="runs/x/backup")
+    ...               backup_dir="runs/x/backup")  # doctest: +SKIP
     """
     if checkpoint_every <= 0 or total_steps <= 0:
         raise ValueError("total_steps and checkpoint_every must be positive.")

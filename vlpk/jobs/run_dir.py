@@ -74,8 +74,8 @@ def load_run(run_dir, data_dir=None):
             when missing); `<run_dir>/shapes` by default, as in `vlpk pretrain`.
 
     Example:
-    >>> run = load_run("runs/albef")
-    >>> task = run.load_task()
+    >>> run = load_run("runs/albef")  # doctest: +SKIP
+    >>> task = run.load_task()  # doctest: +SKIP
     """
     run_dir = os.fspath(run_dir)
     if not os.path.isdir(run_dir):

@@ -43,6 +43,7 @@ class CaptionDecoder(keras.layers.Layer):
         Next-token logits `[batch, T, vocabulary_size]`, float32.
 
     Example:
+    >>> import numpy as np
     >>> decoder = CaptionDecoder(vocabulary_size=30, sequence_length=8,
     ...                          num_layers=1, num_heads=2, hidden_dim=16,
     ...                          intermediate_dim=32)

@@ -26,6 +26,7 @@ class ConcatFusion(keras.layers.Layer):
         is empty).
 
     Example:
+    >>> import numpy as np
     >>> fusion = ConcatFusion(hidden_dims=(32,))
     >>> fusion({"image": np.ones((2, 8)), "text": np.ones((2, 4))}).shape
     TensorShape([2, 32])

@@ -28,6 +28,7 @@ class CrossAttentionFusion(keras.layers.Layer):
         The fused text tokens, `[batch, T, d]`.
 
     Example:
+    >>> import numpy as np
     >>> fusion = CrossAttentionFusion(num_layers=1, num_heads=2,
     ...                               intermediate_dim=32)
     >>> fusion({"text": np.ones((2, 5, 16)), "image": np.ones((2, 9, 8))}).shape

@@ -52,11 +52,16 @@ class HardNegativeSampler(keras.layers.Layer):
         `MatchingHead`.
 
     Example:
+    >>> import numpy as np
+    >>> from vlpk.layers import LogitScale
+    >>> packed = LogitScale()({"image": np.eye(2, 4), "text": np.eye(2, 4)})
     >>> sampler = HardNegativeSampler(seed=0)
-    >>> triplets = sampler({"contrastive": packed, "image_id": ids,
-    ...                     "image_tokens": image_tokens,
-    ...                     "text_tokens": text_tokens,
-    ...                     "padding_mask": mask}, training=True)
+    >>> triplets = sampler({"contrastive": packed, "image_id": np.array([0, 1]),
+    ...                     "image_tokens": np.ones((2, 9, 8)),
+    ...                     "text_tokens": np.ones((2, 5, 16)),
+    ...                     "padding_mask": np.ones((2, 5), "int32")}, training=True)
+    >>> triplets["text_tokens"].shape
+    TensorShape([6, 5, 16])
 
     References:
         - [Li et al., 2021](https://arxiv.org/abs/2107.07651) (ALBEF)
@@ -159,6 +164,7 @@ class MatchingHead(keras.layers.Layer):
             to score plain pairs, giving `[B, 1]`).
 
     Example:
+    >>> import numpy as np
     >>> head = MatchingHead()
     >>> head(np.ones((6, 5, 16), "float32")).shape
     TensorShape([2, 3])

@@ -29,6 +29,7 @@ class LogitScale(keras.layers.Layer):
             None for no bias.
 
     Example:
+    >>> import numpy as np
     >>> layer = LogitScale()
     >>> out = layer({"image": np.ones((2, 4)), "text": np.ones((2, 4))})
     >>> out.shape

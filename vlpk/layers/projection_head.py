@@ -18,6 +18,7 @@ class ProjectionHead(keras.layers.Layer):
         normalize: L2-normalize the output (cosine similarity downstream).
 
     Example:
+    >>> import numpy as np
     >>> ProjectionHead(16)(np.ones((2, 8))).shape
     TensorShape([2, 16])
     """

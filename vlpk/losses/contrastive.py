@@ -69,8 +69,13 @@ class ContrastiveLoss(keras.losses.Loss):
             to one.)
 
     Example:
+    >>> import numpy as np
+    >>> from vlpk.layers import LogitScale
+    >>> packed = LogitScale()({"image": np.ones((2, 4)), "text": np.ones((2, 4))})
     >>> loss = ContrastiveLoss()
-    >>> model.compile(optimizer="adam", loss={"contrastive": loss})
+    >>> round(float(loss(np.array([0, 1]), packed)), 3)  # all pairs alike: log 2
+    0.693
+    >>> model.compile(optimizer="adam", loss={"contrastive": loss})  # doctest: +SKIP
 
     References:
         - [Radford et al., 2021](https://arxiv.org/abs/2103.00020) (CLIP)

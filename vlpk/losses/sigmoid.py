@@ -24,9 +24,17 @@ class SigmoidContrastiveLoss(keras.losses.Loss):
             ablations).
 
     Example:
-    >>> model = DualEncoderBackbone(image_encoder, text_encoder,
+    >>> import numpy as np
+    >>> from vlpk.layers import LogitScale
+    >>> scale = LogitScale(initial_temperature=0.1, initial_bias=-10.0)
+    >>> packed = scale({"image": np.eye(2, 4), "text": np.eye(2, 4)})
+    >>> loss = SigmoidContrastiveLoss()
+    >>> round(float(loss(np.array([0, 1]), packed)), 3)  # log 2 for each positive
+    0.693
+    >>> model = DualEncoderBackbone(image_encoder, text_encoder,  # doctest: +SKIP
     ...                     initial_temperature=0.1, initial_bias=-10.0)
     >>> model.compile("adam", loss={"contrastive": SigmoidContrastiveLoss()})
+    ... # doctest: +SKIP
 
     References:
         - [Zhai et al., 2023](https://arxiv.org/abs/2303.15343) (SigLIP)

@@ -32,9 +32,19 @@ class FusionClassifier(keras.Model):
         dropout: dropout before the head.
 
     Example:
-    >>> model = FusionClassifier(image_encoder, text_encoder,
-    ...                          ConcatFusion(hidden_dims=(128,)), num_classes=10)
+    >>> import numpy as np
+    >>> from vlpk.encoders import ImageEncoder, bert_encoder, small_cnn
+    >>> model = FusionClassifier(
+    ...     ImageEncoder(small_cnn(32, widths=(8,)), output="pooled"),
+    ...     bert_encoder(30, num_layers=1, num_heads=2, hidden_dim=8,
+    ...                  intermediate_dim=16, max_sequence_length=6),
+    ...     ConcatFusion(hidden_dims=(16,)), num_classes=10)
     >>> model.compile("adam", loss={"predictions": "sparse_categorical_crossentropy"})
+    >>> x = {"images": np.zeros((2, 32, 32, 3), "float32"),
+    ...      "token_ids": np.ones((2, 6), "int32"),
+    ...      "padding_mask": np.ones((2, 6), "int32")}
+    >>> model(x)["predictions"].shape
+    TensorShape([2, 10])
     """
 
     def __init__(

@@ -34,8 +34,19 @@ def class_embeddings(model, class_names, text_preprocessor, templates=TEMPLATES)
         A float32 `[num_classes, D]` array.
 
     Example:
+    >>> from vlpk.encoders import ImageEncoder, bert_encoder, small_cnn
+    >>> from vlpk.models import DualEncoderBackbone
+    >>> from vlpk.text import TextPreprocessor, wordpiece_tokenizer
+    >>> model = DualEncoderBackbone(
+    ...     ImageEncoder(small_cnn(32, widths=(8,)), output="pooled"),
+    ...     bert_encoder(30, num_layers=1, num_heads=2, hidden_dim=8,
+    ...                  intermediate_dim=16, max_sequence_length=6),
+    ...     embedding_dim=4)
+    >>> tokenizer = wordpiece_tokenizer(["[PAD]", "[UNK]", "[CLS]", "[SEP]",
+    ...                                  "[MASK]", "circle", "square"])
+    >>> text_pre = TextPreprocessor(tokenizer, sequence_length=6)
     >>> class_embeddings(model, ["circle", "square"], text_pre).shape
-    (2, 64)
+    (2, 4)
     """
     templates = tuple(templates)
     if not templates or any(t.count("{}") != 1 for t in templates):
@@ -100,7 +111,7 @@ def zero_shot_classification(
         accuracy.
 
     Example:
-    >>> zero_shot_classification(model, read_shapes(root, "test"),
+    >>> zero_shot_classification(model, read_shapes(root, "test"),  # doctest: +SKIP
     ...     CLASS_NAMES, image_pre, text_pre)["top1"]
     """
     labels = np.array([e.label for e in examples])

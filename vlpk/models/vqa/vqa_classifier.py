@@ -78,8 +78,8 @@ class VQAClassifier(VisionLanguageTask):
         fusion = _fusion(backbone, fusion)
 
         # === Layers ===
-        # Made in the order of the former `vqa_model` (a `FusionClassifier`):
-        # the fusion layer, then the head's, so a seed gives the same weights.
+        # Made in a fixed order (the fusion layer, then the head's), so a
+        # seed gives the same weights, and the same figures, run after run.
         self.backbone = backbone
         self.preprocessor = preprocessor
         self.fusion = fusion

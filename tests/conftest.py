@@ -23,3 +23,13 @@ def keras_hub_siglip_preset(tmp_path_factory):
     from tests.keras_hub_presets import build_siglip_preset
 
     return build_siglip_preset(tmp_path_factory.mktemp("keras_hub_siglip"))
+
+
+@pytest.fixture(scope="session")
+def pretrain_runs(tmp_path_factory):
+    """The ALBEF, killed-ALBEF and CoCa smoke pretraining runs, started once
+    for the session (see `tests/pretrain_runs.py`). Read them; don't change
+    them: the pretraining and the fine-tuning tests share them."""
+    from tests.pretrain_runs import start_all
+
+    return start_all(tmp_path_factory)

@@ -26,8 +26,11 @@ class Crash(keras.callbacks.Callback):
             os.kill(os.getpid(), signal.SIGKILL)
 
 
-# Dropout in every block: resuming must replay its random masks too.
+# Dropout in every block: resuming must replay its random masks too. Twelve
+# test images: the fine-tuning tests, which start from the ALBEF run, count on
+# them.
 config = load_config(config_path, smoke=True).replace(
+    data={"test_images": 12},
     optimization={"epochs": 2, "checkpoint_every": 1},
     distribution={"deterministic": True},
     text={"dropout": 0.1},

@@ -6,21 +6,16 @@ import numpy as np
 import pytest
 
 from vlpk.cli import main
-from vlpk.config import load_config
-from vlpk.jobs.pretrain import run_pretrain
 from vlpk.models import load_task
 
 ALBEF = "training/configs/shapes_albef.py"
 
 
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
-    root = tmp_path_factory.mktemp("albef")
-    config = load_config(ALBEF, smoke=True).replace(data={"test_images": 12})
-    run_pretrain(
-        config, workdir=str(root / "run"), export_root=str(root / "saved"), verbose=0
-    )
-    return root / "run"
+def run_dir(pretrain_runs):
+    # The session's smoke ALBEF run (`tests/pretrain_runs.py`), 12 test
+    # images; fine-tuning only reads it.
+    return pretrain_runs["workdir"]
 
 
 def finetune(run_dir, workdir, task, *extra):

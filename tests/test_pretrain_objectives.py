@@ -8,42 +8,13 @@ it must end with the uninterrupted run's weights.
 import json
 import os
 import signal
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 from tensorboard.backend.event_processing import event_accumulator
 
+from tests.pretrain_runs import pretrain
 from vlpk.models import load_task
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-WORKER = os.path.join(ROOT, "tests", "pretrain_worker.py")
-
-
-def config_path(name):
-    return os.path.join(ROOT, "training", "configs", f"{name}.py")
-
-
-def start(name, workdir, crash_after=None):
-    """Starts `vlpk pretrain` of config `name` in a worker process."""
-    args = [sys.executable, WORKER, config_path(name), str(workdir)]
-    if crash_after is not None:
-        args.append(str(crash_after))
-    env = dict(os.environ, PYTHONPATH=ROOT)
-    return subprocess.Popen(
-        args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
-    )
-
-
-def finish(process):
-    """Waits for a `start`ed run; it gets `stdout` and `stderr` as strings."""
-    process.stdout, process.stderr = process.communicate(timeout=600)
-    return process
-
-
-def pretrain(name, workdir, crash_after=None):
-    return finish(start(name, workdir, crash_after))
 
 
 def scalars(log_dir):
@@ -64,31 +35,8 @@ def weights(workdir):
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory):
-    """The ALBEF and CoCa smoke runs, and the ALBEF run killed after its 2nd
-    chunk.
-
-    All three run at once, in their own processes (most of each is
-    TensorFlow's start and tracing): the resume test then only resumes the
-    killed one.
-    """
-    folders = {
-        name: tmp_path_factory.mktemp(name) for name in ("albef", "killed", "coca")
-    }
-    runs = [
-        start("shapes_albef", folders["albef"]),
-        start("shapes_albef", folders["killed"], 2),
-        start("shapes_coca", folders["coca"]),
-    ]
-    straight, crashed, coca = [finish(run) for run in runs]
-    assert straight.returncode == 0, straight.stderr[-4000:]
-    return {
-        "workdir": folders["albef"],
-        "killed": folders["killed"],
-        "crashed": crashed,
-        "coca": coca,
-        "coca_workdir": folders["coca"],
-    }
+def runs(pretrain_runs):
+    return pretrain_runs
 
 
 @pytest.fixture(scope="module")

@@ -32,13 +32,13 @@ class FusionClassifier(keras.Model):
         dropout: dropout before the head.
 
     Example:
-    >>> import numpy as np
     >>> from vlpk.encoders import ImageEncoder, bert_encoder, small_cnn
-    >>> model = FusionClassifier(
-    ...     ImageEncoder(small_cnn(32, widths=(8,)), output="pooled"),
-    ...     bert_encoder(30, num_layers=1, num_heads=2, hidden_dim=8,
-    ...                  intermediate_dim=16, max_sequence_length=6),
-    ...     ConcatFusion(hidden_dims=(16,)), num_classes=10)
+    >>> images = ImageEncoder(small_cnn(32, widths=(8,)), output="pooled")
+    >>> text = bert_encoder(30, num_layers=1, num_heads=2, hidden_dim=8,
+    ...                     intermediate_dim=16, max_sequence_length=6)
+    >>> fusion = ConcatFusion(hidden_dims=(16,))
+    >>> model = FusionClassifier(images, text, fusion, num_classes=10)
+    >>> import numpy as np
     >>> model.compile("adam", loss={"predictions": "sparse_categorical_crossentropy"})
     >>> x = {"images": np.zeros((2, 32, 32, 3), "float32"),
     ...      "token_ids": np.ones((2, 6), "int32"),

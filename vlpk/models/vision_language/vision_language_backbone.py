@@ -4,7 +4,7 @@ import keras
 import keras_hub
 from keras import ops
 
-from vlpk.layers.concat_fusion import ConcatFusion
+from vlpk.layers.fusion import apply_fusion, fuses_tokens
 from vlpk.layers.hard_negatives import MatchingHead
 from vlpk.layers.logit_scale import LogitScale
 from vlpk.layers.projection_head import ProjectionHead
@@ -225,7 +225,7 @@ class VisionLanguageBackbone(ContrastiveEmbedders, keras_hub.models.Backbone):
         False for `ConcatFusion`, which reads the pooled features instead:
         `get_image_features` and `get_text_features`.
         """
-        return self.fusion is not None and not isinstance(self.fusion, ConcatFusion)
+        return fuses_tokens(self.fusion)
 
     def matching_inputs(self, features):
         """`(image, text)` from `encode`'s dict: what `fuse` reads.
@@ -256,12 +256,7 @@ class VisionLanguageBackbone(ContrastiveEmbedders, keras_hub.models.Backbone):
                 "This VisionLanguageBackbone has no fusion layer: build it with "
                 "fusion=CrossAttentionFusion(...) or ConcatFusion(...)."
             )
-        if not self.fuses_tokens:
-            return self.fusion({"image": image_tokens, "text": text_tokens})
-        inputs = {"text": text_tokens, "image": image_tokens}
-        if padding_mask is not None:
-            inputs["padding_mask"] = padding_mask
-        return self.fusion(inputs)
+        return apply_fusion(self.fusion, image_tokens, text_tokens, padding_mask)
 
     def match(self, image_tokens, text_tokens, padding_mask=None):
         """Matching logits `[B]` of (image, text) pairs; positive: it fits.

@@ -5,6 +5,7 @@ import tensorflow as tf
 
 from vlpk.layers.concat_fusion import ConcatFusion
 from vlpk.layers.cross_attention_fusion import CrossAttentionFusion
+from vlpk.layers.fusion import apply_fusion, fuses_tokens
 from vlpk.layers.token_pooling import TokenPooling
 from vlpk.models.contrastive.dual_encoder_backbone import DualEncoderBackbone
 from vlpk.models.inputs import image_input, text_inputs
@@ -111,22 +112,19 @@ class VQAClassifier(VisionLanguageTask):
         policy = self.backbone.dtype_policy
         image_features = self.backbone.image_encoder(images)
         text_features = self.backbone.text_encoder(text)
-        if isinstance(self.fusion, CrossAttentionFusion):
-            fused = self.fusion(
-                {
-                    "text": text_features["sequence_output"],
-                    "image": image_features,
-                    "padding_mask": text["padding_mask"],
-                }
+        if fuses_tokens(self.fusion):
+            fused = apply_fusion(
+                self.fusion,
+                image_features,
+                text_features["sequence_output"],
+                text["padding_mask"],
             )
             pooling = TokenPooling("cls", dtype=policy, name="fused_pooling")
             return pooling(fused)
         if len(image_features.shape) == 3:  # tokens: a `VisionLanguageBackbone`
             pooling = TokenPooling("mean", dtype=policy, name="image_pooling")
             image_features = pooling(image_features)
-        return self.fusion(
-            {"image": image_features, "text": text_features["pooled_output"]}
-        )
+        return apply_fusion(self.fusion, image_features, text_features["pooled_output"])
 
     def compile(self, optimizer="auto", loss="auto", *, metrics=None, **kwargs):
         """Configures the task: AdamW and the soft-score cross-entropy.

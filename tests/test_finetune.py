@@ -8,6 +8,10 @@ import pytest
 from vlpk.cli import main
 from vlpk.models import load_task
 
+# The session's smoke pretraining runs (the `pretrain_runs` fixture) start once:
+# under pytest-xdist, every test that reads them runs on the same worker.
+pytestmark = pytest.mark.xdist_group("pretrain_runs")
+
 ALBEF = "training/configs/shapes_albef.py"
 
 

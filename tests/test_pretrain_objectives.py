@@ -16,6 +16,10 @@ from tensorboard.backend.event_processing import event_accumulator
 from tests.pretrain_runs import pretrain
 from vlpk.models import load_task
 
+# The session's smoke pretraining runs (the `pretrain_runs` fixture) start once:
+# under pytest-xdist, every test that reads them runs on the same worker.
+pytestmark = pytest.mark.xdist_group("pretrain_runs")
+
 
 def scalars(log_dir):
     """Every scalar tag written under `log_dir`, by run subfolder."""

@@ -144,6 +144,15 @@ def _evaluate_caption(args):
     return 0
 
 
+def _evaluate_pope(args):
+    from vlpk.metrics.pope import evaluate_pope_files, pope_table
+
+    result = evaluate_pope_files(args.predictions, args.questions)
+    print(pope_table(result))
+    _write_json(args.json, result)
+    return 0
+
+
 def _report(args, result):
     from vlpk.jobs.finetune import task_rows
 
@@ -212,6 +221,14 @@ def add_evaluate_command(commands):
     vqa.add_argument("--annotations", required=True, help="VQA v2 annotations JSON")
     vqa.add_argument("--json", default=None, help="also write the figures here")
     vqa.set_defaults(run=_evaluate_vqa)
+
+    pope = evaluate.add_parser("pope", help="POPE object hallucination of answers")
+    pope.add_argument(
+        "--predictions", required=True, help='[{"question_id", "answer"}]'
+    )
+    pope.add_argument("--questions", required=True, help="a POPE question .jsonl file")
+    pope.add_argument("--json", default=None, help="also write the figures here")
+    pope.set_defaults(run=_evaluate_pope)
 
     caption = evaluate.add_parser("caption", help="COCO caption metrics of results")
     caption.add_argument(

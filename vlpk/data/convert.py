@@ -5,7 +5,8 @@
 - **Bad input is skipped and reported.** Each image is checked
   (`vlpk.data.image_check`): missing, empty, non-image, unsupported,
   oversized (by its header, before decoding) or truncated files are
-  skipped, and so are captions that are empty or not UTF-8. Each skip is a
+  skipped, and so are captions that are empty or not UTF-8 (a text-only
+  conversation, `vlpk.data.llava`, has no image to check). Each skip is a
   `{"source", "reason"}` entry in `manifest.json` and a line in the log. With
   `strict=True` the first bad record raises `InputError` naming it instead.
 - **Streaming.** Examples are consumed one shard at a time, so a CSV of
@@ -300,9 +301,12 @@ def _write_shard(pool, chunk, out_dir, name, options, log):
 
     def prepare(example):
         captions, caption_skips = _clean_captions(example, options)
-        if not captions and example.question is None:
+        # A VQA record or a conversation needs no caption.
+        if not captions and example.question is None and not example.is_conversation:
             reason = caption_skips[0][1] if caption_skips else "no caption"
             return example, None, reason, []
+        if example.is_conversation and not example.image_path:
+            return example, (b"", 0, 0), None, []  # text-only: nothing to check
         try:
             data, height, width = check_image(example.image_path, options["max_pixels"])
         except BadImage as error:

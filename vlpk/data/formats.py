@@ -8,6 +8,7 @@
 | `flickr30k` | `results.csv` | `read_flickr30k` |
 | `vqa` | questions JSON, then (optionally) annotations JSON | `read_vqa` |
 | `csv` | a CSV/TSV of image path + caption (streamed) | `iter_caption_pairs` |
+| `llava` | LLaVA's conversation JSON (streamed) | `read_llava` |
 
 Only Karpathy files hold several splits; each other source is one split (or,
 for Flickr and CSV, no split at all), named by `--split`. Without it, a COCO
@@ -25,12 +26,13 @@ from vlpk.data.convert import SkipLog, convert_examples
 from vlpk.data.convert_karpathy import convert_karpathy
 from vlpk.data.flickr import read_flickr8k, read_flickr30k
 from vlpk.data.karpathy import read_karpathy
+from vlpk.data.llava import read_llava
 from vlpk.data.vqa import read_vqa
 from vlpk.data.vqa_answers import answer_vocabulary
 from vlpk.data.web_pairs import iter_caption_pairs
 from vlpk.errors import InputError
 
-FORMATS = ("coco", "karpathy", "flickr8k", "flickr30k", "vqa", "csv")
+FORMATS = ("coco", "karpathy", "flickr8k", "flickr30k", "vqa", "csv", "llava")
 ANSWER_VOCABULARY = "answer_vocabulary.txt"
 
 
@@ -43,7 +45,7 @@ def read_source(
     image_column="image",
     caption_column="caption",
 ):
-    """The `Example`s of a dataset in `format` (a generator for `csv`).
+    """The `Example`s of a dataset in `format` (a generator for `csv`, `llava`).
 
     Args:
         format: one of `FORMATS`.
@@ -84,6 +86,8 @@ def read_source(
             caption_column=caption_column,
             report=report,
         )
+    if format == "llava":
+        return read_llava(files[0], images_dir, report=report)
     raise InputError(f"Unknown --format {format!r}; choose one of {FORMATS}.")
 
 

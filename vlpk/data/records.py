@@ -27,6 +27,8 @@ class Example:
 
     Caption readers fill `captions` (and `label` for classification data);
     VQA readers produce one `Example` per question and fill the question fields.
+    Conversation readers (`vlpk.data.llava`) fill `roles` and `texts`, one
+    entry per turn; `image_path` is `""` for a text-only conversation.
 
     Args:
         image_path: path of the image file.
@@ -38,6 +40,11 @@ class Example:
         answer: the consensus answer (`multiple_choice_answer` in VQA v2).
         answer_type: `"yes/no"`, `"number"` or `"other"`, as in VQA v2.
         label: an integer class label, for classification data.
+        roles: the speaker of each turn of a conversation, `"human"` or
+            `"gpt"` (LLaVA's names); empty for every other kind of record.
+        texts: the text of each turn, with the `<image>` placeholder removed
+            (the image goes before the first turn).
+        conversation_id: the conversation's own id (LLaVA's `"id"`), as text.
 
     Example:
 
@@ -56,6 +63,14 @@ class Example:
     answer: str | None = None
     answer_type: str | None = None
     label: int | None = None
+    roles: tuple[str, ...] = ()
+    texts: tuple[str, ...] = ()
+    conversation_id: str | None = None
+
+    @property
+    def is_conversation(self):
+        """Whether this record is a conversation (it has turns)."""
+        return bool(self.roles)
 
 
 def read_json(path, description):

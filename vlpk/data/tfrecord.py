@@ -14,6 +14,18 @@ fields of `vlpk.data.Example`; absent fields are stored empty:
 | `question`, `answer`, `answer_type` | bytes | VQA fields, or `b""` |
 | `question_id` | int64 | VQA question id, or -1 |
 | `answers` | bytes list | the raw annotator answers |
+
+A conversation (`vlpk data convert --format llava`) also carries its turns;
+its `image` is `b""` (and `height`, `width` 0) when it is text-only. Records
+of other kinds are written without these features and read back with the
+defaults:
+
+| feature | type | content |
+|---|---|---|
+| `roles` | bytes list | each turn's speaker, `b"human"` or `b"gpt"` |
+| `texts` | bytes list | each turn's UTF-8 text, `<image>` removed |
+| `image_turn` | int64 | the turn the image goes before (0), or -1: no image |
+| `conversation_id` | bytes | the conversation's own id, or `b""` |
 """
 
 import tensorflow as tf
@@ -30,6 +42,10 @@ FEATURES = {
     "answers": tf.io.RaggedFeature(tf.string),
     "answer": tf.io.FixedLenFeature([], tf.string, default_value=b""),
     "answer_type": tf.io.FixedLenFeature([], tf.string, default_value=b""),
+    "roles": tf.io.RaggedFeature(tf.string),
+    "texts": tf.io.RaggedFeature(tf.string),
+    "image_turn": tf.io.FixedLenFeature([], tf.int64, default_value=-1),
+    "conversation_id": tf.io.FixedLenFeature([], tf.string, default_value=b""),
 }
 
 
@@ -78,13 +94,28 @@ def serialize_example(example, image_bytes, height, width):
         "answer": _bytes([_utf8(example.answer)]),
         "answer_type": _bytes([_utf8(example.answer_type)]),
     }
+    if example.is_conversation:
+        feature.update(_conversation_features(example))
     proto = tf.train.Example(features=tf.train.Features(feature=feature))
     return proto.SerializeToString()
+
+
+def _conversation_features(example):
+    """The turn features of a conversation (see the table above)."""
+    return {
+        "roles": _bytes([_utf8(r) for r in example.roles]),
+        "texts": _bytes([_utf8(t) for t in example.texts]),
+        # `vlpk.data.llava` moves the placeholder before the first turn, as
+        # LLaVA does; -1 says the conversation has no image at all.
+        "image_turn": _int(0 if example.image_path else -1),
+        "conversation_id": _bytes([_utf8(example.conversation_id)]),
+    }
 
 
 def parse_example(serialized):
     """Parses one serialized record (a scalar string tensor) into a dict.
 
-    `captions` and `answers` come back as 1-D string tensors of varying length.
+    `captions` and `answers` (and a conversation's `roles` and `texts`) come
+    back as 1-D string tensors of varying length.
     """
     return tf.io.parse_single_example(serialized, FEATURES)

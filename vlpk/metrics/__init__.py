@@ -3,6 +3,7 @@
 - `retrieval`: image↔text Recall@K and ranks (COCO 5k protocol);
 - `vqa`: the official VQA v2 accuracy, normalization included;
 - `captioning`: BLEU-1..4, METEOR, ROUGE-L and CIDEr through pycocoevalcap;
+- `pope`: POPE's object-hallucination scores of yes/no answers;
 - `result_files`: the standard results and annotation files, read with clear
   errors, and scored;
 - `token_accuracy`: the masked-token accuracy monitored during training.
@@ -10,6 +11,7 @@
 
 from vlpk.metrics.captioning import METRICS as CAPTION_METRICS
 from vlpk.metrics.captioning import coco_caption_scores
+from vlpk.metrics.pope import pope_scores
 from vlpk.metrics.result_files import evaluate_caption_files, evaluate_vqa_files
 from vlpk.metrics.retrieval import retrieval_metrics, similarity_retrieval_metrics
 from vlpk.metrics.token_accuracy import MaskedTokenAccuracy
@@ -22,6 +24,7 @@ __all__ = [
     "evaluate_caption_files",
     "evaluate_vqa_files",
     "normalize_answer",
+    "pope_scores",
     "retrieval_metrics",
     "similarity_retrieval_metrics",
     "vqa_accuracy",

@@ -7,6 +7,8 @@ The formats are the official ones:
   and annotations: `{"annotations": [{"question_id", "image_id",
   "question_type", "answer_type", "multiple_choice_answer",
   "answers": [{"answer", "answer_confidence", "answer_id"}, ...]}]}`.
+- POPE results: `[{"question_id": 1, "answer": "Yes, there is."}]`
+  (scored by `vlpk.metrics.pope`).
 - COCO caption results: `[{"image_id": 42, "caption": "a dog"}, ...]`.
 - COCO caption annotations: `{"images": [...], "annotations":
   [{"image_id", "id", "caption"}, ...]}`.
@@ -115,6 +117,34 @@ def read_vqa_ground_truth(questions_path, annotations_path):
         annotations[question_id] = {"answers": texts, **fields}
     _check_same_questions(question_ids, annotations, questions_path, annotations_path)
     return annotations
+
+
+def read_pope_predictions(path):
+    """`{question_id: answer}` from a POPE results file.
+
+    The layout is that of the VQA results; `vlpk.metrics.pope` scores it.
+
+    Args:
+        path: a JSON list of `{"question_id": int, "answer": str}`, the
+            model's free-form answers to POPE's "Is there a ... ?" questions.
+
+    Returns:
+        The answers, in file order.
+
+    Raises:
+        InputError: (a `ValueError`) when the file is missing or malformed, a
+            record lacks a field or has the wrong type, or a question id
+            repeats.
+
+    Example:
+    >>> import json, os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "pope_results.json")
+    >>> with open(path, "w") as f:
+    ...     json.dump([{"question_id": 1, "answer": "No."}], f)
+    >>> read_pope_predictions(path)
+    {1: 'No.'}
+    """
+    return _read_results(path, "POPE results", "question_id", "answer")
 
 
 def read_caption_predictions(path):

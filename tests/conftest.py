@@ -4,6 +4,30 @@ import pytest
 
 import vlpk  # noqa: F401
 
+# Tests that wait on other processes for minutes, started first so that the
+# other workers' tests overlap them instead of following them.
+LONG_FIRST = (
+    "tests/test_quickstart.py",
+    "tests/test_resume.py",
+    "tests/distribution/test_multi_worker.py",
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    """The shared pretraining runs' group first, then `LONG_FIRST`, then the rest.
+
+    Under pytest-xdist the group (`xdist_group("pretrain_runs")`: the runs
+    take minutes, then a dozen tests read them on one worker) would
+    otherwise start last, leaving one worker busy long after the other.
+    """
+
+    def rank(item):
+        if item.get_closest_marker("xdist_group"):
+            return 0
+        return 1 if item.nodeid.split("::")[0] in LONG_FIRST else 2
+
+    items.sort(key=rank)  # stable: the order within each rank is kept
+
 
 @pytest.fixture(scope="session")
 def keras_hub_clip_preset(tmp_path_factory):

@@ -173,6 +173,22 @@ class ImagePreprocessor(keras.layers.Layer):
             fn_output_signature=tf.TensorSpec(self.image_size + (3,), tf.float32),
         )
 
+    def pixels(self, images):
+        """Model pixels from image bytes or from pixels, batched or not.
+
+        Bytes are decoded (`call`); pixels (uint8 or float in 0–255) are
+        resized to `image_size` with the same rounding as decoded images.
+        """
+        images = tf.convert_to_tensor(images)
+        if images.dtype == tf.string:
+            return self(images)
+        pixels = tf.cast(images, "float32")
+        if tuple(pixels.shape[-3:-1]) == self.image_size:
+            return pixels
+        resized = tf.image.resize(pixels, self.image_size, antialias=True)
+        # Rounded like `decode_uint8`.
+        return tf.clip_by_value(tf.round(resized), 0.0, 255.0)
+
     def compute_output_spec(self, image_bytes):
         shape = tuple(image_bytes.shape) + self.image_size + (3,)
         return keras.KerasTensor(shape, dtype="float32")

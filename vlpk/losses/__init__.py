@@ -1,5 +1,6 @@
 """Pretraining objectives as `keras.losses.Loss` subclasses."""
 
+from vlpk.losses.answer import AnswerLoss
 from vlpk.losses.captioning import CaptioningLoss
 from vlpk.losses.contrastive import (
     ContrastiveLoss,
@@ -10,6 +11,7 @@ from vlpk.losses.gather import gather_from_replicas
 from vlpk.losses.sigmoid import SigmoidContrastiveLoss
 
 __all__ = [
+    "AnswerLoss",
     "CaptioningLoss",
     "ContrastiveLoss",
     "SigmoidContrastiveLoss",

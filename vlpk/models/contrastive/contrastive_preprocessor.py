@@ -99,15 +99,7 @@ class ContrastivePreprocessor(keras_hub.models.Preprocessor):
 
     def preprocess_images(self, images):
         """Bytes are decoded; pixels are resized as decoded images are."""
-        if images.dtype == tf.string:
-            return self.image_converter(images)
-        pixels = tf.cast(images, "float32")
-        size = tuple(self.image_converter.image_size)
-        if tuple(pixels.shape[-3:-1]) == size:
-            return pixels
-        resized = tf.image.resize(pixels, size, antialias=True)
-        # Rounded like `ImagePreprocessor.decode_uint8`.
-        return tf.clip_by_value(tf.round(resized), 0.0, 255.0)
+        return self.image_converter.pixels(images)
 
     def get_config(self):
         config = super().get_config()

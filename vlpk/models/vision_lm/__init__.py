@@ -1,0 +1,13 @@
+"""Vision-language models on a large language model: LLaVA and PaliGemma style."""
+
+from vlpk.models.vision_lm.prefix_decoder import ImagePrefixDecoder
+from vlpk.models.vision_lm.vision_causal_lm import VisionCausalLM
+from vlpk.models.vision_lm.vision_lm_backbone import VisionLMBackbone
+from vlpk.models.vision_lm.vision_lm_preprocessor import VisionLMPreprocessor
+
+__all__ = [
+    "ImagePrefixDecoder",
+    "VisionCausalLM",
+    "VisionLMBackbone",
+    "VisionLMPreprocessor",
+]

@@ -4,6 +4,7 @@ import keras
 import keras_hub
 import numpy as np
 import pytest
+import tensorflow as tf
 from keras import ops
 
 from tests.language_models import (
@@ -37,7 +38,9 @@ def image_encoder():
 def backbone(family="llama", attention="causal", connector=None, **lm_kwargs):
     keras.utils.set_random_seed(0)
     lm = build_language_model(family, **lm_kwargs)
-    return VisionLMBackbone(image_encoder(), lm, connector=connector, attention=attention)
+    return VisionLMBackbone(
+        image_encoder(), lm, connector=connector, attention=attention
+    )
 
 
 def model_inputs(vocabulary_size=40, prompt=PROMPT):
@@ -100,8 +103,11 @@ def test_batched_generation_equals_one_by_one(family, attention, sampler):
     generates alone, with the greedy and the beam sampler."""
     model = backbone(family, attention)
     task = VisionCausalLM(model)
-    task.compile(sampler=keras_hub.samplers.get(sampler) if sampler == "greedy"
-                 else keras_hub.samplers.BeamSampler(num_beams=2))
+    task.compile(
+        sampler=keras_hub.samplers.get(sampler)
+        if sampler == "greedy"
+        else keras_hub.samplers.BeamSampler(num_beams=2)
+    )
     rng = np.random.default_rng(1)
     lengths, length = [3, 5, 4], 12
     ids = np.zeros((3, length), "int32")
@@ -178,7 +184,9 @@ def gpt2_tokenizer():
 
 
 def preprocessor(tokenizer, sequence_length=12):
-    return VisionLMPreprocessor(tokenizer, ImagePreprocessor(IMAGE_SIZE), sequence_length)
+    return VisionLMPreprocessor(
+        tokenizer, ImagePreprocessor(IMAGE_SIZE), sequence_length
+    )
 
 
 def raw_examples(count=4):
@@ -204,6 +212,16 @@ def test_preprocessor_standard_checks(llama_tokenizer):
     )
 
 
+def test_seeding_after_the_tokenizer_is_made_leaves_tf_data_working():
+    """`set_random_seed` clears TF's eager kernels, SentencePiece's with them."""
+    tokenizer = keras_hub.models.LlamaTokenizer(proto=llama_sentencepiece())
+    layer = preprocessor(tokenizer)
+    keras.utils.set_random_seed(0)
+    dataset = tf.data.Dataset.from_tensor_slices(raw_examples()).batch(2).map(layer)
+    batches = list(dataset)
+    assert len(batches) == 2 and batches[0][0]["token_ids"].shape == (2, 12)
+
+
 def test_only_the_answer_and_its_end_token_are_targets(gpt2_tokenizer):
     layer = preprocessor(gpt2_tokenizer, sequence_length=24)
     x, y, weight = layer(raw_examples())
@@ -224,11 +242,16 @@ def test_a_long_prompt_is_cut_from_its_start_never_the_answer(gpt2_tokenizer):
     layer = preprocessor(gpt2_tokenizer, sequence_length=12)
     long_prompt = " ".join(["what shape is in the image?"] * 20)
     x, y, weight = layer(
-        {"images": np.zeros((8, 8, 3), "uint8"), "prompts": long_prompt,
-         "responses": "a red circle."}
+        {
+            "images": np.zeros((8, 8, 3), "uint8"),
+            "prompts": long_prompt,
+            "responses": "a red circle.",
+        }
     )
     answer = np.asarray(gpt2_tokenizer("a red circle.")).tolist()
-    assert y.numpy()[weight.numpy() == 1].tolist() == answer + [gpt2_tokenizer.end_token_id]
+    assert y.numpy()[weight.numpy() == 1].tolist() == answer + [
+        gpt2_tokenizer.end_token_id
+    ]
     # The prompt kept its end (the words just before the answer).
     prompt_ids = np.asarray(gpt2_tokenizer(long_prompt + "\n")).tolist()
     kept = x["token_ids"].numpy()[1 : 12 - len(answer)].tolist()
@@ -250,7 +273,9 @@ def test_the_loss_never_trains_on_the_prompt(gpt2_tokenizer):
     # And it is the mean over answer tokens, not over every position.
     per_token = keras.losses.sparse_categorical_crossentropy(y, base, from_logits=True)
     answer = weight.numpy() == 1
-    np.testing.assert_allclose(float(same[0]), per_token.numpy()[answer].mean(), rtol=1e-5)
+    np.testing.assert_allclose(
+        float(same[0]), per_token.numpy()[answer].mean(), rtol=1e-5
+    )
 
 
 def test_a_batch_without_answer_tokens_is_not_a_zero_loss(gpt2_tokenizer):

@@ -33,7 +33,9 @@ class AnswerLoss(keras.losses.Loss):
     nan
     """
 
-    def __init__(self, name="answer_loss", reduction="mean_with_sample_weight", **kwargs):
+    def __init__(
+        self, name="answer_loss", reduction="mean_with_sample_weight", **kwargs
+    ):
         super().__init__(name=name, reduction=reduction, **kwargs)
 
     def call(self, y_true, y_pred):

@@ -133,7 +133,9 @@ class ImagePrefixDecoder(keras.layers.Layer):
                 padding_mask,
                 ops.zeros_like(padding_mask),
             )
-        mask = language_models.attention_mask(key_mask, prefix, length, cache_update_index)
+        mask = language_models.attention_mask(
+            key_mask, prefix, length, cache_update_index
+        )
         caches = []
         for i, layer in enumerate(backbone.transformer_layers):
             x, layer_cache = language_models.call_layer(

@@ -89,7 +89,9 @@ class VisionLMBackbone(keras_hub.models.Backbone):
             for name in ("token_ids", "padding_mask", "response_mask")
         }
         hidden = self.decoder(self.get_image_tokens(images), **text)
-        super().__init__(inputs={"images": images, **text}, outputs=hidden, dtype=dtype, **kwargs)
+        super().__init__(
+            inputs={"images": images, **text}, outputs=hidden, dtype=dtype, **kwargs
+        )
 
         # === Config ===
         self.attention = attention

@@ -200,16 +200,26 @@ def keep_last(tokens, counts):
 
 
 def _make_tf_tokenizer_eagerly(tokenizer):
-    """Makes a SentencePiece tokenizer's TensorFlow op now, outside any graph.
+    """Makes a SentencePiece tokenizer's TensorFlow op anew, outside any graph.
 
-    KerasHub makes it on first use. Made inside a `tf.data` function, its
-    resource dies with that function, and every later dataset over the same
-    tokenizer fails ("Resource ... SentencepieceResource does not exist").
+    Called as a function is traced. KerasHub makes the op once, on first
+    use, and two things kill it under the tokenizer: made inside a
+    `tf.data` function, its resource dies with that function; made eagerly,
+    `keras.utils.set_random_seed` (which clears TensorFlow's eager kernel
+    cache) deletes it. Either way every later dataset over the tokenizer
+    fails with "Resource ... SentencepieceResource does not exist". A fresh
+    eager op per trace survives both; the ones earlier traces captured are
+    kept alive, since their datasets may still be running.
     """
-    initialize = getattr(tokenizer, "_maybe_initialized_tf", None)
-    if initialize is not None:
-        with tf.init_scope():
-            initialize()
+    if getattr(tokenizer, "proto", None) is None or not hasattr(
+        tokenizer, "_set_proto_tf"
+    ):
+        return
+    with tf.init_scope():
+        kept = tokenizer.__dict__.setdefault("_vlpk_earlier_ops", [])
+        if getattr(tokenizer, "_sentence_piece", None) is not None:
+            kept.append(tokenizer._sentence_piece)
+        tokenizer._set_proto_tf(tokenizer.proto)
 
 
 def _strings(x):
@@ -219,7 +229,9 @@ def _strings(x):
 
 def _check_inputs(x, names):
     if not isinstance(x, dict) or not set(names) <= set(x):
-        got = f"a dict with keys {sorted(x)}" if isinstance(x, dict) else type(x).__name__
+        got = (
+            f"a dict with keys {sorted(x)}" if isinstance(x, dict) else type(x).__name__
+        )
         raise ValueError(
             f"VisionLMPreprocessor takes a dict with {', '.join(names)}; got {got}."
         )

@@ -4,11 +4,13 @@ Exit codes: 0 success, 2 bad input, 1 internal error.
 """
 
 import argparse
+import json
 import os
 import sys
 
 from vlpk.cli.export import add_export_commands
 from vlpk.cli.tasks import add_evaluate_command, add_finetune_command
+from vlpk.jobs.vision_lm_summary import vision_lm_summary
 
 
 def _config(args):
@@ -30,10 +32,17 @@ def _config(args):
 
 
 def _pretrain(args):
+    from vlpk.config.vision_lm import VisionLMConfig
     from vlpk.jobs.pretrain import run_pretrain
+    from vlpk.jobs.vision_lm import run_vision_lm
 
+    config = _config(args)
+    if isinstance(config, VisionLMConfig):
+        metrics = run_vision_lm(config, args.workdir, data_dir=args.data_dir)
+        print(json.dumps(vision_lm_summary(metrics), indent=2))
+        return 0
     run_pretrain(
-        _config(args),
+        config,
         workdir=args.workdir,
         export_root=args.export_dir,
         data_dir=args.data_dir,

@@ -1,0 +1,24 @@
+"""LLaVA stage 1 on Shapes: feature alignment on captions, the LM frozen.
+
+A small CNN (trained here: Shapes has no pretrained image encoder) and a
+connector learn to put the image where a frozen causal LM can describe it.
+The LM is a tiny Llama built from config with a SentencePiece vocabulary
+learned on the training text; point `llm.preset` at a KerasHub causal-LM
+preset (a name, or a folder written by `save_to_preset`) to use another:
+
+    vlpk pretrain --config training/configs/shapes_llava_align.py \\
+        --workdir runs/llava_align
+    vlpk pretrain --config training/configs/shapes_llava_align.py \\
+        --set llm.preset=presets/my_gpt2 --smoke
+
+Then instruction-tune with `shapes_llava_instruct.py`.
+"""
+
+from vlpk.config.vision_lm import VisionLMConfig
+
+config = VisionLMConfig(name="shapes_llava_align", stage="alignment")
+
+
+def smoke(config):
+    """Shrinks the experiment so it runs anywhere in seconds."""
+    return config.smoke()

@@ -1,0 +1,184 @@
+"""`vlpk pretrain` on a `VisionLMConfig`: one LLaVA-style training stage.
+
+data → model (or the earlier stage's) → what trains → fit → save (preset,
+LoRA adapters, merged `.keras`) → generate and score → report. Run the
+alignment config, then the instruct config with `init_from` the first run.
+"""
+
+import json
+import os
+import sys
+import time
+
+import keras
+import tensorflow as tf
+
+from vlpk.distribution import build_strategy, set_precision
+from vlpk.errors import InputError
+from vlpk.jobs.pretrain import preprocessed_inputs
+from vlpk.jobs.resume import fit_resumable
+from vlpk.jobs.run_dir import PRESET_DIR, record_data_dir
+from vlpk.jobs.splits import read_splits
+from vlpk.jobs.vision_lm_data import pair_dataset, shapes_pairs
+from vlpk.jobs.vision_lm_eval import evaluate_vision_lm
+from vlpk.jobs.vision_lm_recipe import build_vision_lm, set_trainable
+from vlpk.data.shapes.reader import read_shapes_vqa
+from vlpk.models.presets import load_task
+
+LORA_FILE = "lora.lora.h5"
+MERGED_FILE = "model.keras"
+
+
+def _say(message):
+    print(message, file=sys.stderr, flush=True)
+
+
+def run_vision_lm(config, workdir, data_dir=None, verbose=2):
+    """Trains one stage, scores it on Shapes' test split; returns the metrics.
+
+    Args:
+        config: a `VisionLMConfig`.
+        workdir: the run folder: `config.json`, `preset/` (the task with its
+            preprocessor), `lora.lora.h5` (LoRA adapters, with
+            `llm.tuning=lora`), `model.keras` (merged), `eval/` (results
+            files) and `metrics.json`.
+        data_dir: the Shapes folder; `<workdir>/shapes` when None.
+        verbose: `fit` verbosity.
+    """
+    config.validate()
+    if config.distribution.strategy == "multi_worker":
+        raise InputError(
+            "The vision-language LM trains under default or mirrored for now; "
+            "multi_worker needs DistributedTrainer support for its single "
+            "output."
+        )
+    if config.distribution.deterministic:
+        tf.config.experimental.enable_op_determinism()
+    strategy = build_strategy(config.distribution.strategy)
+    previous = keras.mixed_precision.global_policy().name
+    set_precision(config.distribution.precision)
+    try:
+        return _run(config, strategy, workdir, data_dir, verbose)
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+
+
+def _run(config, strategy, workdir, data_dir, verbose):
+    start = time.perf_counter()
+    keras.utils.set_random_seed(config.seed)
+    os.makedirs(workdir, exist_ok=True)
+    with open(os.path.join(workdir, "config.json"), "w") as f:
+        json.dump(config.to_dict(), f, indent=2)
+    _say(f"[1/5] Shapes data, {config.stage} pairs")
+    data_dir = data_dir or os.path.join(workdir, "shapes")
+    train, _, _ = read_splits(config, data_dir)
+    record_data_dir(workdir, data_dir)
+    pairs = shapes_pairs(train, read_shapes_vqa(data_dir, "train"), config.stage)
+    task, parts = _build(config, strategy, pairs)
+    history = _fit(config, task, pairs, workdir, verbose)
+    _say(f"[4/5] Saving to {workdir}")
+    _save(config, task, workdir)
+    _say(f"[5/5] Generating and scoring {config.evaluate_images} test images")
+    scores = evaluate_vision_lm(
+        task, data_dir, "test", config.evaluate_images, os.path.join(workdir, "eval")
+    )
+    metrics = {
+        "stage": config.stage,
+        "trainable": parts,
+        "pairs": len(pairs["prompts"]),
+        "train_loss": history.get("loss", []),
+        "train_accuracy": history.get("sparse_categorical_accuracy", []),
+        **scores,
+        "seconds": round(time.perf_counter() - start, 1),
+    }
+    with open(os.path.join(workdir, "metrics.json"), "w") as f:
+        json.dump(metrics, f, indent=2)
+    return metrics
+
+
+def _build(config, strategy, pairs):
+    """Stage 2: the task (new, or the earlier stage's) and what trains."""
+    with strategy.scope():
+        if config.init_from:
+            _say(f"[2/5] Loading the earlier stage: {config.init_from}")
+            task = load_task(_preset(config.init_from))
+        else:
+            _say(
+                f"[2/5] Building the model (LM: {config.llm.preset or config.llm.family})"
+            )
+            task = build_vision_lm(config, pairs["prompts"] + pairs["responses"])
+        parts = set_trainable(task, config)
+        task.compile(
+            optimizer=keras.optimizers.AdamW(
+                config.optimization.learning_rate,
+                weight_decay=config.optimization.weight_decay,
+                clipnorm=1.0,
+            ),
+            sampler=config.llm.sampler,
+            jit_compile=config.distribution.jit_compile,
+        )
+    trainable = sum(int(tf.size(w)) for w in task.trainable_weights)
+    _say(
+        f"      {task.count_params():,} parameters, {trainable:,} trainable "
+        f"({parts}), {strategy.num_replicas_in_sync} replica(s)"
+    )
+    return task, parts
+
+
+def _preset(source):
+    inner = os.path.join(source, PRESET_DIR)
+    return inner if os.path.isdir(inner) else source
+
+
+def _fit(config, task, pairs, workdir, verbose):
+    """Stage 3: `fit` on batches the task's own preprocessor made in `tf.data`."""
+    optimization = config.optimization
+    steps = optimization.steps_per_epoch or max(
+        1, len(pairs["prompts"]) // optimization.batch_size
+    )
+    every = optimization.checkpoint_every
+    _say(
+        f"[3/5] Training: {optimization.epochs} epochs x {steps} steps, batch "
+        f"{optimization.batch_size}" + (f", checkpoint every {every}" if every else "")
+    )
+
+    preprocessor = task.preprocessor  # `preprocessed_inputs` takes it off
+
+    def dataset():
+        return pair_dataset(
+            pairs,
+            preprocessor,
+            optimization.batch_size,
+            seed=config.seed,
+            repeat=True,
+        )
+
+    with preprocessed_inputs(task):
+        if every:
+            history = fit_resumable(
+                task,
+                dataset,
+                total_steps=steps * optimization.epochs,
+                checkpoint_every=every,
+                backup_dir=os.path.join(workdir, "backup"),
+                verbose=verbose,
+            )
+        else:
+            history = task.fit(
+                dataset(),
+                epochs=optimization.epochs,
+                steps_per_epoch=steps,
+                verbose=verbose,
+                shuffle=False,
+            ).history
+    history = getattr(history, "history", history)
+    return {k: [float(v) for v in values] for k, values in history.items()}
+
+
+def _save(config, task, workdir):
+    """The preset, the LoRA adapters on their own, and a merged `.keras`."""
+    task.save_to_preset(os.path.join(workdir, PRESET_DIR))
+    language_model = task.backbone.language_model
+    if config.stage == "instruct" and config.llm.tuning == "lora":
+        language_model.save_lora_weights(os.path.join(workdir, LORA_FILE))
+    task.save(os.path.join(workdir, MERGED_FILE))

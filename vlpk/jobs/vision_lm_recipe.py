@@ -1,0 +1,119 @@
+"""A `VisionLMConfig` into the public objects: LM, connector, task, trainability."""
+
+import keras_hub
+
+from vlpk.data.image_preprocessor import ImagePreprocessor
+from vlpk.encoders.weights import load_preset_backbone
+from vlpk.jobs.recipes import build_image_encoder
+from vlpk.layers.mlp_connector import MLPConnector
+from vlpk.layers.resampler import Resampler
+from vlpk.models.vision_lm import VisionCausalLM, VisionLMBackbone, VisionLMPreprocessor
+from vlpk.text.sentencepiece import learn_sentencepiece
+
+BACKBONES = {
+    "gpt2": "GPT2Backbone",
+    "gemma": "GemmaBackbone",
+    "llama": "LlamaBackbone",
+    "mistral": "MistralBackbone",
+    "qwen": "QwenBackbone",
+    "qwen3": "Qwen3Backbone",
+}
+
+
+def language_model_and_tokenizer(llm, texts):
+    """`(backbone, tokenizer)` of an `LanguageModelConfig`.
+
+    A preset (name or `save_to_preset` folder) gives both, under vlpk's
+    offline policy: a name that needs a download fails, offline, with a
+    message on passing a local folder. Otherwise the `family` backbone is
+    built from the config's sizes and a SentencePiece tokenizer is learned
+    on `texts`.
+    """
+    if llm.preset:
+        backbone = load_preset_backbone(llm.preset)
+        tokenizer = load_preset_backbone(
+            llm.preset, loader=keras_hub.tokenizers.Tokenizer.from_preset
+        )
+        return backbone, tokenizer
+    tokenizer = learn_sentencepiece(texts, llm.vocabulary_size)
+    cls = getattr(keras_hub.models, BACKBONES[llm.family])
+    kwargs = dict(
+        vocabulary_size=tokenizer.vocabulary_size(),
+        num_layers=llm.layers,
+        hidden_dim=llm.hidden_dim,
+        intermediate_dim=llm.intermediate_dim,
+    )
+    if llm.family == "gpt2":
+        kwargs.update(num_heads=llm.heads, max_sequence_length=1024)
+    else:
+        kwargs.update(
+            num_query_heads=llm.heads, num_key_value_heads=llm.key_value_heads
+        )
+    if llm.family in ("gemma", "qwen3"):
+        kwargs["head_dim"] = llm.hidden_dim // llm.heads
+    return cls(**kwargs), tokenizer
+
+
+def build_connector(connector, hidden_dim):
+    """The layer from image tokens to the LM's width."""
+    if connector.kind == "resampler":
+        return Resampler(
+            connector.queries,
+            hidden_dim,
+            num_layers=connector.layers,
+            num_heads=connector.heads,
+            name="connector",
+        )
+    depth = 1 if connector.kind == "linear" else 2
+    return MLPConnector(hidden_dim, depth=depth, name="connector")
+
+
+def build_vision_lm(config, texts):
+    """A compiled-on-demand `VisionCausalLM` with its preprocessor.
+
+    Args:
+        config: a `VisionLMConfig`.
+        texts: the training text, for a learned tokenizer (no preset).
+    """
+    language_model, tokenizer = language_model_and_tokenizer(config.llm, texts)
+    backbone = VisionLMBackbone(
+        build_image_encoder(config.image, output="tokens"),
+        language_model,
+        connector=build_connector(config.connector, language_model.hidden_dim),
+        attention=config.llm.attention,
+    )
+    preprocessor = VisionLMPreprocessor(
+        tokenizer,
+        ImagePreprocessor(config.image.size),
+        sequence_length=config.llm.sequence_length,
+    )
+    return VisionCausalLM(backbone, preprocessor)
+
+
+def set_trainable(task, config):
+    """What trains in this stage; returns `{part: "trains"|"frozen"|"lora"}`.
+
+    Alignment (LLaVA's stage 1) keeps the LM frozen; instruction tuning
+    trains it fully, through LoRA adapters only, or not at all
+    (`llm.tuning`). The connector always trains.
+    """
+    backbone = task.backbone
+    tuning = "frozen" if config.stage == "alignment" else config.llm.tuning
+    language_model = backbone.language_model
+    if tuning == "lora":
+        if not language_model.trainable or not _has_lora(language_model):
+            language_model.trainable = True
+            language_model.enable_lora(config.llm.lora_rank)
+    else:
+        language_model.trainable = tuning == "full"
+    backbone.image_encoder.trainable = config.train_image_encoder
+    backbone.connector.trainable = True
+    return {
+        "image_encoder": "trains" if config.train_image_encoder else "frozen",
+        "connector": "trains",
+        "llm": {"full": "trains", "lora": "lora"}.get(tuning, "frozen"),
+    }
+
+
+def _has_lora(language_model):
+    return any("lora" in w.path for w in language_model.weights)

@@ -1,0 +1,26 @@
+"""The few figures of a vision-language LM run worth printing."""
+
+
+def vision_lm_summary(metrics):
+    """Generated-VQA accuracy, CIDEr and POPE accuracy/F1/yes-ratio, rounded.
+
+    Example:
+    >>> pope = {"accuracy": 0.9, "f1": 0.91234, "yes_ratio": 0.5}
+    >>> vision_lm_summary({"stage": "instruct", "vqa": {"overall": 81.5},
+    ...     "caption": {"CIDEr": 1.23456}, "pope": {"random": pope},
+    ...     "train_loss": [2.0, 1.0], "seconds": 10.0})["pope"]["random"]["f1"]
+    0.912
+    """
+    return {
+        "stage": metrics["stage"],
+        "vqa_accuracy": metrics["vqa"]["overall"],
+        "cider": round(metrics["caption"]["CIDEr"], 3),
+        "pope": {
+            strategy: {k: round(scores[k], 3) for k in ("accuracy", "f1", "yes_ratio")}
+            for strategy, scores in metrics["pope"].items()
+        },
+        "final_loss": round(metrics["train_loss"][-1], 4)
+        if metrics["train_loss"]
+        else None,
+        "seconds": metrics["seconds"],
+    }

@@ -14,9 +14,15 @@ preset (a name, or a folder written by `save_to_preset`) to use another:
 Then instruction-tune with `shapes_llava_instruct.py`.
 """
 
-from vlpk.config.vision_lm import VisionLMConfig
+from vlpk.config.vision_lm import LanguageModelConfig, VisionLMConfig
 
-config = VisionLMConfig(name="shapes_llava_align", stage="alignment")
+config = VisionLMConfig(
+    name="shapes_llava_align",
+    stage="alignment",
+    # No pretrained LM for Shapes: train one on the captions first, then
+    # freeze it (saved as a KerasHub preset in <workdir>/llm_preset).
+    llm=LanguageModelConfig(text_epochs=3),
+)
 
 
 def smoke(config):

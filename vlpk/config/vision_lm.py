@@ -26,6 +26,10 @@ class LanguageModelConfig(ConfigBase):
     here, and a SentencePiece tokenizer of `vocabulary_size` pieces is
     learned on the training text (Shapes has no pretrained LM).
 
+    `text_epochs`: with no preset, first train the LM alone on the stage's
+    text for this many epochs and save it as a KerasHub preset
+    (`<workdir>/llm_preset`): LLaVA's alignment needs a pretrained LM.
+
     `tuning` is how the LM trains: `"full"`, `"lora"` (`enable_lora(
     lora_rank)`: only the adapters train) or `"frozen"`.
     """
@@ -43,6 +47,7 @@ class LanguageModelConfig(ConfigBase):
     lora_rank: int = 8
     attention: str = "causal"
     sampler: str = "greedy"
+    text_epochs: int = 0
 
     def validate(self):
         _check_choice(self, "family", FAMILIES)
@@ -131,7 +136,12 @@ class VisionLMConfig(ConfigBase):
         return self.replace(
             evaluate_images=4,
             image={"size": 32, "widths": (8, 16)},
-            llm={"layers": 1, "hidden_dim": 32, "intermediate_dim": 64}
+            llm={
+                "layers": 1,
+                "hidden_dim": 32,
+                "intermediate_dim": 64,
+                "text_epochs": min(self.llm.text_epochs, 1),
+            }
             if self.llm.preset is None
             else {},
             data={"train_images": 24, "val_images": 8, "test_images": 8},

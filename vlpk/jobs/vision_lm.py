@@ -13,6 +13,7 @@ import time
 import keras
 import tensorflow as tf
 
+from vlpk.data.shapes.reader import read_shapes_vqa
 from vlpk.distribution import build_strategy, set_precision
 from vlpk.errors import InputError
 from vlpk.jobs.pretrain import preprocessed_inputs
@@ -22,11 +23,12 @@ from vlpk.jobs.splits import read_splits
 from vlpk.jobs.vision_lm_data import pair_dataset, shapes_pairs
 from vlpk.jobs.vision_lm_eval import evaluate_vision_lm
 from vlpk.jobs.vision_lm_recipe import build_vision_lm, set_trainable
-from vlpk.data.shapes.reader import read_shapes_vqa
 from vlpk.models.presets import load_task
+from vlpk.models.vision_lm.adapters import save_adapters
 
-LORA_FILE = "lora.lora.h5"
+ADAPTERS_DIR = "adapters"
 MERGED_FILE = "model.keras"
+LM_PRESET_DIR = "llm_preset"
 
 
 def _say(message):
@@ -39,8 +41,9 @@ def run_vision_lm(config, workdir, data_dir=None, verbose=2):
     Args:
         config: a `VisionLMConfig`.
         workdir: the run folder: `config.json`, `preset/` (the task with its
-            preprocessor), `lora.lora.h5` (LoRA adapters, with
-            `llm.tuning=lora`), `model.keras` (merged), `eval/` (results
+            preprocessor), `adapters/` (with `llm.tuning=lora`: the
+            LM's LoRA adapters and the vision side, see
+            `vlpk.models.vision_lm.adapters`), `model.keras` (merged), `eval/` (results
             files) and `metrics.json`.
         data_dir: the Shapes folder; `<workdir>/shapes` when None.
         verbose: `fit` verbosity.
@@ -74,7 +77,7 @@ def _run(config, strategy, workdir, data_dir, verbose):
     train, _, _ = read_splits(config, data_dir)
     record_data_dir(workdir, data_dir)
     pairs = shapes_pairs(train, read_shapes_vqa(data_dir, "train"), config.stage)
-    task, parts = _build(config, strategy, pairs)
+    task, parts = _build(config, strategy, pairs, workdir)
     history = _fit(config, task, pairs, workdir, verbose)
     _say(f"[4/5] Saving to {workdir}")
     _save(config, task, workdir)
@@ -96,17 +99,18 @@ def _run(config, strategy, workdir, data_dir, verbose):
     return metrics
 
 
-def _build(config, strategy, pairs):
+def _build(config, strategy, pairs, workdir):
     """Stage 2: the task (new, or the earlier stage's) and what trains."""
     with strategy.scope():
         if config.init_from:
             _say(f"[2/5] Loading the earlier stage: {config.init_from}")
             task = load_task(_preset(config.init_from))
         else:
-            _say(
-                f"[2/5] Building the model (LM: {config.llm.preset or config.llm.family})"
+            lm = config.llm.preset or config.llm.family
+            _say(f"[2/5] Building the model (LM: {lm})")
+            task = build_vision_lm(
+                config, _texts(pairs), os.path.join(workdir, LM_PRESET_DIR)
             )
-            task = build_vision_lm(config, pairs["prompts"] + pairs["responses"])
         parts = set_trainable(task, config)
         task.compile(
             optimizer=keras.optimizers.AdamW(
@@ -123,6 +127,11 @@ def _build(config, strategy, pairs):
         f"({parts}), {strategy.num_replicas_in_sync} replica(s)"
     )
     return task, parts
+
+
+def _texts(pairs):
+    """Each pair as the LM reads it: the prompt, a newline, the response."""
+    return [f"{p}\n{r}" for p, r in zip(pairs["prompts"], pairs["responses"])]
 
 
 def _preset(source):
@@ -178,7 +187,6 @@ def _fit(config, task, pairs, workdir, verbose):
 def _save(config, task, workdir):
     """The preset, the LoRA adapters on their own, and a merged `.keras`."""
     task.save_to_preset(os.path.join(workdir, PRESET_DIR))
-    language_model = task.backbone.language_model
     if config.stage == "instruct" and config.llm.tuning == "lora":
-        language_model.save_lora_weights(os.path.join(workdir, LORA_FILE))
+        save_adapters(task, os.path.join(workdir, ADAPTERS_DIR))
     task.save(os.path.join(workdir, MERGED_FILE))

@@ -41,7 +41,7 @@ class LanguageModelConfig(ConfigBase):
     key_value_heads: int = 2
     hidden_dim: int = 128
     intermediate_dim: int = 256
-    vocabulary_size: int = 200
+    vocabulary_size: int = 400
     sequence_length: int = 40
     tuning: str = "full"
     lora_rank: int = 8

@@ -7,6 +7,7 @@ from keras_hub.src.utils.tensor_utils import any_equal
 
 from vlpk.losses.answer import AnswerLoss
 from vlpk.models.task import VisionLanguageTask
+from vlpk.models.vision_lm.serving import vision_lm_signatures
 from vlpk.models.vision_lm.vision_lm_backbone import VisionLMBackbone
 from vlpk.models.vision_lm.vision_lm_preprocessor import VisionLMPreprocessor
 
@@ -96,6 +97,11 @@ class VisionCausalLM(VisionLanguageTask):
         )
         self.sampler = keras_hub.samplers.get(sampler)
         self.generate_function = None  # rebuilt with the new sampler
+
+    def serving_signatures(self):
+        """`generate` (image bytes and prompts to text; `serving_default`)
+        and `caption`, all in the graph: see `vision_lm_signatures`."""
+        return vision_lm_signatures(self)
 
     def generate_step(self, inputs, stop_token_ids=None):
         """Generates one batch: `{"images", "token_ids", "padding_mask"}` in.

@@ -200,25 +200,30 @@ def keep_last(tokens, counts):
 
 
 def _make_tf_tokenizer_eagerly(tokenizer):
-    """Makes a SentencePiece tokenizer's TensorFlow op anew, outside any graph.
+    """Makes a SentencePiece tokenizer's TensorFlow op, outside any graph,
+    when it has none or its resource is gone.
 
     Called as a function is traced. KerasHub makes the op once, on first
     use, and two things kill it under the tokenizer: made inside a
     `tf.data` function, its resource dies with that function; made eagerly,
     `keras.utils.set_random_seed` (which clears TensorFlow's eager kernel
     cache) deletes it. Either way every later dataset over the tokenizer
-    fails with "Resource ... SentencepieceResource does not exist". A fresh
-    eager op per trace survives both; the ones earlier traces captured are
-    kept alive, since their datasets may still be running.
+    fails with "Resource ... SentencepieceResource does not exist". A live
+    op is kept: an exported function must capture the tokenizer's own
+    (tracked) op, not an earlier one.
     """
     if getattr(tokenizer, "proto", None) is None or not hasattr(
         tokenizer, "_set_proto_tf"
     ):
         return
     with tf.init_scope():
-        kept = tokenizer.__dict__.setdefault("_vlpk_earlier_ops", [])
-        if getattr(tokenizer, "_sentence_piece", None) is not None:
-            kept.append(tokenizer._sentence_piece)
+        op = getattr(tokenizer, "_sentence_piece", None)
+        if op is not None:
+            try:
+                op.vocab_size()
+                return
+            except tf.errors.NotFoundError:
+                pass  # deleted under it: make a new one
         tokenizer._set_proto_tf(tokenizer.proto)
 
 

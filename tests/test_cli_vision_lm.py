@@ -73,6 +73,46 @@ def test_alignment_then_lora_instruction_tuning(tmp_path, capsys):
         aligned.predict(inputs, verbose=0), merged.predict(inputs, verbose=0), atol=1e-4
     )
 
+    # Export, then answer through TF Serving's loader (`vlpk predict`).
+    exports = tmp_path / "saved_models"
+    assert (
+        main(
+            [
+                "export",
+                "--from",
+                str(instruct),
+                "--name",
+                "llava",
+                "--export-dir",
+                str(exports),
+            ]
+        )
+        == 0
+    )
+    exported = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert exported["signatures"] == ["caption", "generate", "serving_default"]
+    image = sorted((align / "shapes" / "images" / "test").iterdir())[0]
+    question = "how many shapes are there?"
+    assert (
+        main(
+            [
+                "predict",
+                "--model",
+                exported["path"],
+                "--image",
+                str(image),
+                "--prompt",
+                question,
+            ]
+        )
+        == 0
+    )
+    answer = json.loads(capsys.readouterr().out)
+    expected = merged.generate(
+        {"images": image.read_bytes(), "prompts": question}, strip_prompt=True
+    )
+    assert answer["prompt"] == question and answer["text"] == expected.strip()
+
 
 @pytest.mark.slow
 def test_a_local_gpt2_preset_instruction_tunes_fully(tmp_path):

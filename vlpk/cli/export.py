@@ -31,6 +31,7 @@ def _predict(args):
         texts=tuple(args.text or ()),
         question=args.question,
         caption=args.caption,
+        prompt=args.prompt,
     )
     print(json.dumps(result, indent=2))
     return 0
@@ -69,4 +70,5 @@ def add_export_commands(commands):
     add("--text", action="append", help="a text to score (repeatable)")
     add("--question", default=None, help="a question (VQA exports)")
     add("--caption", action="store_true", help="generate a caption")
+    add("--prompt", default=None, help="a prompt (vision-language LM exports)")
     predict.set_defaults(run=_predict)

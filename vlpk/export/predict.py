@@ -42,7 +42,7 @@ def load_export(path):
     return tf.saved_model.load(path)
 
 
-def predict(model_path, image, texts=(), question=None, caption=False):
+def predict(model_path, image, texts=(), question=None, caption=False, prompt=None):
     """Runs the export on one image file.
 
     Args:
@@ -51,10 +51,12 @@ def predict(model_path, image, texts=(), question=None, caption=False):
         texts: texts to score against the image (`score` signature).
         question: a question to answer (`answer` signature).
         caption: generate a caption (`caption` signature).
+        prompt: a prompt for a vision-language LM (`generate` signature).
 
     Returns:
         `{"image": path, ...}` with `scores` (one `{"text", "score"}` per
-        text), `answer` and `answer_score`, `caption`; with none of them
+        text), `answer` and `answer_score`, `caption`, `prompt` and `text`
+        (what the LM wrote); with none of them
         asked, a classifier's `class_name`, `class_id` and `probabilities`
         (its `classify` signature), else the `image_embedding`.
 
@@ -92,7 +94,13 @@ def predict(model_path, image, texts=(), question=None, caption=False):
         if caption:
             out = signature("caption")(image_bytes=tf.constant([data]))
             result["caption"] = out["caption"].numpy()[0].decode("utf-8")
-        if not (texts or question is not None or caption):
+        if prompt is not None:
+            out = signature("generate")(
+                image_bytes=tf.constant([data]), prompt=tf.constant([prompt])
+            )
+            result["prompt"] = prompt
+            result["text"] = out["text"].numpy()[0].decode("utf-8", "replace")
+        if not (texts or question is not None or caption or prompt is not None):
             result.update(_image_only(signatures, signature, data))
     except tf.errors.InvalidArgumentError as error:
         # A header that passed the check but pixels that do not decode, or an

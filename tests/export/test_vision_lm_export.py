@@ -49,13 +49,15 @@ print(json.dumps(out))
 PROMPTS = ["what shape is in the image?", "", "图里有什么形状？", "red " * 3000]
 
 
-def tiny_task(family):
+def tiny_task(family, attention="causal"):
     if family == "gpt2":
         vocabulary, merges = learn_gpt2_bpe()
         tokenizer = keras_hub.models.GPT2Tokenizer(vocabulary=vocabulary, merges=merges)
     else:
         tokenizer = keras_hub.models.LlamaTokenizer(proto=llama_sentencepiece())
-    model = backbone(family, vocabulary_size=tokenizer.vocabulary_size())
+    model = backbone(
+        family, attention=attention, vocabulary_size=tokenizer.vocabulary_size()
+    )
     task = VisionCausalLM(model, preprocessor(tokenizer, sequence_length=16))
     task.compile(sampler="greedy")
     return task

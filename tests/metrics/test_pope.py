@@ -19,7 +19,7 @@ from vlpk.metrics.pope import (
     pope_table,
     read_pope_questions,
 )
-from vlpk.metrics.result_files import read_pope_predictions
+from vlpk.metrics.result_files import read_vqa_predictions
 
 
 def reference_parse(text):
@@ -230,10 +230,10 @@ def test_read_questions_missing_file(tmp_path):
 def test_read_predictions(tmp_path):
     path = tmp_path / "results.json"
     path.write_text(json.dumps([{"question_id": 2, "answer": "No."}]))
-    assert read_pope_predictions(str(path)) == {2: "No."}
+    assert read_vqa_predictions(str(path), "POPE results") == {2: "No."}
     path.write_text(json.dumps({"question_id": 2, "answer": "No."}))
     with pytest.raises(InputError, match="POPE results file should hold a JSON list"):
-        read_pope_predictions(str(path))
+        read_vqa_predictions(str(path), "POPE results")
 
 
 def test_evaluate_files_and_table(tmp_path):

@@ -59,7 +59,7 @@ import os
 
 from vlpk.data.records import MissingFileError, get_field, read_json
 from vlpk.errors import InputError, list_ids
-from vlpk.metrics.result_files import read_pope_predictions
+from vlpk.metrics.result_files import read_vqa_predictions
 
 LABELS = ("yes", "no")
 
@@ -109,7 +109,7 @@ def pope_scores(questions, predictions):
         questions: POPE question records, `[{"question_id": int, "label":
             "yes" | "no", ...}]` (`image` and `text` are not needed to score).
         predictions: `[{"question_id": int, "answer": str}]`, or a mapping
-            `{question_id: answer}` (as `read_pope_predictions` returns), one
+            `{question_id: answer}` (as `read_vqa_predictions` returns), one
             answer for every question.
 
     Returns:
@@ -231,7 +231,7 @@ def evaluate_pope_files(predictions, questions):
     >>> print(pope_table(scores))  # doctest: +SKIP
     """
     records = read_pope_questions(questions)
-    answers = read_pope_predictions(predictions)
+    answers = read_vqa_predictions(predictions, "POPE results")
     try:
         return pope_scores(records, answers)
     except InputError as error:

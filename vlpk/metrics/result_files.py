@@ -25,11 +25,15 @@ from vlpk.metrics.captioning import METRICS, coco_caption_scores
 from vlpk.metrics.vqa import vqa_accuracy
 
 
-def read_vqa_predictions(path):
-    """`{question_id: answer}` from a VQA results file.
+def read_vqa_predictions(path, what="VQA results"):
+    """`{question_id: answer}` from a VQA (or POPE) results file.
+
+    POPE's answers file has the VQA layout; `vlpk.metrics.pope` reads it
+    here too.
 
     Args:
         path: a JSON list of `{"question_id": int, "answer": str}`.
+        what: what the file is, for error messages.
 
     Returns:
         The answers, in file order.
@@ -47,7 +51,7 @@ def read_vqa_predictions(path):
     >>> read_vqa_predictions(path)
     {1: 'red'}
     """
-    return _read_results(path, "VQA results", "question_id", "answer")
+    return _read_results(path, what, "question_id", "answer")
 
 
 def read_vqa_ground_truth(questions_path, annotations_path):
@@ -117,34 +121,6 @@ def read_vqa_ground_truth(questions_path, annotations_path):
         annotations[question_id] = {"answers": texts, **fields}
     _check_same_questions(question_ids, annotations, questions_path, annotations_path)
     return annotations
-
-
-def read_pope_predictions(path):
-    """`{question_id: answer}` from a POPE results file.
-
-    The layout is that of the VQA results; `vlpk.metrics.pope` scores it.
-
-    Args:
-        path: a JSON list of `{"question_id": int, "answer": str}`, the
-            model's free-form answers to POPE's "Is there a ... ?" questions.
-
-    Returns:
-        The answers, in file order.
-
-    Raises:
-        InputError: (a `ValueError`) when the file is missing or malformed, a
-            record lacks a field or has the wrong type, or a question id
-            repeats.
-
-    Example:
-    >>> import json, os, tempfile
-    >>> path = os.path.join(tempfile.mkdtemp(), "pope_results.json")
-    >>> with open(path, "w") as f:
-    ...     json.dump([{"question_id": 1, "answer": "No."}], f)
-    >>> read_pope_predictions(path)
-    {1: 'No.'}
-    """
-    return _read_results(path, "POPE results", "question_id", "answer")
 
 
 def read_caption_predictions(path):

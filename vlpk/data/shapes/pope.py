@@ -71,9 +71,10 @@ import json
 import os
 import random
 
-from vlpk.data.records import MissingFileError, get_field, read_json
+from vlpk.data.records import get_field, read_json
 from vlpk.data.shapes.generator import generate_examples
-from vlpk.data.shapes.layout import FORMAT_VERSION, MARKER, read_marker, shapes_paths
+from vlpk.data.shapes.layout import FORMAT_VERSION, shapes_paths
+from vlpk.data.shapes.reader import checked_marker
 from vlpk.data.shapes.writer import split_seed
 from vlpk.errors import InputError
 
@@ -144,18 +145,8 @@ def read_shapes_scenes(root, split):
     ['red square', 'red circle', 'green circle']
     """
     root = os.fspath(root)
-    marker = read_marker(root)
-    if marker is None:
-        raise MissingFileError(
-            f"No Shapes dataset in {root} (no readable {MARKER}). Create it with "
-            "vlpk.data.synthetic.write_shapes(root)."
-        )
-    splits = marker.get("splits") or {}
-    if split not in splits:
-        raise InputError(
-            f"The Shapes dataset in {root} has no split {split!r}; it has "
-            f"{sorted(splits)}."
-        )
+    marker = checked_marker(root, split)
+    splits = marker["splits"]
     if marker.get("format_version") != FORMAT_VERSION:
         raise InputError(_stale_message(root, split))
     # write_shapes numbers the images from 1 across the splits, in order.

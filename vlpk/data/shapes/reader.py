@@ -114,6 +114,17 @@ def read_shapes_vqa(root, split):
 
 def _checked_paths(root, split):
     """The split's paths, after checking that `root` holds a Shapes dataset."""
+    checked_marker(root, split)
+    return shapes_paths(root, split)
+
+
+def checked_marker(root, split):
+    """The marker of the Shapes dataset in `root`, which must hold `split`.
+
+    Raises:
+        MissingFileError: no readable marker (no dataset) in `root`.
+        InputError: the dataset has no such split.
+    """
     marker = read_marker(os.fspath(root))
     if marker is None:
         raise MissingFileError(
@@ -126,7 +137,7 @@ def _checked_paths(root, split):
             f"The Shapes dataset in {root} has no split {split!r}; it has "
             f"{sorted(splits)}."
         )
-    return shapes_paths(root, split)
+    return marker
 
 
 def _with_label(example, labels, path):

@@ -2,11 +2,13 @@
 
 from vlpk.data.captions import clean_caption
 from vlpk.data.coco import read_coco_captions
+from vlpk.data.conversations import conversation_dataset, conversation_turn_pairs
 from vlpk.data.convert import SkipLog, convert_examples
 from vlpk.data.flickr import read_flickr8k, read_flickr30k
 from vlpk.data.formats import convert_dataset, read_source
 from vlpk.data.image_preprocessor import ImagePreprocessor
 from vlpk.data.karpathy import read_karpathy, read_karpathy_splits
+from vlpk.data.llava import read_llava
 from vlpk.data.pipeline import (
     classification_dataset,
     contrastive_dataset,
@@ -28,6 +30,9 @@ from vlpk.data.vqa_answers import answer_vocabulary, soft_score_vector, soft_sco
 from vlpk.data.web_pairs import iter_caption_pairs
 
 __all__ = [
+    "conversation_dataset",
+    "conversation_turn_pairs",
+    "read_llava",
     "Example",
     "ImagePreprocessor",
     "SkipLog",

@@ -29,15 +29,23 @@ side (`preprocessor=None`), so tokenization is not timed. The arms:
   positions through the same LM layers. The ratio vlpk / KerasHub is what
   vlpk's image prefix and its generation code cost over KerasHub's.
 
-Greedy decoding is deterministic: the script checks that `cached`, `naive`
-and `naive_compiled` give the same new tokens, and that every arm made
-exactly `--new-tokens` of them (no stop token). Every arm is called once
-untimed first (the first call traces). Each repeat times every arm once per
-batch size, the order of the arms alternating between repeats; the ratios
-are taken within a repeat, and the table gives medians.
+With `--profile-keep-cache`, a fifth arm, `cached_no_keep`, is vlpk's
+`generate` on an identical model whose decoder skips the per-step
+`keep_cache` select over the whole cache (`without_keep_cache`): it shows
+what that select costs.
 
-    python benchmarks/vision_lm_generate.py                     # ~3 min
-    python benchmarks/vision_lm_generate.py --repeats 3 --batch-sizes 1
+Greedy decoding is deterministic: the script checks that `cached`, `naive`
+and `naive_compiled` (and `cached_no_keep`) give the same new tokens, and
+that every generate made exactly `--new-tokens` of them (no stop token).
+Every arm is called once untimed first (the first call traces). In each
+repeat the fast arms (`cached`, `keras_hub`, `cached_no_keep`) are called
+`--calls` times each, alternating, and the repeat's time of each is the
+median of its calls; the naive loops run once. The order of the arms flips
+between repeats. Ratios are taken within a repeat; the table gives medians.
+
+    python benchmarks/vision_lm_generate.py                        # ~3.5 min
+    python benchmarks/vision_lm_generate.py --profile-keep-cache   # ~4.5 min
+    python benchmarks/vision_lm_generate.py --skip-eager-naive --batch-sizes 1
 
 Prints a table and writes `benchmarks/results/vision_lm_generate.json`.
 """
@@ -130,13 +138,11 @@ def naive_decode(forward, images, prompt_ids, new_tokens):
     return ops.convert_to_numpy(tokens)[:, prompt_ids.shape[1] :]
 
 
-def make_arms(args, task, causal_lm, vlpk_inputs, prompt_ids, hub_inputs):
+def make_arms(args, task, causal_lm, vlpk_inputs, prompt_ids, hub_inputs, ablated=None):
     """`{arm: zero-argument function returning the new tokens [B, new]}`."""
     prompt, new = args.prompt_length, args.new_tokens
     spec = {
-        "images": tf.TensorSpec(
-            (None, args.image_size, args.image_size, 3), "float32"
-        ),
+        "images": tf.TensorSpec((None, args.image_size, args.image_size, 3), "float32"),
         **{
             name: tf.TensorSpec((None, None), "int32")
             for name in ("token_ids", "padding_mask", "response_mask")
@@ -169,9 +175,37 @@ def make_arms(args, task, causal_lm, vlpk_inputs, prompt_ids, hub_inputs):
 
     arms = {"cached": cached, "naive": naive, "naive_compiled": naive_compiled}
     arms["keras_hub"] = hub
+    if ablated is not None:
+
+        def cached_no_keep():
+            out = ablated.generate(dict(vlpk_inputs), stop_token_ids=None)
+            check_generated(out, prompt, new)
+            return out["token_ids"][:, prompt:]
+
+        arms["cached_no_keep"] = cached_no_keep
     if args.skip_eager_naive:
         del arms["naive"]
     return arms
+
+
+def without_keep_cache(task):
+    """`task`, its decoder's cached pass patched to ignore `keep_cache`.
+
+    A profiling arm, not a fix: `ImagePrefixDecoder.call_with_cache` runs
+    `ops.where(keep, old, new)` over every layer's whole cache at every step
+    (to leave the longer prompts' seeded keys alone). With prompts of one
+    length in the batch, that only matters at the first step, where the
+    re-fed last prompt token's keys and values come out the same anyway
+    (causal attention), so the tokens are still the same.
+    """
+    decoder = task.backbone.decoder
+    call_with_cache = decoder.call_with_cache
+
+    def patched(*args, keep_cache=None, **kwargs):
+        return call_with_cache(*args, **kwargs)
+
+    decoder.call_with_cache = patched
+    return task
 
 
 def check_generated(out, prompt, new):
@@ -190,20 +224,29 @@ def timed(function):
     return time.perf_counter() - start, result
 
 
-def run_batch(args, task, causal_lm, batch, prefix):
+def run_batch(args, task, causal_lm, batch, prefix, ablated=None):
     vlpk_inputs, prompt_ids, hub_inputs = make_inputs(args, batch, prefix)
-    arms = make_arms(args, task, causal_lm, vlpk_inputs, prompt_ids, hub_inputs)
+    arms = make_arms(
+        args, task, causal_lm, vlpk_inputs, prompt_ids, hub_inputs, ablated
+    )
     tokens = {}
     for name, arm in arms.items():  # the untimed first call: tracing
         tokens[name] = np.asarray(arm())
     seconds = {name: [] for name in arms}
+    # The fast arms are called `--calls` times each per repeat, alternating;
+    # the slow naive loops once. The order flips between repeats.
+    fast = [n for n in ("cached", "keras_hub", "cached_no_keep") if n in arms]
+    groups = [fast * args.calls] + [[n] for n in arms if n not in fast]
     for repeat in range(args.repeats):
-        order = list(arms) if repeat % 2 == 0 else list(arms)[::-1]
-        for name in order:
+        order = groups if repeat % 2 == 0 else [g[::-1] for g in groups[::-1]]
+        calls = {name: [] for name in arms}
+        for name in (n for group in order for n in group):
             s, result = timed(arms[name])
-            seconds[name].append(s)
+            calls[name].append(s)
             if name != "keras_hub" and not np.array_equal(result, tokens[name]):
                 raise SystemExit(f"{name} is not deterministic at batch {batch}")
+        for name in arms:
+            seconds[name].append(statistics.median(calls[name]))
         line = ", ".join(f"{n} {seconds[n][-1]:.3f} s" for n in arms)
         print(f"  batch {batch} repeat {repeat + 1}: {line}", flush=True)
 
@@ -214,10 +257,12 @@ def run_batch(args, task, causal_lm, batch, prefix):
     if "naive" in arms:
         per_repeat["naive/cached"] = ratios("naive", "cached")
     per_repeat["cached/keras_hub"] = ratios("cached", "keras_hub")
+    if "cached_no_keep" in arms:
+        per_repeat["cached_no_keep/keras_hub"] = ratios("cached_no_keep", "keras_hub")
     matches = {
         name: bool(np.array_equal(tokens[name], tokens["cached"]))
         for name in arms
-        if name.startswith("naive")
+        if name != "cached" and name != "keras_hub"
     }
     mismatch = {}
     for name, same in matches.items():
@@ -245,7 +290,14 @@ def run_batch(args, task, causal_lm, batch, prefix):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--calls",
+        type=int,
+        default=5,
+        help="calls of `cached` and `keras_hub` per repeat, alternating; the "
+        "repeat's time is their median",
+    )
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 8])
     parser.add_argument("--new-tokens", type=int, default=32)
     parser.add_argument("--prompt-length", type=int, default=16)
@@ -270,6 +322,12 @@ def main():
         action="store_true",
         help="leave out the eager `task(inputs)` loop (slow)",
     )
+    parser.add_argument(
+        "--profile-keep-cache",
+        action="store_true",
+        help="add `cached_no_keep`: vlpk's generate with the decoder's "
+        "per-step `keep_cache` select left out (see `without_keep_cache`)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", default="benchmarks/results/vision_lm_generate.json")
     args = parser.parse_args()
@@ -283,8 +341,12 @@ def main():
         f"{prefix} tokens, prompt {args.prompt_length}, {args.new_tokens} new",
         flush=True,
     )
+    ablated = None
+    if args.profile_keep_cache:  # a second, identical model (same seed)
+        ablated = without_keep_cache(build_task(args)[0])
     results = [
-        run_batch(args, task, causal_lm, batch, prefix) for batch in args.batch_sizes
+        run_batch(args, task, causal_lm, batch, prefix, ablated)
+        for batch in args.batch_sizes
     ]
     out = {
         "machine": machine(),
@@ -308,7 +370,7 @@ def main():
         + " | ".join(f"{a} s" for a in arms)
         + " | "
         + " | ".join(results[0]["median_ratios"])
-        + " | naive tokens = cached |"
+        + " | tokens = cached |"
     )
     print("|---" * (2 + len(arms) + len(results[0]["median_ratios"])) + "|")
     for r in results:

@@ -35,7 +35,7 @@ def _say(message):
     print(message, file=sys.stderr, flush=True)
 
 
-def run_vision_lm(config, workdir, data_dir=None, verbose=2):
+def run_vision_lm(config, workdir, data_dir=None, verbose=2, callbacks=()):
     """Trains one stage, scores it on Shapes' test split; returns the metrics.
 
     Args:
@@ -47,6 +47,8 @@ def run_vision_lm(config, workdir, data_dir=None, verbose=2):
             files) and `metrics.json`.
         data_dir: the Shapes folder; `<workdir>/shapes` when None.
         verbose: `fit` verbosity.
+        callbacks: more Keras callbacks for `fit` (one "epoch" per
+            checkpoint interval with `optimization.checkpoint_every`).
     """
     config.validate()
     if config.distribution.strategy == "multi_worker":
@@ -57,16 +59,19 @@ def run_vision_lm(config, workdir, data_dir=None, verbose=2):
         )
     if config.distribution.deterministic:
         tf.config.experimental.enable_op_determinism()
-    strategy = build_strategy(config.distribution.strategy)
+    devices = config.distribution.devices
+    strategy = build_strategy(
+        config.distribution.strategy, devices=devices.split(",") if devices else None
+    )
     previous = keras.mixed_precision.global_policy().name
     set_precision(config.distribution.precision)
     try:
-        return _run(config, strategy, workdir, data_dir, verbose)
+        return _run(config, strategy, workdir, data_dir, verbose, callbacks)
     finally:
         keras.mixed_precision.set_global_policy(previous)
 
 
-def _run(config, strategy, workdir, data_dir, verbose):
+def _run(config, strategy, workdir, data_dir, verbose, callbacks):
     start = time.perf_counter()
     keras.utils.set_random_seed(config.seed)
     os.makedirs(workdir, exist_ok=True)
@@ -78,7 +83,7 @@ def _run(config, strategy, workdir, data_dir, verbose):
     record_data_dir(workdir, data_dir)
     pairs = shapes_pairs(train, read_shapes_vqa(data_dir, "train"), config.stage)
     task, parts = _build(config, strategy, pairs, workdir)
-    history = _fit(config, task, pairs, workdir, verbose)
+    history = _fit(config, task, pairs, workdir, verbose, callbacks)
     _say(f"[4/5] Saving to {workdir}")
     _save(config, task, workdir)
     _say(f"[5/5] Generating and scoring {config.evaluate_images} test images")
@@ -139,7 +144,7 @@ def _preset(source):
     return inner if os.path.isdir(inner) else source
 
 
-def _fit(config, task, pairs, workdir, verbose):
+def _fit(config, task, pairs, workdir, verbose, callbacks):
     """Stage 3: `fit` on batches the task's own preprocessor made in `tf.data`."""
     optimization = config.optimization
     steps = optimization.steps_per_epoch or max(
@@ -170,6 +175,7 @@ def _fit(config, task, pairs, workdir, verbose):
                 total_steps=steps * optimization.epochs,
                 checkpoint_every=every,
                 backup_dir=os.path.join(workdir, "backup"),
+                callbacks=list(callbacks),
                 verbose=verbose,
             )
         else:
@@ -177,6 +183,7 @@ def _fit(config, task, pairs, workdir, verbose):
                 dataset(),
                 epochs=optimization.epochs,
                 steps_per_epoch=steps,
+                callbacks=list(callbacks),
                 verbose=verbose,
                 shuffle=False,
             ).history

@@ -73,14 +73,19 @@ def test_alignment_then_lora_instruction_tuning(tmp_path, capsys):
         aligned.predict(inputs, verbose=0), merged.predict(inputs, verbose=0), atol=1e-4
     )
 
-    # Export, then answer through TF Serving's loader (`vlpk predict`).
+    check_export_answers_as_generate(tmp_path, instruct, align, merged, capsys)
+
+
+def check_export_answers_as_generate(tmp_path, run, align, task, capsys):
+    """Export, then answer through TF Serving's loader (`vlpk predict`)."""
     exports = tmp_path / "saved_models"
+    capsys.readouterr()  # the training run's output
     assert (
         main(
             [
                 "export",
                 "--from",
-                str(instruct),
+                str(run),
                 "--name",
                 "llava",
                 "--export-dir",
@@ -108,20 +113,24 @@ def test_alignment_then_lora_instruction_tuning(tmp_path, capsys):
         == 0
     )
     answer = json.loads(capsys.readouterr().out)
-    expected = merged.generate(
+    expected = task.generate(
         {"images": image.read_bytes(), "prompts": question}, strip_prompt=True
     )
     assert answer["prompt"] == question and answer["text"] == expected.strip()
 
 
 @pytest.mark.slow
-def test_a_local_gpt2_preset_instruction_tunes_fully(tmp_path):
+def test_a_local_gpt2_preset_instruction_tunes_fully(tmp_path, capsys):
     lm_preset = tmp_path / "gpt2"
     save_lm_preset(lm_preset, "gpt2")
     assert pretrain(INSTRUCT, tmp_path / "run", f"llm.preset={lm_preset}") == 0
     metrics = read_metrics(tmp_path / "run")
     assert metrics["trainable"]["llm"] == "trains"
     assert metrics["train_loss"][-1] < 20
+    task = load_task(str(tmp_path / "run" / "preset"))
+    check_export_answers_as_generate(
+        tmp_path, tmp_path / "run", tmp_path / "run", task, capsys
+    )
 
 
 def test_a_bad_stage_is_refused_before_any_work(tmp_path):

@@ -19,9 +19,13 @@ from vlpk.models.vision_language import (
     VisionLanguageBackbone,
     VisionLanguagePreprocessor,
 )
+from vlpk.models.vision_lm import VisionCausalLM, VisionLMBackbone, VisionLMPreprocessor
 from vlpk.models.vqa import VQAClassifier, VQAClassifierPreprocessor
 
 __all__ = [
+    "VisionCausalLM",
+    "VisionLMBackbone",
+    "VisionLMPreprocessor",
     "ImageCaptioner",
     "ImageCaptionerPreprocessor",
     "ContrastivePreprocessor",

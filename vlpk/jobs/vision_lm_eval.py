@@ -12,6 +12,7 @@ import os
 import sys
 
 import numpy as np
+import tensorflow as tf
 
 from vlpk.data.shapes.conversations import DESCRIBE
 from vlpk.data.shapes.layout import shapes_paths
@@ -21,6 +22,7 @@ from vlpk.metrics.captioning import coco_caption_scores
 from vlpk.metrics.pope import pope_scores, read_pope_questions
 from vlpk.metrics.result_files import read_vqa_ground_truth
 from vlpk.metrics.vqa import vqa_accuracy
+from vlpk.models.vision_lm import VisionCausalLM
 
 
 def _say(message):
@@ -30,6 +32,10 @@ def _say(message):
 def generate_texts(task, image_paths, prompts, batch_size=32, what="answers"):
     """`task.generate` over `(image file, prompt)` pairs, in batches.
 
+    `task` is a `VisionCausalLM`, which decodes image bytes itself, or one
+    of KerasHub's ready vision LMs (`PaliGemmaCausalLM`), which takes
+    pixels: the images are decoded for it here.
+
     Returns the generated texts (the prompt stripped), one per pair; says
     how far it has got on stderr.
     """
@@ -38,12 +44,27 @@ def generate_texts(task, image_paths, prompts, batch_size=32, what="answers"):
         end = min(start + batch_size, len(prompts))
         images = [_read(path) for path in image_paths[start:end]]
         batch = {
-            "images": np.array(images, dtype=object),
+            "images": _images_for(task, images),
             "prompts": np.array(prompts[start:end], dtype=object),
         }
         texts.extend(t.strip() for t in task.generate(batch, strip_prompt=True))
         _say(f"      {what}: {end}/{len(prompts)}")
     return texts
+
+
+def _images_for(task, images):
+    """Image bytes for a `VisionCausalLM`; pixels `[B, H, W, 3]` for KerasHub's."""
+    if isinstance(task, VisionCausalLM):
+        return np.array(images, dtype=object)
+    converter = getattr(task.preprocessor, "image_converter", None)
+    size = getattr(converter, "image_size", None)
+    pixels = []
+    for data in images:
+        image = tf.io.decode_image(data, channels=3, expand_animations=False)
+        if size is not None:  # so images of any size stack
+            image = tf.image.resize(image, size)
+        pixels.append(tf.cast(image, "float32").numpy())
+    return np.stack(pixels)
 
 
 def _read(path):
@@ -55,7 +76,8 @@ def evaluate_vision_lm(task, data_dir, split, images, out_dir, batch_size=32):
     """Generated VQA accuracy, caption metrics and POPE on `images` of `split`.
 
     Args:
-        task: a `VisionCausalLM` with its preprocessor.
+        task: a `VisionCausalLM` with its preprocessor, or a KerasHub
+            `PaliGemmaCausalLM` (a ready model, scored the same way).
         data_dir: a Shapes root (`write_shapes`).
         split: the split scored, e.g. `"test"`.
         images: how many of its images (the first ones) are scored.

@@ -1,5 +1,7 @@
-"""Generation speed of `VisionCausalLM`: its KV cache against naive decoding,
-and against KerasHub's own `LlamaCausalLM.generate` on the bare LM.
+"""Generation speed of `VisionCausalLM`: its KV cache, naive decoding, KerasHub.
+
+The cached `generate` is timed against naive decoding and against KerasHub's
+own `LlamaCausalLM.generate` on the bare LM.
 
 The model is built offline from a config (no preset, no tokenizer): a
 Llama-family LM (`--layers` x `--hidden-dim`, `--heads` heads, vocabulary
@@ -43,8 +45,8 @@ repeat the fast arms (`cached`, `keras_hub`, `cached_no_keep`) are called
 median of its calls; the naive loops run once. The order of the arms flips
 between repeats. Ratios are taken within a repeat; the table gives medians.
 
-    python benchmarks/vision_lm_generate.py                        # ~3.5 min
-    python benchmarks/vision_lm_generate.py --profile-keep-cache   # ~4.5 min
+    python benchmarks/vision_lm_generate.py                        # ~3 min
+    python benchmarks/vision_lm_generate.py --profile-keep-cache   # ~3.5-4 min
     python benchmarks/vision_lm_generate.py --skip-eager-naive --batch-sizes 1
 
 Prints a table and writes `benchmarks/results/vision_lm_generate.json`.

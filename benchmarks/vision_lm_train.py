@@ -35,7 +35,7 @@ leaves out `fit`'s start and end). Ratios are taken within a repeat; the
 table gives medians. The first-step losses of the arms are printed: they
 agree when the arms compute the same thing.
 
-    python benchmarks/vision_lm_train.py                       # ~3 min
+    python benchmarks/vision_lm_train.py                       # ~4 min
     python benchmarks/vision_lm_train.py --repeats 5 --batch-size 4
 
 Prints a table and writes `benchmarks/results/vision_lm_train.json`.

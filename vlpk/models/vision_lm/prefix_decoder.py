@@ -142,8 +142,13 @@ class ImagePrefixDecoder(keras.layers.Layer):
                 layer, x, mask, cache[:, i, ...], cache_update_index
             )
             if keep_cache is not None:
-                keep = ops.reshape(keep_cache, (-1, 1, 1, 1, 1))
-                layer_cache = ops.where(keep, cache[:, i, ...], layer_cache)
+                layer_cache = _keep_rows(
+                    keep_cache,
+                    cache[:, i, ...],
+                    layer_cache,
+                    cache_update_index,
+                    length,
+                )
             caches.append(layer_cache)
         hidden = backbone.layer_norm(x)
         logits = backbone.token_embedding(hidden, reverse=True)
@@ -169,3 +174,21 @@ class ImagePrefixDecoder(keras.layers.Layer):
         config = super().get_config()
         config.update({"attention": self.attention})
         return config
+
+
+def _keep_rows(keep, old, new, index, length):
+    """`new` with `old`'s positions `index..index+length` where `keep` is true.
+
+    A cached pass writes only those positions of the `[B, 2, L, H, D]`
+    layer cache, so only they are chosen between: a select over the whole
+    cache at every generated token cost a quarter of a batch-8 step.
+    """
+    start = [0, 0, index, 0, 0]
+    shape = ops.shape(new)
+    size = [shape[0], shape[1], length, shape[3], shape[4]]
+    written = ops.where(
+        ops.reshape(keep, (-1, 1, 1, 1, 1)),
+        ops.slice(old, start, size),
+        ops.slice(new, start, size),
+    )
+    return ops.slice_update(new, start, written)

@@ -290,7 +290,8 @@ def run_batch(args, task, causal_lm, batch, prefix, ablated=None):
     }
 
 
-def main():
+def parse_args():
+    """The command line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument(
@@ -332,7 +333,11 @@ def main():
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", default="benchmarks/results/vision_lm_generate.json")
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def main():
+    args = parse_args()
 
     task, causal_lm = build_task(args)
     images = np.zeros((1, args.image_size, args.image_size, 3), "float32")

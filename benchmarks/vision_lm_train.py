@@ -204,7 +204,8 @@ def build_arms(args, dataset):
     return arms, int(models["fit"].count_params())
 
 
-def main():
+def parse_args():
+    """The command line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--steps", type=int, default=20, help="timed steps per arm")
@@ -236,7 +237,11 @@ def main():
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", default="benchmarks/results/vision_lm_train.json")
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def main():
+    args = parse_args()
 
     dataset = batches(args)
     arms, parameters = build_arms(args, dataset)

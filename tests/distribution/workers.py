@@ -15,8 +15,11 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 def run_json_worker(script, *args, timeout=300):
     """Runs `tests/distribution/<script>` and returns its last stdout line, parsed."""
+    root = os.path.dirname(os.path.dirname(HERE))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([root] + sys.path))
     out = subprocess.run(
         [sys.executable, os.path.join(HERE, script), *map(str, args)],
+        env=env,
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -34,3 +37,29 @@ def free_ports(count):
     for s in sockets:
         s.close()
     return ports
+
+
+def run_cli_workers(args_for, count=2, timeout=600):
+    """Runs `vlpk <args_for(index)>` as `count` localhost workers at once.
+
+    Each process gets its `TF_CONFIG` for one cluster; returns each worker's
+    stderr once all of them exit 0.
+    """
+    cluster = {"worker": [f"localhost:{p}" for p in free_ports(count)]}
+    procs = []
+    for index in range(count):
+        task = {"cluster": cluster, "task": {"type": "worker", "index": index}}
+        env = dict(os.environ, CUDA_VISIBLE_DEVICES="", TF_CONFIG=json.dumps(task))
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "vlpk.cli", *args_for(index)],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        )
+    outputs = [p.communicate(timeout=timeout) for p in procs]
+    for proc, (_, err) in zip(procs, outputs):
+        assert proc.returncode == 0, err[-3000:]
+    return [err for _, err in outputs]

@@ -75,8 +75,9 @@ class DistributedTrainer:
     its `scale_loss`.
 
     Args:
-        model: a Keras model whose outputs are a dict of named tensors, built
-            under `strategy.scope()`.
+        model: a Keras model whose outputs are a dict of named tensors, or
+            one tensor when `loss` has one entry (its name then only labels
+            the logs), built under `strategy.scope()`.
         strategy: the `tf.distribute.Strategy` (any; typically
             `MultiWorkerMirroredStrategy`, for which `model.fit` fails).
         loss: a dict `{output_name: keras.losses.Loss}` (a loss function or
@@ -168,6 +169,9 @@ class DistributedTrainer:
         trainable = self.model.trainable_variables
         with tf.GradientTape() as tape:
             y_pred = self.model(x, training=True)
+            if not isinstance(y_pred, dict):
+                # A single-output model (a causal LM's logits): its one loss.
+                y_pred = {next(iter(self.loss)): y_pred}
             logs = {}
             total = tf.constant(0.0, "float32")
             for name, loss_fn in self.loss.items():

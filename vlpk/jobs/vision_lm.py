@@ -15,13 +15,14 @@ import tensorflow as tf
 
 from vlpk.data.shapes.reader import read_shapes_vqa
 from vlpk.distribution import build_strategy, set_precision
-from vlpk.errors import InputError
+from vlpk.jobs.loop import is_chief
 from vlpk.jobs.pretrain import preprocessed_inputs
 from vlpk.jobs.resume import fit_resumable
 from vlpk.jobs.run_dir import PRESET_DIR, record_data_dir
 from vlpk.jobs.splits import read_splits
 from vlpk.jobs.vision_lm_data import pair_dataset, shapes_pairs
 from vlpk.jobs.vision_lm_eval import evaluate_vision_lm
+from vlpk.jobs.vision_lm_fit import fit_epochs, is_multi_worker
 from vlpk.jobs.vision_lm_recipe import build_vision_lm, set_trainable
 from vlpk.models.presets import load_task
 from vlpk.models.vision_lm.adapters import save_adapters
@@ -51,14 +52,10 @@ def run_vision_lm(config, workdir, data_dir=None, verbose=2, callbacks=()):
             checkpoint interval with `optimization.checkpoint_every`).
     """
     config.validate()
-    if config.distribution.strategy == "multi_worker":
-        raise InputError(
-            "The vision-language LM trains under default or mirrored for now; "
-            "multi_worker needs DistributedTrainer support for its single "
-            "output."
-        )
     if config.distribution.deterministic:
         tf.config.experimental.enable_op_determinism()
+    # First, before other TensorFlow ops: MultiWorkerMirroredStrategy sets up
+    # its collectives at program start.
     devices = config.distribution.devices
     strategy = build_strategy(
         config.distribution.strategy, devices=devices.split(",") if devices else None
@@ -83,9 +80,21 @@ def _run(config, strategy, workdir, data_dir, verbose, callbacks):
     record_data_dir(workdir, data_dir)
     pairs = shapes_pairs(train, read_shapes_vqa(data_dir, "train"), config.stage)
     task, parts = _build(config, strategy, pairs, workdir)
-    history = _fit(config, task, pairs, workdir, verbose, callbacks)
+    history = _fit(config, task, strategy, pairs, workdir, verbose, callbacks)
+    if not is_chief(strategy):
+        # The workers trained in lockstep; only the chief writes and scores.
+        _say("      not the chief worker: leaving saving and scoring to it")
+        return {
+            "stage": config.stage,
+            "chief": False,
+            "train_loss": history.get("loss", []),
+        }
     _say(f"[4/5] Saving to {workdir}")
     _save(config, task, workdir)
+    if is_multi_worker(strategy):
+        # Generation outside the strategy: its collectives would wait for
+        # the workers that are gone.
+        task = load_task(os.path.join(workdir, PRESET_DIR))
     _say(f"[5/5] Generating and scoring {config.evaluate_images} test images")
     scores = evaluate_vision_lm(
         task, data_dir, "test", config.evaluate_images, os.path.join(workdir, "eval")
@@ -114,7 +123,10 @@ def _build(config, strategy, pairs, workdir):
             lm = config.llm.preset or config.llm.family
             _say(f"[2/5] Building the model (LM: {lm})")
             task = build_vision_lm(
-                config, _texts(pairs), os.path.join(workdir, LM_PRESET_DIR)
+                config,
+                _texts(pairs),
+                os.path.join(workdir, LM_PRESET_DIR),
+                strategy=strategy,
             )
         parts = set_trainable(task, config)
         task.compile(
@@ -144,8 +156,13 @@ def _preset(source):
     return inner if os.path.isdir(inner) else source
 
 
-def _fit(config, task, pairs, workdir, verbose, callbacks):
-    """Stage 3: `fit` on batches the task's own preprocessor made in `tf.data`."""
+def _fit(config, task, strategy, pairs, workdir, verbose, callbacks):
+    """Stage 3: `fit` on batches the task's own preprocessor made in `tf.data`.
+
+    Under `multi_worker` the step runs on `DistributedTrainer` (one history
+    value a step), and `checkpoint_every` is not applied yet, as for
+    `vlpk pretrain`'s other objectives.
+    """
     optimization = config.optimization
     steps = optimization.steps_per_epoch or max(
         1, len(pairs["prompts"]) // optimization.batch_size
@@ -167,6 +184,12 @@ def _fit(config, task, pairs, workdir, verbose, callbacks):
             repeat=True,
         )
 
+    if every and is_multi_worker(strategy):
+        _say(
+            "      note: checkpoint_every is not applied under multi_worker "
+            "yet; this run cannot resume mid-way"
+        )
+        every = None
     with preprocessed_inputs(task):
         if every:
             history = fit_resumable(
@@ -179,14 +202,16 @@ def _fit(config, task, pairs, workdir, verbose, callbacks):
                 verbose=verbose,
             )
         else:
-            history = task.fit(
+            history = fit_epochs(
+                task,
+                strategy,
                 dataset(),
-                epochs=optimization.epochs,
-                steps_per_epoch=steps,
-                callbacks=list(callbacks),
+                optimization.epochs,
+                steps,
+                callbacks=callbacks,
                 verbose=verbose,
-                shuffle=False,
-            ).history
+                jit_compile=config.distribution.jit_compile,
+            )
     history = getattr(history, "history", history)
     return {k: [float(v) for v in values] for k, values in history.items()}
 

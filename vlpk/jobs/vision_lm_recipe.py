@@ -7,7 +7,9 @@ import tensorflow as tf
 from vlpk.data.image_preprocessor import ImagePreprocessor
 from vlpk.encoders.weights import load_preset_backbone
 from vlpk.errors import InputError
+from vlpk.jobs.loop import is_chief
 from vlpk.jobs.recipes import build_image_encoder
+from vlpk.jobs.vision_lm_fit import fit_epochs, steps_over
 from vlpk.layers.mlp_connector import MLPConnector
 from vlpk.layers.resampler import Resampler
 from vlpk.models.vision_lm import VisionCausalLM, VisionLMBackbone, VisionLMPreprocessor
@@ -57,7 +59,9 @@ def language_model_and_tokenizer(llm, texts):
     return cls(**kwargs), tokenizer
 
 
-def pretrain_text_lm(language_model, tokenizer, texts, llm, optimization, path, seed=0):
+def pretrain_text_lm(
+    language_model, tokenizer, texts, llm, optimization, path, seed=0, strategy=None
+):
     """Trains a from-config Llama LM on `texts` and saves it as a KerasHub preset.
 
     Shapes has no pretrained LM, and LLaVA's alignment stage needs one: a
@@ -65,7 +69,8 @@ def pretrain_text_lm(language_model, tokenizer, texts, llm, optimization, path, 
     caption loss stayed at 4.1 over 4 epochs). So the LM is first trained
     as a plain `LlamaCausalLM` on the stage's text, then frozen; `path`
     gets the preset (`save_to_preset`), which `llm.preset=<path>` loads
-    like any user's.
+    like any user's. Under `MultiWorkerMirroredStrategy` it trains on
+    vlpk's multi-worker step and only the chief writes the preset.
 
     Returns:
         The final training loss.
@@ -85,11 +90,19 @@ def pretrain_text_lm(language_model, tokenizer, texts, llm, optimization, path, 
     )
     texts = tf.data.Dataset.from_tensor_slices(list(texts))
     ds = texts.shuffle(len(texts), seed=seed).batch(optimization.batch_size)
-    ds = ds.map(preprocessor, num_parallel_calls=tf.data.AUTOTUNE).prefetch(4)
-    history = task.fit(ds, epochs=llm.text_epochs, verbose=2, shuffle=False)
+    ds = ds.map(preprocessor, num_parallel_calls=tf.data.AUTOTUNE)
+    strategy = strategy or tf.distribute.get_strategy()
+    history = fit_epochs(
+        task,
+        strategy,
+        ds.repeat().prefetch(4),
+        llm.text_epochs,
+        steps_over(len(texts), optimization.batch_size),
+    )
     task.preprocessor = preprocessor
-    task.save_to_preset(path)
-    return float(history.history["loss"][-1])
+    if is_chief(strategy):
+        task.save_to_preset(path)
+    return float(history["loss"][-1])
 
 
 def build_connector(connector, hidden_dim):
@@ -106,7 +119,7 @@ def build_connector(connector, hidden_dim):
     return MLPConnector(hidden_dim, depth=depth, name="connector")
 
 
-def build_vision_lm(config, texts, lm_preset_dir=None):
+def build_vision_lm(config, texts, lm_preset_dir=None, strategy=None):
     """An uncompiled `VisionCausalLM` with its preprocessor.
 
     Args:
@@ -114,6 +127,8 @@ def build_vision_lm(config, texts, lm_preset_dir=None):
         texts: the training text, for a learned tokenizer and, with
             `llm.text_epochs`, for the LM's own pretraining (no preset).
         lm_preset_dir: where that pretrained LM is saved as a preset.
+        strategy: the strategy whose scope the caller holds (for the LM's
+            pretraining loop); None is the current one.
     """
     language_model, tokenizer = language_model_and_tokenizer(config.llm, texts)
     if config.llm.text_epochs and not config.llm.preset:
@@ -125,6 +140,7 @@ def build_vision_lm(config, texts, lm_preset_dir=None):
             config.optimization,
             lm_preset_dir,
             seed=config.seed,
+            strategy=strategy,
         )
     backbone = VisionLMBackbone(
         build_image_encoder(config.image, output="tokens"),

@@ -142,10 +142,7 @@ def _fit_multi_worker(config, model, strategy, inputs, log_dir, verbose):
         jit_compile=config.distribution.jit_compile,
     )
     if config.optimization.checkpoint_every:
-        _say(
-            "      note: checkpoint_every is not applied under multi_worker "
-            "yet; this run cannot resume mid-way"
-        )
+        say_no_mid_run_checkpoints()
     chief = is_chief(strategy)
     return trainer.fit(
         inputs.dataset(inputs.train),
@@ -153,6 +150,14 @@ def _fit_multi_worker(config, model, strategy, inputs, log_dir, verbose):
         callbacks=[keras.callbacks.TensorBoard(log_dir)] if chief else None,
         log_every=max(1, inputs.steps_per_epoch // 4),
         verbose=verbose,
+    )
+
+
+def say_no_mid_run_checkpoints():
+    """Logs that `checkpoint_every` is ignored: multi-worker resume is not built."""
+    _say(
+        "      note: checkpoint_every is not applied under multi_worker "
+        "yet; this run cannot resume mid-way"
     )
 
 

@@ -15,7 +15,7 @@ import tensorflow as tf
 
 from vlpk.data.shapes.reader import read_shapes_vqa
 from vlpk.distribution import build_strategy, set_precision
-from vlpk.jobs.loop import is_chief
+from vlpk.jobs.loop import is_chief, say_no_mid_run_checkpoints
 from vlpk.jobs.pretrain import preprocessed_inputs
 from vlpk.jobs.resume import fit_resumable
 from vlpk.jobs.run_dir import PRESET_DIR, record_data_dir
@@ -185,10 +185,7 @@ def _fit(config, task, strategy, pairs, workdir, verbose, callbacks):
         )
 
     if every and is_multi_worker(strategy):
-        _say(
-            "      note: checkpoint_every is not applied under multi_worker "
-            "yet; this run cannot resume mid-way"
-        )
+        say_no_mid_run_checkpoints()
         every = None
     with preprocessed_inputs(task):
         if every:

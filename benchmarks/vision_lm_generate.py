@@ -33,8 +33,8 @@ side (`preprocessor=None`), so tokenization is not timed. The arms:
 
 With `--profile-keep-cache`, a fifth arm, `cached_no_keep`, is vlpk's
 `generate` on an identical model whose decoder skips the per-step
-`keep_cache` select over the whole cache (`without_keep_cache`): it shows
-what that select costs.
+`keep_cache` select of the written positions (`without_keep_cache`): it
+shows what that select costs.
 
 Greedy decoding is deterministic: the script checks that `cached`, `naive`
 and `naive_compiled` (and `cached_no_keep`) give the same new tokens, and
@@ -193,12 +193,13 @@ def make_arms(args, task, causal_lm, vlpk_inputs, prompt_ids, hub_inputs, ablate
 def without_keep_cache(task):
     """`task`, its decoder's cached pass patched to ignore `keep_cache`.
 
-    A profiling arm, not a fix: `ImagePrefixDecoder.call_with_cache` runs
-    `ops.where(keep, old, new)` over every layer's whole cache at every step
-    (to leave the longer prompts' seeded keys alone). With prompts of one
-    length in the batch, that only matters at the first step, where the
-    re-fed last prompt token's keys and values come out the same anyway
-    (causal attention), so the tokens are still the same.
+    A profiling arm, not a fix: `ImagePrefixDecoder.call_with_cache` keeps
+    the seeded keys of rows still in their prompt by selecting, between the
+    old and new cache, the positions the pass wrote (`_keep_rows`). With
+    prompts of one length in the batch, that only matters at the first step,
+    where the re-fed last prompt token's keys and values come out the same
+    anyway (causal attention), so the tokens are still the same; the arm
+    bounds what the select still costs.
     """
     decoder = task.backbone.decoder
     call_with_cache = decoder.call_with_cache

@@ -83,7 +83,9 @@ def _evaluate_retrieval(args):
         run.text_preprocessor,
         rerank_k=args.rerank_k or None,
     )
-    result.update(split=args.split, images=len(examples))
+    result.update(
+        split=args.split, images=len(examples), protocol=run.protocol(args.split)
+    )
     return _report(args, result)
 
 
@@ -123,6 +125,11 @@ def _run_split(args):
     names = ("train", "val", "test")
     if args.split not in names:
         raise InputError(f"--split must be one of {names}.")
+    if args.split == "train" and run.config.data.uses_shards:
+        raise InputError(
+            "The run's train split is streamed from shards, never unpacked: "
+            "evaluate --split val or --split test."
+        )
     return run, run.splits()[names.index(args.split)]
 
 

@@ -237,10 +237,20 @@ class DecoderConfig(TransformerConfig):
 
 @dataclasses.dataclass
 class DataConfig(ConfigBase):
-    """The data: generated Shapes, or COCO captions from disk."""
+    """The data: converted shards, generated Shapes, or COCO captions from disk.
 
-    # "shapes" (generated) or "coco" (captions JSON + image folders).
+    Setting `train` (a split folder of `vlpk data convert`) makes the run
+    read shards, whatever `name` says; `val` and `test` default to the
+    `val` and `test` folders beside it, as a Karpathy conversion writes them.
+    """
+
+    # "shapes" (generated) or "coco" (captions JSON + image folders); ignored
+    # when `train` names shards.
     name: str = "shapes"
+    # Shards: split folders written by `vlpk data convert`.
+    train: str | None = None
+    val: str | None = None
+    test: str | None = None
     # Shapes: images per split.
     train_images: int = 2000
     val_images: int = 200
@@ -251,10 +261,25 @@ class DataConfig(ConfigBase):
     val_annotations: str | None = None
     val_image_dir: str | None = None
 
+    @property
+    def uses_shards(self):
+        """Whether the splits are shard folders (`train` is set)."""
+        return bool(self.train)
+
+    @property
+    def label(self):
+        """What the data is, for progress lines: `shards`, `shapes`, `coco`."""
+        return "shards" if self.uses_shards else self.name
+
     def validate(self):
+        if not self.uses_shards and (self.val or self.test):
+            raise InputError(
+                "data.val and data.test are shard folders, read with "
+                "data.train: set data.train=PATH too."
+            )
         _check_choice(self, "data.name", ("shapes", "coco"))
         _check_positive(self, ("data.train_images", "data.val_images"))
-        if self.name == "coco":
+        if self.name == "coco" and not self.uses_shards:
             for key in (
                 "train_annotations",
                 "train_image_dir",

@@ -83,8 +83,8 @@ class PretrainConfig(ConfigBase):
         """A tiny version that runs end to end in seconds (for tests and CI).
 
         It keeps the experiment's architecture family and objectives but
-        shrinks every size, trains on generated Shapes and uses no
-        pretrained weights.
+        shrinks every size, trains on generated Shapes (or on the shards of
+        `data.train`, when set) and uses no pretrained weights.
         """
         image, checkpoint = self.image, self.optimization.checkpoint_every
         # keras.applications models run at 32 pixels; the others at 64 or less.

@@ -10,8 +10,14 @@ import math
 import keras_hub
 import tensorflow as tf
 
-from vlpk.data.pipeline import AUTOTUNE, contrastive_dataset
+from vlpk.data.pipeline import AUTOTUNE, contrastive_dataset, fixed_epoch
+from vlpk.data.shard_splits import ShardSplit
+from vlpk.data.shards import caption_pair_dataset
 from vlpk.layers.caption_decoder import next_token_targets
+
+# Records held by a shard stream's shuffle buffer: encoded images (~100 KB
+# each for COCO), so about 1 GB at most, and a mix over several shards.
+SHARD_SHUFFLE_BUFFER = 10_000
 
 
 def masked_lm_generator(tokenizer, sequence_length, rate=0.15, seed=None):
@@ -107,7 +113,9 @@ def pretraining_dataset(
     """Image-caption batches with the inputs and targets of every objective.
 
     Args:
-        examples: `vlpk.data.Example`s with `image_path` and `captions`.
+        examples: `vlpk.data.Example`s with `image_path` and `captions`, or
+            a `vlpk.data.shard_splits.ShardSplit`, streamed from its shards
+            (its epoch is the manifest's caption count in batches).
         image_preprocessor: a `vlpk.data.ImagePreprocessor`.
         text_preprocessor: a `vlpk.text.TextPreprocessor`.
         objectives: the heads being trained (see `vlpk.models.ImageTextPretrainer`).
@@ -136,15 +144,52 @@ def pretraining_dataset(
     objectives = tuple(objectives)
     if "masked_lm" in objectives and mask_generator is None:
         raise ValueError("The masked_lm objective needs a `mask_generator`.")
-    ds = contrastive_dataset(
+    ds = _pair_dataset(
         examples,
         image_preprocessor,
         text_preprocessor,
+        batch_size,
+        shuffle,
+        seed,
+        repeat,
+    )
+    # Sequential (not parallel): the masking draws random numbers, and one
+    # ordered stream of draws keeps the run reproducible and resumable.
+    return ds.map(objective_targets(objectives, mask_generator)).prefetch(AUTOTUNE)
+
+
+def _pair_dataset(
+    examples, image_preprocessor, text_preprocessor, batch_size, shuffle, seed, repeat
+):
+    """Contrastive batches of a list of `Example`s, or streamed from shards."""
+    if not isinstance(examples, ShardSplit):
+        return contrastive_dataset(
+            examples,
+            image_preprocessor,
+            text_preprocessor,
+            batch_size=batch_size,
+            shuffle=shuffle,
+            seed=seed,
+            repeat=repeat,
+        )
+    ds = caption_pair_dataset(
+        examples.path,
+        image_preprocessor,
+        text_preprocessor,
         batch_size=batch_size,
-        shuffle=shuffle,
+        shuffle_buffer=SHARD_SHUFFLE_BUFFER if shuffle else 0,
         seed=seed,
         repeat=repeat,
     )
+    if repeat:
+        return ds
+    # The manifest's caption count gives the epoch its length up front.
+    return fixed_epoch(ds, examples.captions, batch_size, drop_remainder=True)
+
+
+def objective_targets(objectives, mask_generator=None):
+    """`add_targets(x, y)`: a contrastive batch with every objective's inputs
+    and targets (see `pretraining_dataset`)."""
 
     def add_targets(x, y):
         x, y = dict(x), dict(y)
@@ -161,6 +206,4 @@ def pretraining_dataset(
             y["masked_lm"] = tf.cast(masked["mask_ids"], "int32")
         return x, y
 
-    # Sequential (not parallel): the masking draws random numbers, and one
-    # ordered stream of draws keeps the run reproducible and resumable.
-    return ds.map(add_targets).prefetch(AUTOTUNE)
+    return add_targets

@@ -18,6 +18,7 @@ import keras
 
 from vlpk.callbacks import CaptionBleu
 from vlpk.data.pretraining import pretraining_dataset
+from vlpk.data.shard_splits import caption_count
 from vlpk.data.synthetic import read_labels, read_shapes_vqa
 from vlpk.data.vqa import read_vqa
 from vlpk.data.vqa_answers import answer_vocabulary
@@ -74,7 +75,7 @@ def run_finetune(config, run_dir, workdir, data_dir=None, scratch=False, verbose
     if os.path.abspath(workdir) == os.path.abspath(run.run_dir):
         raise InputError("--workdir must differ from --from: it would overwrite it.")
     keras.utils.set_random_seed(config.seed)
-    _say(f"[1/4] Reading the run {run.run_dir} and its {run.config.data.name} data")
+    _say(f"[1/4] Reading the run {run.run_dir} and its {run.config.data.label} data")
     splits = run.splits()
     if scratch:
         _say("      from scratch: the run's architecture, random weights")
@@ -168,12 +169,11 @@ def _retrieval(config, run, source, splits, workdir, verbose):
         seed=config.seed,
         repeat=True,
     )
-    pairs = sum(len(e.captions) for e in train)
     result = _fit(
         config,
         task,
         dataset,
-        pairs,
+        caption_count(train),
         workdir,
         verbose,
         loss=losses,
@@ -192,7 +192,8 @@ def _retrieval(config, run, source, splits, workdir, verbose):
     result.update(
         retrieval.retrieval_scores(
             task, test, run.image_preprocessor, run.text_preprocessor, rerank_k
-        )
+        ),
+        protocol=run.protocol("test"),
     )
     return result
 
@@ -314,7 +315,7 @@ def _caption(config, run, source, splits, workdir, verbose):
         config,
         task,
         dataset,
-        sum(len(e.captions) for e in train),
+        caption_count(train),
         workdir,
         verbose,
         loss={"captioning": CaptioningLoss()},
@@ -337,13 +338,8 @@ def _caption(config, run, source, splits, workdir, verbose):
     path = os.path.join(workdir, "caption_results.json")
     with open(path, "w") as f:
         json.dump(results, f, indent=1)
-    data = run.config.data
-    references = (
-        data.val_annotations
-        if data.name == "coco"
-        else run.shapes_file("test", "captions")
-    )
-    result["caption"] = evaluate_caption_files(path, references)
+    result["caption"] = evaluate_caption_files(path, run.caption_references("test"))
+    result["protocol"] = run.protocol("test")
     result["caption_samples"] = results[:5]
     return result
 
@@ -367,7 +363,7 @@ def finetune_table(metrics):
 
 def task_rows(metrics):
     """The table rows of whichever task results `metrics` holds."""
-    rows = []
+    rows = [f"  on {metrics['protocol']}"] if "protocol" in metrics else []
     for name in ("contrastive", "reranked"):
         if name in metrics:
             r = metrics[name]

@@ -22,6 +22,7 @@ import tensorflow as tf
 from vlpk.data.image_preprocessor import ImagePreprocessor
 from vlpk.data.pipeline import caption_pairs
 from vlpk.data.pretraining import masked_lm_generator, pretraining_dataset
+from vlpk.data.shard_splits import ShardSplit
 from vlpk.distribution import build_strategy, set_precision
 from vlpk.evaluation import (
     caption_bleu,
@@ -34,7 +35,7 @@ from vlpk.export import export_saved_model
 from vlpk.jobs.loop import TrainingInputs, is_chief, train_model
 from vlpk.jobs.recipes import build_model, compile_for_pretraining, contrastive_only
 from vlpk.jobs.run_dir import PRESET_DIR, record_data_dir
-from vlpk.jobs.splits import read_splits
+from vlpk.jobs.splits import read_splits, split_protocol
 from vlpk.models import ContrastivePreprocessor, VisionLanguagePreprocessor
 from vlpk.models.presets import load_task
 from vlpk.models.vision_language.vision_language_preprocessor import OBJECTIVES
@@ -100,12 +101,15 @@ def _run(config, strategy, workdir, export_root, data_dir, verbose, callbacks):
     """The job's stages, in order; each `[n/6]` line names one."""
     keras.utils.set_random_seed(config.seed)
     os.makedirs(workdir, exist_ok=True)
+    config = absolute_shard_paths(config)
     with open(os.path.join(workdir, "config.json"), "w") as f:
         json.dump(config.to_dict(), f, indent=2)
     timings = {}
     start = time.perf_counter()
-    _say(f"[1/6] {config.data.name} data")
-    data_dir = data_dir or os.path.join(workdir, "shapes")
+    _say(f"[1/6] {config.data.label} data")
+    data_dir = data_dir or os.path.join(
+        workdir, "data" if config.data.uses_shards else "shapes"
+    )
     train, val, test = read_splits(config, data_dir)
     record_data_dir(workdir, data_dir)
     timings["data_s"] = time.perf_counter() - start
@@ -135,6 +139,7 @@ def _run(config, strategy, workdir, export_root, data_dir, verbose, callbacks):
         "train_loss": [float(v) for v in history.get("loss", [])],
         "train_history": history,
         "temperature": task.backbone.temperature,
+        "test_protocol": _test_protocol(config),
         "test_images": len(test),
         "test_captions": sum(len(e.captions) for e in test),
         "steps": total_steps,
@@ -176,7 +181,11 @@ def _training_inputs(config, train, val, workdir):
             repeat=training and repeat,
         )
 
-    pairs = len(caption_pairs(train)["caption"])
+    pairs = (
+        train.captions
+        if isinstance(train, ShardSplit)
+        else len(caption_pairs(train)["caption"])
+    )
     steps_per_epoch = optimization.steps_per_epoch or (pairs // optimization.batch_size)
     return TrainingInputs(
         train,
@@ -300,6 +309,27 @@ def _head_accuracies(task, dataset):
     return heads
 
 
+def absolute_shard_paths(config):
+    """`config` with its shard folders absolute, so that `vlpk finetune` and
+    `vlpk evaluate` find them from any folder."""
+    data = config.data
+    paths = {
+        split: os.path.abspath(getattr(data, split))
+        for split in ("train", "val", "test")
+        if getattr(data, split)
+    }
+    return config.replace(data=paths) if paths else config
+
+
+def _test_protocol(config):
+    """Which test split the retrieval numbers are on (see `split_protocol`)."""
+    if config.data.uses_shards:
+        return split_protocol(config.data)
+    if config.data.name == "coco":
+        return "coco val (as test)"
+    return "shapes test"
+
+
 def _write_metrics(metrics, workdir):
     if any(not math.isfinite(v) for v in metrics["train_loss"]):
         raise FloatingPointError("Training diverged: the loss is not finite.")
@@ -313,7 +343,10 @@ def _tokenizer(config, train, workdir):
     if config.text.preset:
         _say(f"      the preset's tokenizer ({config.text.preset})")
         return tokenizer_from_preset(config.text.preset)
-    captions = [c for e in train for c in e.captions]
+    if isinstance(train, ShardSplit):
+        captions = train.caption_dataset()  # streamed, never listed
+    else:
+        captions = [c for e in train for c in e.captions]
     path = os.path.join(workdir, "vocab.txt")
     vocabulary = learn_vocabulary(captions, config.text.vocabulary_size, path)
     _say(f"      learned a {len(vocabulary)}-token WordPiece vocabulary -> {path}")
@@ -325,8 +358,8 @@ def summary_table(metrics):
     r = metrics["retrieval"]
     lines = [
         "",
-        f"Retrieval on the Shapes test split ({metrics['test_images']} images, "
-        f"{metrics['test_captions']} captions)",
+        f"Retrieval on {metrics.get('test_protocol', 'shapes test')} "
+        f"({metrics['test_images']} images, {metrics['test_captions']} captions)",
         "  direction       R@1     R@5    R@10   median rank",
         f"  image->text  {r['i2t_r1']:6.1f}  {r['i2t_r5']:6.1f}  {r['i2t_r10']:6.1f}"
         f"   {r['i2t_median_rank']:6.0f}",

@@ -13,9 +13,10 @@ import os
 
 from vlpk.config import PretrainConfig
 from vlpk.data.image_preprocessor import ImagePreprocessor
+from vlpk.data.shard_splits import REFERENCES
 from vlpk.data.synthetic import shapes_paths
 from vlpk.errors import InputError
-from vlpk.jobs.splits import read_splits
+from vlpk.jobs.splits import read_splits, split_protocol
 from vlpk.models.presets import load_task
 from vlpk.text import (
     TextPreprocessor,
@@ -54,12 +55,32 @@ class Run:
         """`(train, val, test)` `Example`s, as the run read them."""
         return read_splits(self.config, self.data_dir)
 
+    def protocol(self, split="test"):
+        """The benchmark a split of the run is, e.g. `karpathy-coco test`."""
+        data = self.config.data
+        if data.uses_shards:
+            return split_protocol(data, split)
+        if data.name == "coco":
+            return "coco val (as test)" if split == "test" else f"coco {split}"
+        return f"shapes {split}"
+
+    def caption_references(self, split="test"):
+        """The COCO-format captions file of a split, for pycocoevalcap."""
+        data = self.config.data
+        if data.uses_shards:
+            return os.path.join(self.data_dir, split, REFERENCES)
+        if data.name == "coco":
+            if split == "train":
+                return data.train_annotations
+            return data.val_annotations  # COCO's val doubles as val and test
+        return self.shapes_file(split, "captions")
+
     def shapes_file(self, split, kind):
         """A Shapes annotation file (`captions`, `questions`, `annotations`,
         `labels`); an `InputError` for a run on other data."""
-        if self.config.data.name != "shapes":
+        if self.config.data.label != "shapes":
             raise InputError(
-                f"The run trained on {self.config.data.name!r}, which has no {kind} "
+                f"The run trained on {self.config.data.label!r}, which has no {kind} "
                 "file vlpk knows of: pass the files in the fine-tuning config."
             )
         return shapes_paths(self.data_dir, split)[kind]

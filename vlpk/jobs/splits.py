@@ -1,9 +1,12 @@
 """The train, val and test examples of a pretraining config."""
 
+import os
 import sys
 
 from vlpk.data.coco import read_coco_captions
+from vlpk.data.shard_splits import ShardSplit, protocol, read_manifest, unpack_split
 from vlpk.data.synthetic import read_shapes, write_shapes
+from vlpk.errors import InputError
 
 
 def _say(message):
@@ -11,9 +14,16 @@ def _say(message):
 
 
 def read_splits(config, data_dir):
-    """(train, val, test) `Example`s of a `PretrainConfig`'s `data` block:
-    generated Shapes (at `config.image.size`), or COCO from disk."""
+    """(train, val, test) of a `PretrainConfig`'s `data` block: converted
+    shards, generated Shapes (at `config.image.size`), or COCO from disk.
+
+    Shapes and COCO give lists of `Example`s. Shards give a streamed
+    `ShardSplit` for train, and val and test unpacked under `data_dir`
+    (see `vlpk.data.shard_splits`).
+    """
     data = config.data
+    if data.uses_shards:
+        return read_shard_splits(data, data_dir)
     if data.name == "coco":
         train = read_coco_captions(data.train_annotations, data.train_image_dir)
         val = read_coco_captions(data.val_annotations, data.val_image_dir)
@@ -33,3 +43,38 @@ def read_splits(config, data_dir):
         },
     )
     return tuple(read_shapes(data_dir, s) for s in ("train", "val", "test"))
+
+
+def shard_folders(data):
+    """`{split: folder}` of a shards `DataConfig`; val and test default to
+    the `val` and `test` folders beside `data.train` when those exist."""
+    folders = {"train": data.train}
+    parent = os.path.dirname(os.path.normpath(data.train))
+    for split in ("val", "test"):
+        folder = getattr(data, split) or os.path.join(parent, split)
+        if not os.path.isdir(folder) and not getattr(data, split):
+            raise InputError(
+                f"data.{split} is not set and {folder} does not exist: pass "
+                f"--set data.{split}=PATH (a split folder of `vlpk data convert`)."
+            )
+        folders[split] = folder
+    return folders
+
+
+def read_shard_splits(data, data_dir):
+    """The train `ShardSplit`, and val and test unpacked under `data_dir`."""
+    folders = shard_folders(data)
+    train = ShardSplit.open(folders["train"], "data.train")
+    _say(
+        f"      shards: train {folders['train']} ({len(train)} images, "
+        f"{train.captions} captions), streamed"
+    )
+    val = unpack_split(folders["val"], os.path.join(data_dir, "val"), "data.val")
+    test = unpack_split(folders["test"], os.path.join(data_dir, "test"), "data.test")
+    _say(f"      val {len(val)}, test {len(test)} records ({split_protocol(data)})")
+    return train, val, test
+
+
+def split_protocol(data, split="test"):
+    """The benchmark name of a shards config's split, e.g. `karpathy-coco test`."""
+    return protocol(read_manifest(shard_folders(data)[split], f"data.{split}"))

@@ -7,28 +7,11 @@ r; text→image retrieval ranks each caption's single image.
 
 import numpy as np
 
-# Scores this close to the best positive (relative to its size) count as
-# ties. float32 matmuls round each column slightly differently, so two
-# captions with identical embeddings (Shapes has many: 226 of its 500 test
-# images share a caption with another image) get scores a few ulps apart,
-# and the order of those ulps decided ~30 image->text R@1 queries at random
-# (0.2-0.4 points of R@1 in the runs measured).
-TIE_TOLERANCE = 1e-6
+from vlpk.metrics.chunked_retrieval import chunked_retrieval
+from vlpk.metrics.ranks import TIE_TOLERANCE, rank_metrics
+from vlpk.metrics.ranks import best_positive_ranks as _ranks
 
-
-def _ranks(similarity, positives):
-    """0-based rank of the best positive in each row of `similarity`.
-
-    The rank is the number of candidates that score strictly higher than the
-    best positive, which equals its position in a descending sort; ties (to
-    `TIE_TOLERANCE`, relative) go to the positive.
-    """
-    masked = np.where(positives, similarity, -np.inf)
-    best_positive = masked.max(axis=1, keepdims=True)
-    finite = np.isfinite(best_positive)
-    scale = np.maximum(1.0, np.abs(np.where(finite, best_positive, 0.0)))
-    threshold = best_positive + np.where(finite, TIE_TOLERANCE * scale, 0.0)
-    return (similarity > threshold).sum(axis=1)
+__all__ = ["TIE_TOLERANCE", "retrieval_metrics", "similarity_retrieval_metrics"]
 
 
 def retrieval_metrics(image_embeddings, text_embeddings, text_to_image, ks=(1, 5, 10)):
@@ -58,7 +41,8 @@ def retrieval_metrics(image_embeddings, text_embeddings, text_to_image, ks=(1, 5
             f"text_to_image has {np.shape(text_to_image)[0]} entries for "
             f"{texts.shape[0]} texts."
         )
-    return similarity_retrieval_metrics(images @ texts.T, text_to_image, ks)
+    # Chunk by chunk: a 5k x 25k split never holds its score matrix.
+    return chunked_retrieval(images, texts, text_to_image, ks)["contrastive"]
 
 
 def similarity_retrieval_metrics(similarity, text_to_image, ks=(1, 5, 10)):
@@ -87,16 +71,4 @@ def similarity_retrieval_metrics(similarity, text_to_image, ks=(1, 5, 10)):
         raise ValueError("Every image needs at least one text.")
     i2t = _ranks(similarity, owns)
     t2i = _ranks(similarity.T, owns.T)
-    metrics = {}
-    for k in ks:
-        metrics[f"i2t_r{k}"] = float(100.0 * np.mean(i2t < k))
-    for k in ks:
-        metrics[f"t2i_r{k}"] = float(100.0 * np.mean(t2i < k))
-    metrics["i2t_mean_rank"] = float(np.mean(i2t) + 1)
-    metrics["i2t_median_rank"] = float(np.median(i2t) + 1)
-    metrics["t2i_mean_rank"] = float(np.mean(t2i) + 1)
-    metrics["t2i_median_rank"] = float(np.median(t2i) + 1)
-    metrics["rsum"] = float(
-        sum(metrics[f"{d}_r{k}"] for d in ("i2t", "t2i") for k in ks)
-    )
-    return metrics
+    return rank_metrics(i2t, t2i, ks)

@@ -15,12 +15,10 @@ import numpy as np
 
 from vlpk.data.pipeline import image_dataset, text_dataset
 from vlpk.evaluation import embed_split, predict_batches
-from vlpk.metrics.retrieval import similarity_retrieval_metrics
+from vlpk.metrics.chunked_retrieval import RERANK_GAP, chunked_retrieval
 from vlpk.models.vision_language import ImageTextPretrainer
 
-# Re-ranked candidates sit this far above the rest: matching logits are
-# finite, cosine similarities lie in [-1, 1].
-_BELOW = 1e6
+_BELOW = RERANK_GAP
 
 
 def rerank(similarity, k, score_pairs):
@@ -127,9 +125,8 @@ def retrieval_scores(
     images, texts, owner = embed_split(
         model, examples, image_preprocessor, text_preprocessor
     )
-    similarity = images @ texts.T
-    result = {"contrastive": similarity_retrieval_metrics(similarity, owner)}
     backbone = getattr(model, "backbone", model)
+    score = None
     if rerank_k:
         if getattr(backbone, "matching_head", None) is None:
             raise ValueError(
@@ -138,23 +135,9 @@ def retrieval_scores(
                 "rerank_k."
             )
         score = pair_scorer(backbone, examples, image_preprocessor, text_preprocessor)
-        i2t = rerank(similarity, rerank_k, score)
-        t2i = rerank(similarity.T, rerank_k, lambda t, i: score(i, t))
-        # Each direction is read from its own re-ranked matrix.
-        from_i2t = similarity_retrieval_metrics(i2t, owner)
-        from_t2i = similarity_retrieval_metrics(t2i.T, owner)
-        result["reranked"] = _merge_directions(from_i2t, from_t2i)
-        result["rerank_k"] = int(rerank_k)
-    return result
-
-
-def _merge_directions(i2t_metrics, t2i_metrics):
-    merged = {k: v for k, v in i2t_metrics.items() if k.startswith("i2t")}
-    merged.update({k: v for k, v in t2i_metrics.items() if k.startswith("t2i")})
-    merged["rsum"] = float(
-        sum(v for k, v in merged.items() if "_r" in k and "rank" not in k)
-    )
-    return merged
+    # Chunk by chunk, in bounded memory; each direction is read from its own
+    # re-ranked scores.
+    return chunked_retrieval(images, texts, owner, rerank_k=rerank_k, score_pairs=score)
 
 
 def retrieval_task(source, seed=0):

@@ -65,8 +65,14 @@ def run_arm(arm, args):
 
     images, texts, owner = split(args)
 
-    def score_pairs(i, t):
-        return np.einsum("nd,nd->n", images[i], texts[t])
+    def score_pairs(i, t, batch=256):
+        # In batches, as `vlpk.tasks.retrieval.pair_scorer` runs the head.
+        return np.concatenate(
+            [
+                np.einsum("nd,nd->n", images[i[s : s + batch]], texts[t[s : s + batch]])
+                for s in range(0, len(i), batch)
+            ]
+        )
 
     def whole_rerank():
         similarity = images @ texts.T

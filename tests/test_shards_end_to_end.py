@@ -57,10 +57,17 @@ def test_evaluate_retrieval_gives_the_pretrain_numbers(pretrained, tmp_path):
     assert main(["evaluate", "retrieval", "--from", str(run), "--json", str(out)]) == 0
     with open(out) as f:
         result = json.load(f)
-    assert result["protocol"] == "karpathy-flickr8k test"
-    assert result["images"] == 6
+    assert result["protocol"] == "karpathy-flickr8k test, all captions"
+    assert (result["images"], result["captions"]) == (6, 30)
     for key in ("i2t_r1", "i2t_r5", "t2i_r1", "t2i_r5"):
         assert result["contrastive"][key] == pytest.approx(metrics["retrieval"][key])
+    # VSE++'s variant of the protocol: each image's first N captions.
+    first = ["evaluate", "retrieval", "--from", str(run), "--json", str(out)]
+    assert main(first + ["--captions-per-image", "2"]) == 0
+    with open(out) as f:
+        result = json.load(f)
+    assert result["protocol"] == "karpathy-flickr8k test, first 2 captions an image"
+    assert (result["images"], result["captions"]) == (6, 12)
     train = ["evaluate", "retrieval", "--from", str(run), "--split", "train"]
     assert main(train) == 2  # streamed from shards: never unpacked
 

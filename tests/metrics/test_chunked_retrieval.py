@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from vlpk.metrics import similarity_retrieval_metrics
-from vlpk.metrics.chunked_retrieval import chunked_retrieval
+from vlpk.metrics.chunked_retrieval import chunked_retrieval, top_k
 from vlpk.tasks.retrieval import rerank
 
 
@@ -87,3 +87,12 @@ def test_bad_input():
         chunked_retrieval(images, texts, [0, 1, 3])
     with pytest.raises(ValueError, match="at least one text"):
         chunked_retrieval(images, texts, [0, 0, 1])
+
+
+@pytest.mark.parametrize("k", [1, 3, 10])
+def test_top_k_is_the_head_of_a_stable_descending_sort(k):
+    # Few distinct values: most rows tie at their k-th score.
+    scores = np.random.default_rng(k).integers(0, 4, size=(50, 10)).astype("float32")
+    scores[:10] += np.arange(10) * 1e-3  # and some rows without ties
+    want = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+    np.testing.assert_array_equal(top_k(scores, k), want)

@@ -71,11 +71,14 @@ def _evaluate_task(args, kind, templates=None):
 
 
 def _evaluate_retrieval(args):
-    from vlpk.tasks.retrieval import retrieval_scores
+    from vlpk.tasks.retrieval import captions_protocol, retrieval_scores
 
     if (done := _evaluate_task(args, "retrieval")) is not None:
         return done
     run, examples = _run_split(args)
+    examples, protocol = captions_protocol(
+        examples, run.protocol(args.split), args.captions_per_image
+    )
     result = retrieval_scores(
         run.load_task(),
         examples,
@@ -84,7 +87,10 @@ def _evaluate_retrieval(args):
         rerank_k=args.rerank_k or None,
     )
     result.update(
-        split=args.split, images=len(examples), protocol=run.protocol(args.split)
+        split=args.split,
+        images=len(examples),
+        captions=sum(len(e.captions) for e in examples),
+        protocol=protocol,
     )
     return _report(args, result)
 
@@ -216,6 +222,13 @@ def add_evaluate_command(commands):
     )
     retrieval.add_argument(
         "--rerank-k", type=int, default=0, help="re-rank the top k with the ITM head"
+    )
+    retrieval.add_argument(
+        "--captions-per-image",
+        type=int,
+        default=None,
+        help="keep each image's first N captions (5: VSE++/SCAN's 25,000-caption "
+        "COCO 5k test); default: all of them (ALBEF/BLIP's 25,010)",
     )
     zeroshot = run_command(
         "zeroshot", "zero-shot classification of a run", _evaluate_zeroshot

@@ -8,12 +8,14 @@ head scores those `k` pairs, and the candidates are re-ordered by that
 score; the others keep their contrastive order below them.
 """
 
+import dataclasses
 import sys
 
 import keras
 import numpy as np
 
 from vlpk.data.pipeline import image_dataset, text_dataset
+from vlpk.errors import InputError
 from vlpk.evaluation import embed_split, predict_batches
 from vlpk.metrics.chunked_retrieval import RERANK_GAP, chunked_retrieval
 from vlpk.models.vision_language import ImageTextPretrainer
@@ -138,6 +140,44 @@ def retrieval_scores(
     # Chunk by chunk, in bounded memory; each direction is read from its own
     # re-ranked scores.
     return chunked_retrieval(images, texts, owner, rerank_k=rerank_k, score_pairs=score)
+
+
+def captions_protocol(examples, split_protocol, captions_per_image=None):
+    """The examples to rank, and the protocol's name for the results.
+
+    Papers score COCO's 5k test two ways: every caption of each image
+    (ALBEF's and BLIP's `re_eval_dataset`: 25,010 captions) or each image's
+    first five (VSE++ and SCAN: 25,000). Flickr30k's 1k test has five an
+    image, so both agree there.
+
+    Args:
+        examples: the split's `Example`s.
+        split_protocol: the split's name, e.g. `"karpathy-coco test"`.
+        captions_per_image: keep the first `N` captions of each image;
+            None keeps them all.
+
+    Returns:
+        `(examples, protocol)`, e.g. `"karpathy-coco test, first 5 captions
+        an image"`.
+
+    Example:
+    >>> from vlpk.data import Example
+    >>> examples, name = captions_protocol(
+    ...     [Example("a.jpg", 1, ("a", "b", "c"))], "karpathy-coco test", 2)
+    >>> examples[0].captions, name
+    (('a', 'b'), 'karpathy-coco test, first 2 captions an image')
+    """
+    if captions_per_image is None:
+        return list(examples), f"{split_protocol}, all captions"
+    if captions_per_image < 1:
+        raise InputError(
+            f"captions_per_image must be positive, got {captions_per_image}."
+        )
+    kept = [
+        dataclasses.replace(e, captions=tuple(e.captions[:captions_per_image]))
+        for e in examples
+    ]
+    return kept, f"{split_protocol}, first {captions_per_image} captions an image"
 
 
 def retrieval_task(source, seed=0):

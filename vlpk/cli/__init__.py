@@ -63,6 +63,7 @@ def _convert(args):
         top_answers=args.top_answers,
         image_column=args.image_column,
         caption_column=args.caption_column,
+        label_column=args.label_column,
         shard_size=args.shard_size,
         compression=args.compression,
         workers=args.workers,
@@ -90,9 +91,9 @@ def _add_convert_arguments(command):
     add("--images", required=True, help="the folder the image paths are relative to")
     add(
         "--annotations",
-        required=True,
         nargs="+",
-        help="annotation file (vqa: questions file, then annotations file)",
+        help="annotation file (vqa: questions file, then annotations file; "
+        "imagefolder: none)",
     )
     add("--out", required=True, help="output folder for shards and manifest.json")
     add("--strict", action="store_true", help="exit 2 at the first bad record")
@@ -111,6 +112,7 @@ def _add_convert_arguments(command):
     add("--top-answers", type=_positive_int, default=3129, help="vqa answer vocabulary")
     add("--image-column", default="image", help="csv: the image path column")
     add("--caption-column", default="caption", help="csv: the caption column")
+    add("--label-column", default="label", help="labels_csv: the class column")
     command.set_defaults(run=_convert)
 
 

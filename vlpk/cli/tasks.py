@@ -96,13 +96,14 @@ def _evaluate_retrieval(args):
 
 
 def _evaluate_zeroshot(args):
-    from vlpk.data.synthetic import read_labels
     from vlpk.errors import InputError
     from vlpk.tasks.zero_shot import TEMPLATES, zero_shot_classification
 
-    templates = tuple(t for t in (args.templates or "").split("|") if t) or TEMPLATES
+    templates = _templates(args) or TEMPLATES
     if (done := _evaluate_task(args, "zeroshot", templates)) is not None:
         return done
+    if args.data:
+        return _evaluate_zeroshot_on(args, templates)
     run, examples = _run_split(args)
     task = run.load_task()
     if not hasattr(task.backbone, "get_text_embeddings"):
@@ -110,7 +111,7 @@ def _evaluate_zeroshot(args):
             f"{run.run_dir}'s {type(task.backbone).__name__} has no text "
             "tower: zero-shot needs a pretrained or retrieval run."
         )
-    class_names = read_labels(run.shapes_file(args.split, "labels"))[0]
+    class_names = run.class_names()
     result = zero_shot_classification(
         task,
         examples,
@@ -120,6 +121,57 @@ def _evaluate_zeroshot(args):
         templates=templates,
     )
     result["split"] = args.split
+    return _report(args, {"zero_shot": result})
+
+
+def _templates(args):
+    """The zero-shot templates of `--templates` ("|"-separated) and of
+    `--templates-file` (one a line), in that order; empty when neither."""
+    from vlpk.errors import InputError
+
+    templates = [t for t in (args.templates or "").split("|") if t.strip()]
+    if args.templates_file:
+        try:
+            with open(args.templates_file, encoding="utf-8") as f:
+                templates += [line.strip() for line in f if line.strip()]
+        except OSError as error:
+            raise InputError(f"--templates-file: {error}") from error
+    bad = [t for t in templates if t.count("{}") != 1]
+    if bad:
+        raise InputError(
+            f"Each template needs exactly one '{{}}' for the class name: {bad}."
+        )
+    return tuple(templates)
+
+
+def _evaluate_zeroshot_on(args, templates):
+    """Zero-shot on `--data`, a labelled split folder: its class names, its
+    images unpacked under `--data-dir` (default `<run>/eval_data/<folder>`)."""
+    import os
+
+    from vlpk.data.shard_splits import read_manifest, unpack_split
+    from vlpk.errors import InputError
+    from vlpk.jobs.run_dir import load_run
+    from vlpk.tasks.zero_shot import zero_shot_classification
+
+    run = load_run(args.source)
+    manifest = read_manifest(args.data, "--data")
+    if "class_names" not in manifest:
+        raise InputError(
+            f"--data {args.data} is not labelled data: convert it with `vlpk "
+            "data convert --format imagefolder` or `--format labels_csv`."
+        )
+    folder = os.path.basename(os.path.normpath(args.data))
+    cache = args.data_dir or os.path.join(run.run_dir, "eval_data", folder)
+    result = zero_shot_classification(
+        run.load_task(),
+        unpack_split(args.data, cache, "--data"),
+        manifest["class_names"],
+        run.image_preprocessor,
+        run.text_preprocessor,
+        templates=templates,
+    )
+    result["data"] = os.path.abspath(args.data)
     return _report(args, {"zero_shot": result})
 
 
@@ -234,6 +286,12 @@ def add_evaluate_command(commands):
         "zeroshot", "zero-shot classification of a run", _evaluate_zeroshot
     )
     zeroshot.add_argument("--templates", help='"a photo of a {}.|a {}." (| separates)')
+    zeroshot.add_argument("--templates-file", help="a file of templates, one a line")
+    zeroshot.add_argument(
+        "--data",
+        help="a labelled split folder of `vlpk data convert` (imagefolder, "
+        "labels_csv) to score instead of the run's own split",
+    )
 
     vqa = evaluate.add_parser("vqa", help="official VQA accuracy of a results file")
     vqa.add_argument("--predictions", required=True, help='[{"question_id", "answer"}]')

@@ -301,8 +301,13 @@ def _write_shard(pool, chunk, out_dir, name, options, log):
 
     def prepare(example):
         captions, caption_skips = _clean_captions(example, options)
-        # A VQA record or a conversation needs no caption.
-        if not captions and example.question is None and not example.is_conversation:
+        # A VQA record, a conversation or a labelled image needs no caption.
+        needs_caption = (
+            example.question is None
+            and not example.is_conversation
+            and example.label is None
+        )
+        if not captions and needs_caption:
             reason = caption_skips[0][1] if caption_skips else "no caption"
             return example, None, reason, []
         if example.is_conversation and not example.image_path:

@@ -9,6 +9,11 @@
 | `vqa` | questions JSON, then (optionally) annotations JSON | `read_vqa` |
 | `csv` | a CSV/TSV of image path + caption (streamed) | `iter_caption_pairs` |
 | `llava` | LLaVA's conversation JSON (streamed) | `read_llava` |
+| `imagefolder` | none: `--images` holds one folder per class | `read_image_folder` |
+| `labels_csv` | a CSV/TSV of image path + class label | `read_labelled_csv` |
+
+The two labelled formats write their class names into the manifest
+(`class_names`, in label order).
 
 Only Karpathy files hold several splits; each other source is one split (or,
 for Flickr and CSV, no split at all), named by `--split`. Without it, a COCO
@@ -26,13 +31,26 @@ from vlpk.data.convert import SkipLog, convert_examples
 from vlpk.data.convert_karpathy import convert_karpathy
 from vlpk.data.flickr import read_flickr8k, read_flickr30k
 from vlpk.data.karpathy import read_karpathy
+from vlpk.data.labelled import read_image_folder, read_labelled_csv
 from vlpk.data.llava import read_llava
 from vlpk.data.vqa import read_vqa
 from vlpk.data.vqa_answers import answer_vocabulary
 from vlpk.data.web_pairs import iter_caption_pairs
 from vlpk.errors import InputError
 
-FORMATS = ("coco", "karpathy", "flickr8k", "flickr30k", "vqa", "csv", "llava")
+FORMATS = (
+    "coco",
+    "karpathy",
+    "flickr8k",
+    "flickr30k",
+    "vqa",
+    "csv",
+    "llava",
+    "imagefolder",
+    "labels_csv",
+)
+# Formats whose records carry a class label, and whose reader gives the names.
+LABELLED = ("imagefolder", "labels_csv")
 ANSWER_VOCABULARY = "answer_vocabulary.txt"
 
 
@@ -102,6 +120,7 @@ def convert_dataset(
     verbose=1,
     image_column="image",
     caption_column="caption",
+    label_column="label",
     **options,
 ):
     """Reads a dataset in `format` and writes it as shards (see `convert_examples`).
@@ -143,6 +162,20 @@ def convert_dataset(
             **options,
         )
     log = SkipLog(strict, sys.stderr if verbose else None)
+    if format in LABELLED:
+        examples, class_names = read_labelled(
+            format, annotations, images_dir, label_column, image_column, log
+        )
+        extra["class_names"] = class_names
+        return convert_examples(
+            examples,
+            out_dir,
+            split=split.replace(",", "+") if split else "train",
+            log=log,
+            extra_manifest=extra,
+            verbose=verbose,
+            **options,
+        )
     examples = read_source(
         format,
         annotations,
@@ -168,6 +201,19 @@ def convert_dataset(
         extra_manifest=extra,
         verbose=verbose,
         **options,
+    )
+
+
+def read_labelled(format, annotations, images_dir, label_column, image_column, log):
+    """`(examples, class_names)` of an `imagefolder` or `labels_csv` source."""
+    if format == "imagefolder":
+        return read_image_folder(images_dir, report=log)
+    return read_labelled_csv(
+        _annotation_files(format, annotations)[0],
+        images_dir,
+        image_column=image_column,
+        label_column=label_column,
+        report=log,
     )
 
 
@@ -214,6 +260,8 @@ def _annotation_files(format, annotations):
 
 
 def _as_list(annotations):
+    if annotations is None:
+        return []
     if isinstance(annotations, (str, os.PathLike)):
         return [annotations]
     return list(annotations)

@@ -199,6 +199,7 @@ def _record_example(record, image_path):
         answers=texts(record["answers"]),
         answer=text(record["answer"]),
         answer_type=text(record["answer_type"]),
+        label=None if record["label"] < 0 else int(record["label"]),
         roles=texts(record["roles"]),
         texts=texts(record["texts"]),
         conversation_id=text(record["conversation_id"]),

@@ -14,6 +14,7 @@ fields of `vlpk.data.Example`; absent fields are stored empty:
 | `question`, `answer`, `answer_type` | bytes | VQA fields, or `b""` |
 | `question_id` | int64 | VQA question id, or -1 |
 | `answers` | bytes list | the raw annotator answers |
+| `label` | int64 | the class index of classification data, or -1 |
 
 A conversation (`vlpk data convert --format llava`) also carries its turns;
 its `image` is `b""` (and `height`, `width` 0) when it is text-only. Records
@@ -42,6 +43,8 @@ FEATURES = {
     "answers": tf.io.RaggedFeature(tf.string),
     "answer": tf.io.FixedLenFeature([], tf.string, default_value=b""),
     "answer_type": tf.io.FixedLenFeature([], tf.string, default_value=b""),
+    # Written only for labelled data; shards converted before it read -1.
+    "label": tf.io.FixedLenFeature([], tf.int64, default_value=-1),
     "roles": tf.io.RaggedFeature(tf.string),
     "texts": tf.io.RaggedFeature(tf.string),
     "image_turn": tf.io.FixedLenFeature([], tf.int64, default_value=-1),
@@ -94,6 +97,8 @@ def serialize_example(example, image_bytes, height, width):
         "answer": _bytes([_utf8(example.answer)]),
         "answer_type": _bytes([_utf8(example.answer_type)]),
     }
+    if example.label is not None:
+        feature["label"] = _int(int(example.label))
     if example.is_conversation:
         feature.update(_conversation_features(example))
     proto = tf.train.Example(features=tf.train.Features(feature=feature))

@@ -19,7 +19,7 @@ import keras
 from vlpk.callbacks import CaptionBleu
 from vlpk.data.pretraining import pretraining_dataset
 from vlpk.data.shard_splits import caption_count
-from vlpk.data.synthetic import read_labels, read_shapes_vqa
+from vlpk.data.synthetic import read_shapes_vqa
 from vlpk.data.vqa import read_vqa
 from vlpk.data.vqa_answers import answer_vocabulary
 from vlpk.errors import InputError
@@ -76,6 +76,9 @@ def run_finetune(config, run_dir, workdir, data_dir=None, scratch=False, verbose
         raise InputError("--workdir must differ from --from: it would overwrite it.")
     keras.utils.set_random_seed(config.seed)
     _say(f"[1/4] Reading the run {run.run_dir} and its {run.config.data.label} data")
+    if config.data.uses_shards:
+        _say(f"      the task's own data: {config.data.train}")
+        run = run.with_data(config.data, os.path.join(workdir, "data"))
     splits = run.splits()
     if scratch:
         _say("      from scratch: the run's architecture, random weights")
@@ -200,7 +203,7 @@ def _retrieval(config, run, source, splits, workdir, verbose):
 
 def _classify(config, run, source, splits, workdir, verbose):
     train, _, test = splits
-    class_names = _class_names(run)
+    class_names = run.class_names()
     # Zero-shot first: fine-tuning changes the shared image encoder.
     result = {
         "zero_shot": zero_shot_classification(
@@ -235,10 +238,6 @@ def _classify(config, run, source, splits, workdir, verbose):
     result[mode] = classify.classification_accuracy(task, test, run.image_preprocessor)
     result["class_names"] = list(class_names)
     return result
-
-
-def _class_names(run):
-    return read_labels(run.shapes_file("train", "labels"))[0]
 
 
 def _vqa_splits(config, run):

@@ -13,10 +13,11 @@ import os
 
 from vlpk.config import PretrainConfig
 from vlpk.data.image_preprocessor import ImagePreprocessor
-from vlpk.data.shard_splits import REFERENCES
+from vlpk.data.shapes.reader import read_labels
+from vlpk.data.shard_splits import REFERENCES, read_manifest
 from vlpk.data.synthetic import shapes_paths
 from vlpk.errors import InputError
-from vlpk.jobs.splits import read_splits, split_protocol
+from vlpk.jobs.splits import read_splits, shard_folders, split_protocol
 from vlpk.models.presets import load_task
 from vlpk.text import (
     TextPreprocessor,
@@ -54,6 +55,37 @@ class Run:
     def splits(self):
         """`(train, val, test)` `Example`s, as the run read them."""
         return read_splits(self.config, self.data_dir)
+
+    def with_data(self, data, data_dir):
+        """This run, reading other shards: `data` has `train` (and maybe
+        `val`, `test`) split folders; val and test unpack under `data_dir`.
+
+        A fine-tuning task on its own data (`FinetuneConfig.data`) reads it
+        through the run as the run reads its own.
+        """
+        folders = {
+            split: os.path.abspath(getattr(data, split))
+            for split in ("train", "val", "test")
+            if getattr(data, split)
+        }
+        # Fields a shards run does not read are reset, so nothing stale shows.
+        config = self.config.replace(data={"name": "shapes", **folders})
+        return dataclasses.replace(self, config=config, data_dir=data_dir)
+
+    def class_names(self):
+        """The class names of the run's classification data, in label order:
+        the manifest's `class_names` for shards, Shapes' labels file else."""
+        data = self.config.data
+        if not data.uses_shards:
+            return read_labels(self.shapes_file("train", "labels"))[0]
+        manifest = read_manifest(shard_folders(data)["train"], "data.train")
+        if "class_names" not in manifest:
+            raise InputError(
+                f"{data.train} has no class names: convert labelled data with "
+                "`vlpk data convert --format imagefolder` or `--format "
+                "labels_csv`."
+            )
+        return list(manifest["class_names"])
 
     def protocol(self, split="test"):
         """The benchmark a split of the run is, e.g. `karpathy-coco test`."""

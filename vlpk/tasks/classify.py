@@ -3,10 +3,22 @@
 import numpy as np
 import tensorflow as tf
 
-from vlpk.data.pipeline import AUTOTUNE, image_dataset, load_image, skip_bad_images
+from vlpk.data.pipeline import (
+    AUTOTUNE,
+    fixed_epoch,
+    image_dataset,
+    load_image,
+    skip_bad_images,
+)
+from vlpk.data.shard_splits import ShardSplit
+from vlpk.data.shards import decode_guarded, read_records
+from vlpk.errors import InputError
 from vlpk.evaluation import predict_batches
 from vlpk.models.classification import ImageClassifier
 from vlpk.tasks.zero_shot import top_k_accuracy
+
+# Records held by a labelled stream's shuffle buffer (encoded images).
+_RECORD_SHUFFLE = 10_000
 
 
 def image_classifier(source, class_names, linear_probe=False, dropout=0.0):
@@ -37,7 +49,15 @@ def image_classifier(source, class_names, linear_probe=False, dropout=0.0):
 def labelled_image_dataset(
     examples, image_preprocessor, batch_size=64, shuffle=True, seed=0, repeat=False
 ):
-    """`({"images"}, {"predictions": label})` batches; bad images are skipped."""
+    """`({"images"}, {"predictions": label})` batches; bad images are skipped.
+
+    `examples` is a list of labelled `Example`s, or a `ShardSplit` of
+    labelled data, streamed from its shards (see `labelled_shard_dataset`).
+    """
+    if isinstance(examples, ShardSplit):
+        return labelled_shard_dataset(
+            examples, image_preprocessor, batch_size, shuffle, seed, repeat
+        )
     labels = [e.label for e in examples]
     if any(label is None for label in labels):
         raise ValueError("Classification needs labelled examples (Example.label).")
@@ -63,6 +83,44 @@ def labelled_image_dataset(
         return {"images": tf.cast(images, "float32")}, {"predictions": label}
 
     return ds.map(to_inputs, num_parallel_calls=AUTOTUNE).prefetch(AUTOTUNE)
+
+
+def labelled_shard_dataset(
+    split, image_preprocessor, batch_size=64, shuffle=True, seed=0, repeat=False
+):
+    """`labelled_image_dataset`'s batches, streamed from a `ShardSplit`.
+
+    Records are shuffled in a buffer (seeded, reshuffled each pass), and an
+    epoch is the manifest's example count in batches; images the decoder
+    rejects are skipped with a warning, as in `caption_pair_dataset`.
+    """
+    if "class_names" not in split.manifest:
+        raise InputError(
+            f"{split.path} is not labelled data: convert it with `vlpk data "
+            "convert --format imagefolder` or `--format labels_csv`."
+        )
+    records = read_records(split.path, shuffle_files=shuffle, seed=seed)
+    if shuffle:
+        records = records.shuffle(
+            min(len(split), _RECORD_SHUFFLE), seed=seed, reshuffle_each_iteration=True
+        )
+    if repeat:
+        records = records.repeat()
+
+    def load(record):
+        image, ok = decode_guarded(record["image"], image_preprocessor)
+        return image, record["label"], ok
+
+    ds = records.map(load, num_parallel_calls=AUTOTUNE, deterministic=True)
+    ds = skip_bad_images(ds).batch(batch_size)
+
+    def to_inputs(images, label):
+        return {"images": tf.cast(images, "float32")}, {"predictions": label}
+
+    ds = ds.map(to_inputs, num_parallel_calls=AUTOTUNE)
+    if not repeat:
+        ds = fixed_epoch(ds, len(split), batch_size, drop_remainder=False)
+    return ds.prefetch(AUTOTUNE)
 
 
 def classification_accuracy(model, examples, image_preprocessor, ks=(1, 5)):

@@ -15,6 +15,31 @@ TASKS = ("retrieval", "classify", "vqa", "caption")
 
 
 @dataclasses.dataclass
+class TaskDataConfig(ConfigBase):
+    """The task's own data: split folders of `vlpk data convert`.
+
+    Unset, a task reads the pretraining run's data. `val` and `test`
+    default to the `val` and `test` folders beside `train`.
+    """
+
+    train: str | None = None
+    val: str | None = None
+    test: str | None = None
+
+    @property
+    def uses_shards(self):
+        return bool(self.train)
+
+    def validate(self):
+        if not self.train and (self.val or self.test):
+            raise InputError(
+                "data.val and data.test are read with data.train: set "
+                "data.train=PATH too."
+            )
+        return self
+
+
+@dataclasses.dataclass
 class FinetuneConfig(ConfigBase):
     """Fine-tuning hyper-parameters, shared by the four tasks.
 
@@ -54,9 +79,13 @@ class FinetuneConfig(ConfigBase):
     caption_sampler: str = "greedy"
     num_beams: int = 3
     bleu_every: int = 1
+    # The task's own shards (`--set data.train=shards/pets/train`); unset,
+    # the pretraining run's data.
+    data: TaskDataConfig = dataclasses.field(default_factory=TaskDataConfig)
 
     def validate(self):
         """Fails early on names and values vlpk does not know."""
+        self.data.validate()
         if self.task not in TASKS:
             raise InputError(f"Unknown task {self.task!r}; choose one of {TASKS}.")
         if self.caption_sampler not in ("greedy", "beam"):

@@ -57,6 +57,7 @@ import time
 import keras
 import tensorflow as tf
 
+from vlpk.distribution.step_checkpoints import StepCheckpoints
 from vlpk.errors import InputError
 
 # Reductions whose value, summed over replicas, is the global-batch loss.
@@ -243,7 +244,16 @@ class DistributedTrainer:
             return self.strategy.distribute_datasets_from_function(dataset)
         return dataset
 
-    def fit(self, dataset, steps, callbacks=None, log_every=100, verbose=1):
+    def fit(
+        self,
+        dataset,
+        steps,
+        callbacks=None,
+        log_every=100,
+        verbose=1,
+        checkpoint_dir=None,
+        checkpoint_every=None,
+    ):
         """Runs `steps` train steps and returns the per-step losses.
 
         Args:
@@ -258,54 +268,89 @@ class DistributedTrainer:
                 workers see the same logs.
             log_every: print step, loss and steps/s every this many steps.
             verbose: 0 is silent; otherwise the chief prints to stderr.
+            checkpoint_dir: with `checkpoint_every`, save the model, the
+                optimizer and the step there every `checkpoint_every` steps,
+                and resume from its last checkpoint: the batches consumed
+                before it are skipped (see `vlpk.distribution.step_checkpoints`).
+                `dataset` must then be a `tf.data.Dataset` or a dataset
+                function, deterministic from one start to the next.
+            checkpoint_every: the interval in steps.
 
         Returns:
             A dict `{name: [one float per step]}` with the keys of
-            `train_step`'s logs.
+            `train_step`'s logs, for the steps this call ran.
 
         Example:
         >>> history = trainer.fit(dataset.repeat(), steps=100, log_every=10)
         ... # doctest: +SKIP
         >>> history["contrastive_loss"][-1]  # doctest: +SKIP
         """
+        checkpoints, start = None, 0
+        if checkpoint_dir and checkpoint_every:
+            checkpoints = StepCheckpoints(self, checkpoint_dir, checkpoint_every)
+            start = checkpoints.restore()
         callback_list = keras.callbacks.CallbackList(
             callbacks, model=self.model, epochs=1, steps=steps, verbose=0
         )
-        iterator = iter(self.distribute(dataset))
+        iterator = iter(self.distribute(_skipped(dataset, start)))
         verbose = verbose and getattr(self.strategy.extended, "should_checkpoint", True)
-        history = {}
-        logs = {}
+        history, logs = {}, {}
         self.model.stop_training = False
         callback_list.on_train_begin()
         callback_list.on_epoch_begin(0)
-        window_start, window_steps = time.perf_counter(), 0
-        for step in range(steps):
-            try:
-                batch = next(iterator)
-            except (StopIteration, tf.errors.OutOfRangeError):
-                raise InputError(
-                    f"The dataset ran out after {step} of {steps} steps; "
-                    "`repeat()` it or ask for fewer steps."
-                ) from None
+        window = [time.perf_counter(), 0]
+        for step in range(start, steps):
             callback_list.on_train_batch_begin(step)
-            logs = self.train_step(batch)
+            logs = self.train_step(_next_batch(iterator, step, steps))
             for name, value in logs.items():
                 history.setdefault(name, []).append(value)
             callback_list.on_train_batch_end(step, dict(logs))
-            window_steps += 1
-            if verbose and ((step + 1) % log_every == 0 or step + 1 == steps):
-                elapsed = time.perf_counter() - window_start
-                print(
-                    f"step {step + 1}/{steps}  loss {logs['loss']:.4f}  "
-                    f"{window_steps / max(elapsed, 1e-9):.2f} steps/s",
-                    file=sys.stderr,
-                )
-                window_start, window_steps = time.perf_counter(), 0
+            if checkpoints is not None:
+                checkpoints.maybe_save(step + 1, last=step + 1 == steps)
+            if verbose:
+                _log_progress(window, step, steps, log_every, logs)
             if self.model.stop_training:
                 break
         callback_list.on_epoch_end(0, dict(logs))
         callback_list.on_train_end(dict(logs))
         return history
+
+
+def _skipped(dataset, batches):
+    """`dataset` without its first `batches` batches (on each worker)."""
+    if not batches:
+        return dataset
+    if isinstance(dataset, tf.data.Dataset):
+        return dataset.skip(batches)
+    if callable(dataset) and not hasattr(dataset, "__iter__"):
+        return lambda context: dataset(context).skip(batches)
+    raise InputError(
+        "Resuming needs the dataset as a tf.data.Dataset or a dataset "
+        "function, not an already-distributed dataset: its position is lost."
+    )
+
+
+def _next_batch(iterator, step, steps):
+    try:
+        return next(iterator)
+    except (StopIteration, tf.errors.OutOfRangeError):
+        raise InputError(
+            f"The dataset ran out after {step} of {steps} steps; "
+            "`repeat()` it or ask for fewer steps."
+        ) from None
+
+
+def _log_progress(window, step, steps, log_every, logs):
+    """Prints step, loss and steps/s every `log_every` steps and at the end."""
+    window[1] += 1
+    if (step + 1) % log_every == 0 or step + 1 == steps:
+        elapsed = time.perf_counter() - window[0]
+        print(
+            f"step {step + 1}/{steps}  loss {logs['loss']:.4f}  "
+            f"{window[1] / max(elapsed, 1e-9):.2f} steps/s",
+            file=sys.stderr,
+        )
+        window[:] = [time.perf_counter(), 0]
 
 
 def _output_names(model):

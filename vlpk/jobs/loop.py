@@ -15,6 +15,7 @@ import sys
 import keras
 
 from vlpk.callbacks import LearningRateLogger, RetrievalEvaluation, training_summaries
+from vlpk.distribution.step_checkpoints import is_chief
 from vlpk.distribution.trainer import DistributedTrainer
 from vlpk.jobs.recipes import build_losses, contrastive_only
 from vlpk.jobs.resume import fit_resumable
@@ -141,33 +142,15 @@ def _fit_multi_worker(config, model, strategy, inputs, log_dir, verbose):
         loss_weights=loss_weights,
         jit_compile=config.distribution.jit_compile,
     )
-    if config.optimization.checkpoint_every:
-        say_no_mid_run_checkpoints()
     chief = is_chief(strategy)
+    every = config.optimization.checkpoint_every
     return trainer.fit(
         inputs.dataset(inputs.train),
         steps=inputs.steps_per_epoch * config.optimization.epochs,
         callbacks=[keras.callbacks.TensorBoard(log_dir)] if chief else None,
         log_every=max(1, inputs.steps_per_epoch // 4),
         verbose=verbose,
-    )
-
-
-def say_no_mid_run_checkpoints():
-    """Logs that `checkpoint_every` is ignored: multi-worker resume is not built."""
-    _say(
-        "      note: checkpoint_every is not applied under multi_worker "
-        "yet; this run cannot resume mid-way"
-    )
-
-
-def is_chief(strategy):
-    """True on the worker that writes files (task 0, or the only process)."""
-    resolver = getattr(strategy, "cluster_resolver", None)
-    if resolver is None or not resolver.task_type:
-        return True
-    return resolver.task_type == "chief" or (
-        resolver.task_type == "worker"
-        and resolver.task_id == 0
-        and "chief" not in resolver.cluster_spec().as_dict()
+        # Each worker has its run folder: each keeps its own checkpoints.
+        checkpoint_dir=os.path.join(os.path.dirname(log_dir), "backup"),
+        checkpoint_every=every,
     )

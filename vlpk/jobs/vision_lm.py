@@ -15,7 +15,7 @@ import tensorflow as tf
 
 from vlpk.data.shapes.reader import read_shapes_vqa
 from vlpk.distribution import build_strategy, set_precision
-from vlpk.jobs.loop import is_chief, say_no_mid_run_checkpoints
+from vlpk.jobs.loop import is_chief
 from vlpk.jobs.pretrain import preprocessed_inputs
 from vlpk.jobs.resume import fit_resumable
 from vlpk.jobs.run_dir import PRESET_DIR, record_data_dir
@@ -184,11 +184,10 @@ def _fit(config, task, strategy, pairs, workdir, verbose, callbacks):
             repeat=True,
         )
 
-    if every and is_multi_worker(strategy):
-        say_no_mid_run_checkpoints()
-        every = None
+    # Many workers checkpoint on `DistributedTrainer` (keras#20585).
+    resumable_fit = every and not is_multi_worker(strategy)
     with preprocessed_inputs(task):
-        if every:
+        if resumable_fit:
             history = fit_resumable(
                 task,
                 dataset,
@@ -208,6 +207,8 @@ def _fit(config, task, strategy, pairs, workdir, verbose, callbacks):
                 callbacks=callbacks,
                 verbose=verbose,
                 jit_compile=config.distribution.jit_compile,
+                checkpoint_dir=os.path.join(workdir, "backup") if every else None,
+                checkpoint_every=every,
             )
     history = getattr(history, "history", history)
     return {k: [float(v) for v in values] for k, values in history.items()}

@@ -30,6 +30,8 @@ def fit_epochs(
     callbacks=(),
     verbose=2,
     jit_compile=False,
+    checkpoint_dir=None,
+    checkpoint_every=None,
 ):
     """Trains a compiled single-output model; returns `{name: [values]}`.
 
@@ -45,6 +47,10 @@ def fit_epochs(
         verbose: `fit` verbosity (on workers: 0 silent, else the chief logs).
         jit_compile: XLA for the multi-worker step (`True` only; "auto" is
             off there).
+        checkpoint_dir: on many workers, where `DistributedTrainer` saves
+            every `checkpoint_every` steps and resumes from (see
+            `vlpk.distribution.step_checkpoints`); ignored by `fit`.
+        checkpoint_every: the interval in steps.
 
     Returns:
         One value an epoch with `fit`; one value a step on many workers.
@@ -77,6 +83,8 @@ def fit_epochs(
         callbacks=list(callbacks) or None,
         log_every=max(1, steps_per_epoch // 4),
         verbose=verbose,
+        checkpoint_dir=checkpoint_dir,
+        checkpoint_every=checkpoint_every,
     )
 
 

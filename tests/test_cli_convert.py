@@ -113,7 +113,8 @@ def test_vqa_writes_the_answer_vocabulary(tmp_path):
         top_answers=2,
         verbose=0,
     )
-    assert manifest["examples"] == 2
+    # One record an image: image 1's two questions share it.
+    assert (manifest["examples"], manifest["questions_read"]) == (1, 3)
     # Validation questions are not labelled "train" (no --split given).
     assert manifest["split"] == "val2014"
     assert [s["reason"] for s in manifest["skipped"]] == ["file not found"]

@@ -304,6 +304,7 @@ def _write_shard(pool, chunk, out_dir, name, options, log):
         # A VQA record, a conversation or a labelled image needs no caption.
         needs_caption = (
             example.question is None
+            and not example.questions
             and not example.is_conversation
             and example.label is None
         )

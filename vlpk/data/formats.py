@@ -35,6 +35,7 @@ from vlpk.data.labelled import read_image_folder, read_labelled_csv
 from vlpk.data.llava import read_llava
 from vlpk.data.vqa import read_vqa
 from vlpk.data.vqa_answers import answer_vocabulary
+from vlpk.data.vqa_groups import group_questions
 from vlpk.data.web_pairs import iter_caption_pairs
 from vlpk.errors import InputError
 
@@ -193,6 +194,9 @@ def convert_dataset(
             f.writelines(f"{answer}\n" for answer in vocabulary)
         extra["answer_vocabulary"] = ANSWER_VOCABULARY
         extra["answers"] = len(vocabulary)
+        # One record an image, its questions inside: no image stored twice.
+        extra["questions_read"] = len(examples)
+        examples = group_questions(examples)
     return convert_examples(
         examples,
         out_dir,

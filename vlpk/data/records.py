@@ -45,6 +45,9 @@ class Example:
         texts: the text of each turn, with the `<image>` placeholder removed
             (the image goes before the first turn).
         conversation_id: the conversation's own id (LLaVA's `"id"`), as text.
+        questions: for an image of a VQA conversion, its questions, each an
+            `Example` with the question fields set (see
+            `vlpk.data.vqa_groups.group_questions`).
 
     Example:
 
@@ -66,6 +69,9 @@ class Example:
     roles: tuple[str, ...] = ()
     texts: tuple[str, ...] = ()
     conversation_id: str | None = None
+    # VQA shards store each image once: its questions, as `Example`s of one
+    # question each (see `vlpk.data.vqa_groups`).
+    questions: tuple = ()
 
     @property
     def is_conversation(self):

@@ -28,6 +28,7 @@ import tensorflow as tf
 from vlpk.data.convert import MANIFEST
 from vlpk.data.records import Example
 from vlpk.data.shards import read_records
+from vlpk.data.vqa_groups import expand_questions
 from vlpk.errors import InputError
 
 UNPACKED = "examples.json"
@@ -174,10 +175,28 @@ def _unpack(path, image_dir, total):
                     f.write(record["image"])
                 os.replace(image_path + ".tmp", image_path)
                 written.add(image_id)
-        examples.append(_record_example(record, image_path))
+        if len(record["questions"]):
+            examples += expand_questions(_decoded(record), image_path, image_id)
+        else:
+            examples.append(_record_example(record, image_path))
         if (index + 1) % 1000 == 0:
             _say(f"      {index + 1}/{total} records")
     return examples
+
+
+def _decoded(record):
+    """A parsed record's grouped-question values, strings decoded."""
+    return {
+        key: [v.decode("utf-8") if isinstance(v, bytes) else v for v in record[key]]
+        for key in (
+            "questions",
+            "question_ids",
+            "answer_counts",
+            "answers",
+            "consensus_answers",
+            "answer_types",
+        )
+    }
 
 
 def _record_example(record, image_path):

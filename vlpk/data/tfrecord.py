@@ -16,6 +16,19 @@ fields of `vlpk.data.Example`; absent fields are stored empty:
 | `answers` | bytes list | the raw annotator answers |
 | `label` | int64 | the class index of classification data, or -1 |
 
+A VQA conversion writes one record per image, its questions in lists of
+one entry a question (`vlpk.data.vqa_groups`); `question` and
+`question_id` are then empty, and `answers` holds every question's answers
+in turn:
+
+| feature | type | content |
+|---|---|---|
+| `questions` | bytes list | each question's text |
+| `question_ids` | int64 list | each question's id |
+| `answer_counts` | int64 list | how many of `answers` are each question's |
+| `consensus_answers` | bytes list | each question's `multiple_choice_answer` |
+| `answer_types` | bytes list | each question's answer type |
+
 A conversation (`vlpk data convert --format llava`) also carries its turns;
 its `image` is `b""` (and `height`, `width` 0) when it is text-only. Records
 of other kinds are written without these features and read back with the
@@ -31,6 +44,8 @@ defaults:
 
 import tensorflow as tf
 
+from vlpk.data.vqa_groups import question_features
+
 FEATURES = {
     "image": tf.io.FixedLenFeature([], tf.string),
     "image_id": tf.io.FixedLenFeature([], tf.int64),
@@ -45,6 +60,12 @@ FEATURES = {
     "answer_type": tf.io.FixedLenFeature([], tf.string, default_value=b""),
     # Written only for labelled data; shards converted before it read -1.
     "label": tf.io.FixedLenFeature([], tf.int64, default_value=-1),
+    # Grouped VQA questions (empty in every other record).
+    "questions": tf.io.RaggedFeature(tf.string),
+    "question_ids": tf.io.RaggedFeature(tf.int64),
+    "answer_counts": tf.io.RaggedFeature(tf.int64),
+    "consensus_answers": tf.io.RaggedFeature(tf.string),
+    "answer_types": tf.io.RaggedFeature(tf.string),
     "roles": tf.io.RaggedFeature(tf.string),
     "texts": tf.io.RaggedFeature(tf.string),
     "image_turn": tf.io.FixedLenFeature([], tf.int64, default_value=-1),
@@ -99,10 +120,29 @@ def serialize_example(example, image_bytes, height, width):
     }
     if example.label is not None:
         feature["label"] = _int(int(example.label))
+    if example.questions:
+        feature.update(_grouped_question_features(example.questions))
     if example.is_conversation:
         feature.update(_conversation_features(example))
     proto = tf.train.Example(features=tf.train.Features(feature=feature))
     return proto.SerializeToString()
+
+
+def _grouped_question_features(questions):
+    """The features of an image's VQA questions (see the table above)."""
+    values = question_features(questions)
+    return {
+        "questions": _bytes([_utf8(q) for q in values["questions"]]),
+        "question_ids": _ints(values["question_ids"]),
+        "answer_counts": _ints(values["answer_counts"]),
+        "answers": _bytes([_utf8(a) for a in values["answers"]]),
+        "consensus_answers": _bytes([_utf8(a) for a in values["consensus_answers"]]),
+        "answer_types": _bytes([_utf8(t) for t in values["answer_types"]]),
+    }
+
+
+def _ints(values):
+    return tf.train.Feature(int64_list=tf.train.Int64List(value=list(values)))
 
 
 def _conversation_features(example):

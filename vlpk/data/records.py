@@ -39,6 +39,8 @@ class Example:
         answers: the raw annotator answers (10 in VQA v2), in annotation order.
         answer: the consensus answer (`multiple_choice_answer` in VQA v2).
         answer_type: `"yes/no"`, `"number"` or `"other"`, as in VQA v2.
+        question_type: VQA v2's question type (`"what color is the"`), when
+            the annotations give one.
         label: an integer class label, for classification data.
         roles: the speaker of each turn of a conversation, `"human"` or
             `"gpt"` (LLaVA's names); empty for every other kind of record.
@@ -65,6 +67,7 @@ class Example:
     answers: tuple[str, ...] = ()
     answer: str | None = None
     answer_type: str | None = None
+    question_type: str | None = None
     label: int | None = None
     roles: tuple[str, ...] = ()
     texts: tuple[str, ...] = ()

@@ -28,11 +28,18 @@ import tensorflow as tf
 from vlpk.data.convert import MANIFEST
 from vlpk.data.records import Example
 from vlpk.data.shards import read_records
-from vlpk.data.vqa_groups import expand_questions
+from vlpk.data.vqa_groups import expand_questions, vqa_v2_files
 from vlpk.errors import InputError
 
 UNPACKED = "examples.json"
 REFERENCES = "captions.json"
+# An unpacked VQA split's questions and answers, in VQA v2's format.
+VQA_QUESTIONS, VQA_ANNOTATIONS = "vqa_questions.json", "vqa_annotations.json"
+
+
+def vqa_paths(out_dir):
+    """`(questions, annotations)` files of a VQA split unpacked to `out_dir`."""
+    return os.path.join(out_dir, VQA_QUESTIONS), os.path.join(out_dir, VQA_ANNOTATIONS)
 
 
 def _say(message):
@@ -149,6 +156,9 @@ def unpack_split(path, out_dir, key="data.test"):
     _say(f"      unpacking {path} ({manifest['examples']} records) to {out_dir}")
     examples = _unpack(path, os.path.join(out_dir, "images"), manifest["examples"])
     _write_json(os.path.join(out_dir, REFERENCES), coco_references(examples))
+    if any(e.question_id is not None for e in examples):
+        asked = [e for e in examples if e.question_id is not None]
+        vqa_v2_files(asked, *vqa_paths(out_dir))
     _write_json(
         done,
         {
@@ -195,6 +205,7 @@ def _decoded(record):
             "answers",
             "consensus_answers",
             "answer_types",
+            "question_types",
         )
     }
 

@@ -28,6 +28,7 @@ in turn:
 | `answer_counts` | int64 list | how many of `answers` are each question's |
 | `consensus_answers` | bytes list | each question's `multiple_choice_answer` |
 | `answer_types` | bytes list | each question's answer type |
+| `question_types` | bytes list | each question's question type, or `b""` |
 
 A conversation (`vlpk data convert --format llava`) also carries its turns;
 its `image` is `b""` (and `height`, `width` 0) when it is text-only. Records
@@ -66,6 +67,7 @@ FEATURES = {
     "answer_counts": tf.io.RaggedFeature(tf.int64),
     "consensus_answers": tf.io.RaggedFeature(tf.string),
     "answer_types": tf.io.RaggedFeature(tf.string),
+    "question_types": tf.io.RaggedFeature(tf.string),
     "roles": tf.io.RaggedFeature(tf.string),
     "texts": tf.io.RaggedFeature(tf.string),
     "image_turn": tf.io.FixedLenFeature([], tf.int64, default_value=-1),
@@ -138,6 +140,7 @@ def _grouped_question_features(questions):
         "answers": _bytes([_utf8(a) for a in values["answers"]]),
         "consensus_answers": _bytes([_utf8(a) for a in values["consensus_answers"]]),
         "answer_types": _bytes([_utf8(t) for t in values["answer_types"]]),
+        "question_types": _bytes([_utf8(t) for t in values["question_types"]]),
     }
 
 

@@ -209,6 +209,7 @@ def _read_question(
         answers=answer.get("answers", ()),
         answer=answer.get("answer"),
         answer_type=answer.get("answer_type"),
+        question_type=answer.get("question_type"),
     )
 
 
@@ -268,6 +269,8 @@ def _read_answers(path, report):
                     annotation, "multiple_choice_answer", path, where, str
                 ),
                 "answer_type": get_field(annotation, "answer_type", path, where, str),
+                # Optional: only the official evaluation's breakdown reads it.
+                "question_type": annotation.get("question_type"),
             }
         except RecordError as error:
             report_error(report, error)

@@ -8,6 +8,8 @@ record back into one `Example` per question (`expand_record`), and the
 training stream decodes each image once for all its questions.
 """
 
+import json
+
 from vlpk.data.records import Example
 
 
@@ -50,6 +52,7 @@ def question_features(questions):
         "answers": [a for q in questions for a in q.answers],
         "consensus_answers": [q.answer or "" for q in questions],
         "answer_types": [q.answer_type or "" for q in questions],
+        "question_types": [q.question_type or "" for q in questions],
     }
 
 
@@ -62,6 +65,7 @@ def expand_questions(values, image_path, image_id):
         image_id: the image's id.
     """
     examples, start = [], 0
+    types = values.get("question_types") or []  # absent in older shards
     for i, question in enumerate(values["questions"]):
         count = int(values["answer_counts"][i])
         question_id = int(values["question_ids"][i])
@@ -75,7 +79,45 @@ def expand_questions(values, image_path, image_id):
                 answers=tuple(values["answers"][start : start + count]),
                 answer=values["consensus_answers"][i] or None,
                 answer_type=values["answer_types"][i] or None,
+                question_type=(types[i] if i < len(types) else "") or None,
             )
         )
         start += count
     return examples
+
+
+def vqa_v2_files(examples, questions_path, annotations_path):
+    """Writes `examples`' questions and answers as VQA v2's two JSON files.
+
+    The official evaluation (`vlpk evaluate vqa`) reads these, so a split
+    unpacked from shards is scored as the original files are. A missing
+    question type is written as `""`.
+    """
+    questions = {
+        "questions": [
+            {
+                "image_id": e.image_id,
+                "question": e.question,
+                "question_id": e.question_id,
+            }
+            for e in examples
+        ]
+    }
+    annotations = {
+        "annotations": [
+            {
+                "question_id": e.question_id,
+                "image_id": e.image_id,
+                "question_type": e.question_type or "",
+                "answer_type": e.answer_type or "",
+                "multiple_choice_answer": e.answer or "",
+                "answers": [
+                    {"answer": a, "answer_id": i + 1} for i, a in enumerate(e.answers)
+                ],
+            }
+            for e in examples
+        ]
+    }
+    for path, value in ((questions_path, questions), (annotations_path, annotations)):
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump(value, f)

@@ -18,7 +18,7 @@ import keras
 
 from vlpk.callbacks import CaptionBleu
 from vlpk.data.pretraining import pretraining_dataset
-from vlpk.data.shard_splits import caption_count
+from vlpk.data.shard_splits import ShardSplit, caption_count, vqa_paths
 from vlpk.data.synthetic import read_shapes_vqa
 from vlpk.data.vqa import read_vqa
 from vlpk.data.vqa_answers import answer_vocabulary
@@ -241,6 +241,10 @@ def _classify(config, run, source, splits, workdir, verbose):
 
 
 def _vqa_splits(config, run):
+    """`(train, test, questions file, annotations file)` of the VQA task."""
+    if run.config.data.uses_shards:
+        train, _, test = run.splits()
+        return (train, test, *vqa_paths(os.path.join(run.data_dir, "test")))
     if config.vqa_train_questions:
         train = read_vqa(
             config.vqa_train_questions,
@@ -263,11 +267,11 @@ def _vqa_splits(config, run):
 
 def _vqa(config, run, source, splits, workdir, verbose):
     train, test, questions, annotations = _vqa_splits(config, run)
-    vocabulary = answer_vocabulary(train, config.top_answers)
+    vocabulary = _answer_vocabulary(train, config.top_answers)
     # Also in the task's config; a plain list here for other tools.
     with open(os.path.join(workdir, "answers.json"), "w") as f:
         json.dump(vocabulary, f, indent=1)
-    _say(f"      {len(train)} train questions, {len(vocabulary)} answers")
+    _say(f"      {_questions(train)} train questions, {len(vocabulary)} answers")
     task = vqa.vqa_task(source, vocabulary, dropout=config.head_dropout)
     dataset = vqa.vqa_dataset(
         train,
@@ -278,14 +282,7 @@ def _vqa(config, run, source, splits, workdir, verbose):
         seed=config.seed,
         repeat=True,
     )
-    result = _fit(
-        config,
-        task,
-        dataset,
-        len(train),
-        workdir,
-        verbose,
-    )
+    result = _fit(config, task, dataset, _questions(train), workdir, verbose)
     _save_preset(task, _preprocessor(run, VQAClassifierPreprocessor), workdir)
     _say(f"[4/4] VQA on test ({len(test)} questions)")
     answers = vqa.predict_answers(
@@ -297,6 +294,29 @@ def _vqa(config, run, source, splits, workdir, verbose):
     result["vqa"] = evaluate_vqa_files(path, questions, annotations)
     result["answers"] = len(vocabulary)
     return result
+
+
+def _answer_vocabulary(train, top_answers):
+    """The `top_answers` most frequent answers of the train split: counted
+    here for a list, read from the converter's file for shards."""
+    if not isinstance(train, ShardSplit):
+        return answer_vocabulary(train, top_answers)
+    path = os.path.join(train.path, train.manifest.get("answer_vocabulary", ""))
+    if not os.path.isfile(path):
+        raise InputError(
+            f"{train.path} has no answer vocabulary: convert VQA data with "
+            "`vlpk data convert --format vqa`."
+        )
+    with open(path, encoding="utf-8") as f:
+        answers = [line.rstrip("\n") for line in f if line.strip()]
+    return answers[:top_answers]
+
+
+def _questions(train):
+    """Questions in the train split (a shards manifest counts those read)."""
+    if isinstance(train, ShardSplit):
+        return int(train.manifest.get("questions_read", len(train)))
+    return len(train)
 
 
 def _caption(config, run, source, splits, workdir, verbose):

@@ -13,8 +13,13 @@ import numpy as np
 import tensorflow as tf
 
 from vlpk.data.pipeline import AUTOTUNE, classification_dataset, image_dataset
+from vlpk.data.shard_splits import ShardSplit
+from vlpk.data.shards import decode_guarded, read_records
 from vlpk.data.vqa_answers import soft_score_vector
 from vlpk.models.vqa import VQAClassifier
+
+# Records (images with their questions) held by the stream's shuffle buffer.
+_RECORD_SHUFFLE = 10_000
 
 
 def vqa_targets(examples, vocabulary):
@@ -41,6 +46,17 @@ def vqa_dataset(
         A `tf.data.Dataset` of `({"images", "token_ids", "padding_mask"},
         {"predictions": [B, K] soft scores})`.
     """
+    if isinstance(examples, ShardSplit):
+        return vqa_shard_dataset(
+            examples,
+            vocabulary,
+            image_preprocessor,
+            text_preprocessor,
+            batch_size,
+            shuffle,
+            seed,
+            repeat,
+        )
     targets = vqa_targets(examples, vocabulary)
     keep = targets.max(axis=1) > 0
     if not keep.any():
@@ -57,6 +73,73 @@ def vqa_dataset(
         seed=seed,
     )
     return ds.repeat() if repeat else ds
+
+
+def vqa_shard_dataset(
+    split,
+    vocabulary,
+    image_preprocessor,
+    text_preprocessor,
+    batch_size=64,
+    shuffle=True,
+    seed=0,
+    repeat=False,
+):
+    """`vqa_dataset`'s batches, streamed from a `ShardSplit` of VQA records.
+
+    Each record holds one image and its questions (`vlpk.data.vqa_groups`):
+    the image is decoded once for all of them. The soft-score targets come
+    from `soft_score_vector` (the official answer normalization, in Python,
+    per record); questions with no answer in `vocabulary` are left out, as
+    in `vqa_dataset`.
+    """
+    records = read_records(split.path, shuffle_files=shuffle, seed=seed)
+    if shuffle:
+        records = records.shuffle(
+            min(len(split), _RECORD_SHUFFLE), seed=seed, reshuffle_each_iteration=True
+        )
+    if repeat:
+        records = records.repeat()
+    scores = _record_scores(vocabulary)
+
+    def questions(record):
+        image, ok = decode_guarded(record["image"], image_preprocessor, "uint8")
+        targets = tf.numpy_function(
+            scores, [record["answers"], record["answer_counts"]], tf.float32
+        )
+        targets = tf.reshape(targets, [-1, len(vocabulary)])
+        keep = tf.logical_and(ok, tf.reduce_max(targets, axis=1) > 0)
+        count = tf.shape(targets)[0]
+        images = tf.broadcast_to(image[None], tf.concat([[count], tf.shape(image)], 0))
+        chosen = (images, record["questions"], targets)
+        return tf.data.Dataset.from_tensor_slices(
+            tuple(tf.boolean_mask(t, keep) for t in chosen)
+        )
+
+    ds = records.flat_map(questions)
+    if shuffle:
+        ds = ds.shuffle(4 * batch_size, seed=seed + 1, reshuffle_each_iteration=True)
+
+    def tokenize(images, text, target):
+        x = {"images": tf.cast(images, "float32"), **text_preprocessor(text)}
+        return x, {"predictions": target}
+
+    ds = ds.batch(batch_size).map(tokenize, num_parallel_calls=AUTOTUNE)
+    return ds.prefetch(AUTOTUNE)
+
+
+def _record_scores(vocabulary):
+    """`scores(answers, counts)`: one record's `[questions, K]` soft scores."""
+
+    def scores(answers, counts):
+        answers = [a.decode("utf-8") for a in answers]
+        rows, start = [], 0
+        for count in counts:
+            rows.append(soft_score_vector(answers[start : start + count], vocabulary))
+            start += count
+        return np.stack(rows) if rows else np.zeros((0, len(vocabulary)), "float32")
+
+    return scores
 
 
 def vqa_task(source, answers, fusion=None, dropout=0.1):

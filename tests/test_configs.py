@@ -145,6 +145,21 @@ def test_finetune_config_overrides_and_round_trips():
         PretrainConfig.from_dict({"no_such_field": 1})
 
 
+def test_shard_folders_are_set_with_data_train():
+    config = FinetuneConfig().override(["data.train=shards/pets/train"])
+    assert config.data.uses_shards and config.data.train == "shards/pets/train"
+    assert FinetuneConfig.from_dict(config.to_dict()) == config
+    with pytest.raises(InputError, match="set data.train=PATH too"):
+        FinetuneConfig().override(["data.test=shards/pets/test"]).validate()
+    pretrain = PretrainConfig().override(["data.train=shards/f8k/train"])
+    assert pretrain.data.label == "shards"
+    # The vision-LM job reads Shapes' own conversations only, and says so.
+    from vlpk.config.vision_lm import VisionLMConfig
+
+    with pytest.raises(InputError, match="trains on Shapes for now"):
+        VisionLMConfig().override(["data.train=shards/llava/train"]).validate()
+
+
 # One `--set` per block of `PretrainConfig`, and the value each must land on.
 DOTTED = {
     "image.backbone=resnet50": ("image", "backbone", "resnet50"),

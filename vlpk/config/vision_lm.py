@@ -122,10 +122,11 @@ class VisionLMConfig(ConfigBase):
         _check_choice(self, "stage", STAGES)
         for block in _blocks(type(self)):
             getattr(self, block).validate()
-        if self.data.name != "shapes":
+        if self.data.name != "shapes" or self.data.uses_shards:
             raise InputError(
                 f"VisionLMConfig trains on Shapes for now; got data.name="
-                f"{self.data.name!r}. For your own conversations, convert them "
+                f"{self.data.name!r}, data.train={self.data.train!r}. For your "
+                "own conversations, convert them "
                 "with `vlpk data convert --format llava` and fit a "
                 "`VisionCausalLM` on `vlpk.data.conversation_dataset`."
             )

@@ -11,12 +11,15 @@ import numpy as np
 WORKER = os.path.join(os.path.dirname(__file__), "resume_worker.py")
 
 
-def train(*runs):
+def train(*runs, shards=None):
     """Runs the worker once per `(workdir, out, mode)`, all at once.
 
     The runs are independent processes (deterministic ops, their own
     folders), so they run side by side: most of each is TensorFlow's start.
+    With `shards` (a split folder), the worker streams its training data
+    from those TFRecord shards instead of Shapes in memory.
     """
+    env = dict(os.environ, **({"RESUME_SHARDS": str(shards)} if shards else {}))
     processes = []
     for workdir, out, mode in runs:
         args = [sys.executable, WORKER, str(workdir), str(out)]
@@ -24,7 +27,7 @@ def train(*runs):
             args.append(str(mode))  # a chunk to crash after, or "rewind"
         processes.append(
             subprocess.Popen(
-                args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+                args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
             )
         )
     for process in processes:
@@ -33,9 +36,15 @@ def train(*runs):
 
 
 def test_kill_and_resume_matches_uninterrupted(tmp_path):
+    check_kill_and_resume(tmp_path)
+
+
+def check_kill_and_resume(tmp_path, shards=None):
+    """Straight, crashed, resumed and rewound runs; see the module docstring."""
     straight, crashed = train(
         (tmp_path / "a", tmp_path / "a.npz", None),
         (tmp_path / "b", tmp_path / "b.npz", 2),
+        shards=shards,
     )
     assert straight.returncode == 0, straight.stderr_text[-3000:]
     assert crashed.returncode == -signal.SIGKILL  # really killed, mid-run
@@ -47,6 +56,7 @@ def test_kill_and_resume_matches_uninterrupted(tmp_path):
     resumed = train(
         (tmp_path / "b", tmp_path / "b.npz", None),
         (tmp_path / "c", tmp_path / "c.npz", "rewind"),
+        shards=shards,
     )
     for name, run, should_match in zip("bc", resumed, (True, False)):
         assert run.returncode == 0, run.stderr_text[-3000:]

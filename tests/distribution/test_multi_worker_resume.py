@@ -12,13 +12,12 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import time
 
 import numpy as np
 import pytest
 
-from tests.distribution.workers import free_ports, run_cli_workers
+from tests.distribution.workers import run_cli_workers, start_cli_workers
 from vlpk.models import load_task
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -40,23 +39,6 @@ def args_for(tmp_path, name):
     return args
 
 
-def start_workers(args_for, count=2):
-    cluster = {"worker": [f"localhost:{p}" for p in free_ports(count)]}
-    procs = []
-    for index in range(count):
-        task = {"cluster": cluster, "task": {"type": "worker", "index": index}}
-        env = dict(os.environ, CUDA_VISIBLE_DEVICES="", TF_CONFIG=json.dumps(task))
-        procs.append(
-            subprocess.Popen(
-                [sys.executable, "-m", "vlpk.cli", *args_for(index)],
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-        )
-    return procs
-
-
 def chief_weights(run):
     return load_task(str(run / "worker0" / "preset")).backbone.get_weights()
 
@@ -65,7 +47,7 @@ def chief_weights(run):
 def test_killed_workers_resume_at_the_uninterrupted_weights(tmp_path):
     run_cli_workers(args_for(tmp_path, "straight"))
     crashed = args_for(tmp_path, "crashed")
-    procs = start_workers(crashed)
+    procs = start_cli_workers(crashed, output=subprocess.DEVNULL)
     checkpoint = tmp_path / "crashed" / "worker0" / "backup" / "checkpoint"
     deadline = time.time() + 300
     while not checkpoint.exists() and time.time() < deadline:

@@ -39,12 +39,9 @@ def free_ports(count):
     return ports
 
 
-def run_cli_workers(args_for, count=2, timeout=600):
-    """Runs `vlpk <args_for(index)>` as `count` localhost workers at once.
-
-    Each process gets its `TF_CONFIG` for one cluster; returns each worker's
-    stderr once all of them exit 0.
-    """
+def start_cli_workers(args_for, count=2, output=subprocess.PIPE):
+    """Starts `vlpk <args_for(index)>` as `count` localhost workers of one
+    cluster (each with its `TF_CONFIG`); returns the `Popen`s."""
     cluster = {"worker": [f"localhost:{p}" for p in free_ports(count)]}
     procs = []
     for index in range(count):
@@ -54,11 +51,21 @@ def run_cli_workers(args_for, count=2, timeout=600):
             subprocess.Popen(
                 [sys.executable, "-m", "vlpk.cli", *args_for(index)],
                 env=env,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
+                stdout=output,
+                stderr=output,
                 text=True,
             )
         )
+    return procs
+
+
+def run_cli_workers(args_for, count=2, timeout=600):
+    """Runs `vlpk <args_for(index)>` as `count` localhost workers at once.
+
+    Each process gets its `TF_CONFIG` for one cluster; returns each worker's
+    stderr once all of them exit 0.
+    """
+    procs = start_cli_workers(args_for, count)
     outputs = [p.communicate(timeout=timeout) for p in procs]
     for proc, (_, err) in zip(procs, outputs):
         assert proc.returncode == 0, err[-3000:]

@@ -76,13 +76,20 @@ def labelled_image_dataset(
         image, ok = load_image(example["image_path"], image_preprocessor)
         return image, example["label"], ok
 
-    ds = ds.map(load, num_parallel_calls=AUTOTUNE, deterministic=True)
-    ds = skip_bad_images(ds).batch(batch_size)
+    return _labelled_batches(ds.map(load, **_ORDERED), batch_size).prefetch(AUTOTUNE)
+
+
+_ORDERED = dict(num_parallel_calls=AUTOTUNE, deterministic=True)
+
+
+def _labelled_batches(ds, batch_size):
+    """`(image, label, ok)` elements as the model's batches, bad images out."""
 
     def to_inputs(images, label):
         return {"images": tf.cast(images, "float32")}, {"predictions": label}
 
-    return ds.map(to_inputs, num_parallel_calls=AUTOTUNE).prefetch(AUTOTUNE)
+    ds = skip_bad_images(ds).batch(batch_size)
+    return ds.map(to_inputs, num_parallel_calls=AUTOTUNE)
 
 
 def labelled_shard_dataset(
@@ -111,13 +118,7 @@ def labelled_shard_dataset(
         image, ok = decode_guarded(record["image"], image_preprocessor)
         return image, record["label"], ok
 
-    ds = records.map(load, num_parallel_calls=AUTOTUNE, deterministic=True)
-    ds = skip_bad_images(ds).batch(batch_size)
-
-    def to_inputs(images, label):
-        return {"images": tf.cast(images, "float32")}, {"predictions": label}
-
-    ds = ds.map(to_inputs, num_parallel_calls=AUTOTUNE)
+    ds = _labelled_batches(records.map(load, **_ORDERED), batch_size)
     if not repeat:
         ds = fixed_epoch(ds, len(split), batch_size, drop_remainder=False)
     return ds.prefetch(AUTOTUNE)

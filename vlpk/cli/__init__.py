@@ -51,16 +51,11 @@ def _pretrain(args):
 
 
 def _convert(args):
-    from vlpk.data.formats import convert_dataset
+    from vlpk.errors import InputError
 
-    manifest = convert_dataset(
-        args.format,
-        args.annotations,
-        args.images,
-        args.out,
+    options = dict(
         split=args.split,
         strict=args.strict,
-        top_answers=args.top_answers,
         image_column=args.image_column,
         caption_column=args.caption_column,
         label_column=args.label_column,
@@ -71,6 +66,18 @@ def _convert(args):
         max_words=args.max_words,
         split_long=args.split_long,
     )
+    if args.runner == "beam":
+        # Beam is an optional extra: imported only here, it says how to get it.
+        from vlpk.data.convert_beam import convert_dataset_beam as convert
+
+        options["pipeline_options"] = args.beam_options
+    elif args.beam_options is not None:
+        raise InputError("--beam-options needs --runner beam.")
+    else:
+        from vlpk.data.formats import convert_dataset as convert
+
+        options["top_answers"] = args.top_answers
+    manifest = convert(args.format, args.annotations, args.images, args.out, **options)
     # Karpathy without --split: one folder per split, each named here.
     for split in manifest.get("splits", ()):
         folder = os.path.join(args.out, split["dir"])
@@ -113,6 +120,22 @@ def _add_convert_arguments(command):
     add("--image-column", default="image", help="csv: the image path column")
     add("--caption-column", default="caption", help="csv: the caption column")
     add("--label-column", default="label", help="labels_csv: the class column")
+    add(
+        "--runner",
+        choices=["threads", "beam"],
+        default="threads",
+        help="threads: a thread pool here (default); beam: an Apache Beam "
+        'pipeline (pip install "vlpk[beam]"), same output',
+    )
+    add(
+        "--beam-options",
+        default=None,
+        # Attached with "=": argparse would read a separate "--runner=..."
+        # value as this command's own --runner.
+        help='Beam pipeline flags, attached with "=": '
+        '--beam-options="--runner=DirectRunner --direct_num_workers=2" '
+        "(default: the DirectRunner)",
+    )
     command.set_defaults(run=_convert)
 
 

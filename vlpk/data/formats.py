@@ -164,39 +164,21 @@ def convert_dataset(
         )
     log = SkipLog(strict, sys.stderr if verbose else None)
     if format in LABELLED:
-        examples, class_names = read_labelled(
+        examples, extra["class_names"] = read_labelled(
             format, annotations, images_dir, label_column, image_column, log
         )
-        extra["class_names"] = class_names
-        return convert_examples(
-            examples,
-            out_dir,
-            split=split.replace(",", "+") if split else "train",
-            log=log,
-            extra_manifest=extra,
-            verbose=verbose,
-            **options,
+    else:
+        examples = read_source(
+            format,
+            annotations,
+            images_dir,
+            split=split,
+            report=log,
+            image_column=image_column,
+            caption_column=caption_column,
         )
-    examples = read_source(
-        format,
-        annotations,
-        images_dir,
-        split=split,
-        report=log,
-        image_column=image_column,
-        caption_column=caption_column,
-    )
     if format == "vqa":
-        examples = list(examples)
-        vocabulary = answer_vocabulary(examples, top_k=top_answers)
-        os.makedirs(out_dir, exist_ok=True)
-        with open(os.path.join(out_dir, ANSWER_VOCABULARY), "w", encoding="utf-8") as f:
-            f.writelines(f"{answer}\n" for answer in vocabulary)
-        extra["answer_vocabulary"] = ANSWER_VOCABULARY
-        extra["answers"] = len(vocabulary)
-        # One record an image, its questions inside: no image stored twice.
-        extra["questions_read"] = len(examples)
-        examples = group_questions(examples)
+        examples = _vqa_records(examples, out_dir, top_answers, extra)
     return convert_examples(
         examples,
         out_dir,
@@ -206,6 +188,22 @@ def convert_dataset(
         verbose=verbose,
         **options,
     )
+
+
+def _vqa_records(examples, out_dir, top_answers, extra):
+    """Writes the answer vocabulary; returns one record an image.
+
+    Each image is stored once, its questions inside (`group_questions`).
+    """
+    examples = list(examples)
+    vocabulary = answer_vocabulary(examples, top_k=top_answers)
+    os.makedirs(out_dir, exist_ok=True)
+    with open(os.path.join(out_dir, ANSWER_VOCABULARY), "w", encoding="utf-8") as f:
+        f.writelines(f"{answer}\n" for answer in vocabulary)
+    extra["answer_vocabulary"] = ANSWER_VOCABULARY
+    extra["answers"] = len(vocabulary)
+    extra["questions_read"] = len(examples)
+    return group_questions(examples)
 
 
 def read_labelled(format, annotations, images_dir, label_column, image_column, log):

@@ -127,7 +127,9 @@ def serialize_example(example, image_bytes, height, width):
     if example.is_conversation:
         feature.update(_conversation_features(example))
     proto = tf.train.Example(features=tf.train.Features(feature=feature))
-    return proto.SerializeToString()
+    # Deterministic: the same record gives the same bytes in every process
+    # (map fields are written in a per-process order otherwise).
+    return proto.SerializeToString(deterministic=True)
 
 
 def _grouped_question_features(questions):

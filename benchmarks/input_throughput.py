@@ -6,7 +6,7 @@ then measures images per second of three pipelines, in turn in each repeat:
 
 - `ceiling`: TFRecordDataset -> parse -> `tf.io.decode_jpeg` ->
   `tf.image.resize(224)` -> batch. No guards, no captions, no tokenizer.
-- `vlpk`: `vlpk.data.shards.caption_pair_dataset` with a WordPiece
+- `vlpk`: `vlpk.data.shards.reading.caption_pair_dataset` with a WordPiece
   `TextPreprocessor` (sequence length 32), no shuffle, one caption per image,
   so both count the same images: parse, header guard, decode, tokenize,
   batch, float32 cast.
@@ -40,10 +40,10 @@ import time
 import numpy as np
 import tensorflow as tf
 
-from vlpk.data.image_preprocessor import ImagePreprocessor
-from vlpk.data.records import Example
-from vlpk.data.shards import caption_pair_dataset, shard_files
-from vlpk.data.tfrecord import parse_example, serialize_example
+from vlpk.data.pipelines.image_preprocessor import ImagePreprocessor
+from vlpk.data.records.example import Example
+from vlpk.data.records.tfrecord import parse_example, serialize_example
+from vlpk.data.shards.reading import caption_pair_dataset, shard_files
 from vlpk.text import TextPreprocessor, learn_vocabulary, wordpiece_tokenizer
 
 SIZE = 224

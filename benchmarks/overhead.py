@@ -46,7 +46,7 @@ from benchmarks.flops import peak_matmul_flops, train_step_flops  # noqa: E402
 from benchmarks.machine import machine  # noqa: E402
 from vlpk.config import ImageConfig, PretrainConfig, TextConfig  # noqa: E402
 from vlpk.data import ImagePreprocessor  # noqa: E402
-from vlpk.data.pretraining import pretraining_dataset  # noqa: E402
+from vlpk.data.pipelines.pretraining import pretraining_dataset  # noqa: E402
 from vlpk.jobs.recipes import (  # noqa: E402
     build_model,
     build_optimizer,

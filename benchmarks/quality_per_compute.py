@@ -49,7 +49,7 @@ from benchmarks.baseline import handwritten_dual_encoder  # noqa: E402
 from benchmarks.machine import machine  # noqa: E402
 from vlpk.config import PretrainConfig  # noqa: E402
 from vlpk.data import ImagePreprocessor  # noqa: E402
-from vlpk.data.pretraining import pretraining_dataset  # noqa: E402
+from vlpk.data.pipelines.pretraining import pretraining_dataset  # noqa: E402
 from vlpk.evaluation import evaluate_retrieval  # noqa: E402
 from vlpk.jobs.recipes import (  # noqa: E402
     build_image_encoder,

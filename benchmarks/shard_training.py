@@ -39,7 +39,7 @@ ARMS = ("memory", "shards")
 
 def prepare(root, images):
     """Shapes `train` as files and as shards; a 10x longer shard set."""
-    from vlpk.data.convert import convert_examples
+    from vlpk.data.shards.convert import convert_examples
     from vlpk.data.synthetic import read_shapes, write_shapes
 
     write_shapes(
@@ -57,7 +57,7 @@ def write_repeated(source, out, times):
     """`source`'s records `times` over, image ids shifted, with a manifest."""
     import tensorflow as tf
 
-    from vlpk.data.shards import shard_files
+    from vlpk.data.shards.reading import shard_files
 
     os.makedirs(out, exist_ok=True)
     records = [r.numpy() for r in tf.data.TFRecordDataset(shard_files(source))]
@@ -99,8 +99,8 @@ def run_fit(arm, root, steps):
     """One arm: steady steps/s of `fit` on the shapes_tiny dual encoder."""
     import keras
 
-    from vlpk.data.pretraining import pretraining_dataset
-    from vlpk.data.shard_splits import ShardSplit
+    from vlpk.data.pipelines.pretraining import pretraining_dataset
+    from vlpk.data.shards.shard_splits import ShardSplit
     from vlpk.jobs.recipes import build_model, compile_for_pretraining
 
     config, examples, image_pre, text_pre, vocabulary = inputs(root)
@@ -124,8 +124,8 @@ def run_fit(arm, root, steps):
 
 def run_stream(root, folder):
     """Peak RSS after one epoch of the shard pipeline over `folder`."""
-    from vlpk.data.pretraining import pretraining_dataset
-    from vlpk.data.shard_splits import ShardSplit
+    from vlpk.data.pipelines.pretraining import pretraining_dataset
+    from vlpk.data.shards.shard_splits import ShardSplit
 
     _, _, image_pre, text_pre, _ = inputs(root)
     split = ShardSplit.open(os.path.join(root, folder))

@@ -1,7 +1,7 @@
 """Size of VQA shards on Shapes: one record an image against one a question.
 
 `vlpk data convert --format vqa` writes each image once with its questions
-(`vlpk.data.vqa_groups`); before, every question's record carried its own
+(`vlpk.data.records.vqa_groups`); before, every question's record carried its own
 copy of the image. Both layouts are written from the same Shapes split.
 
     python benchmarks/vqa_shard_size.py --images 500
@@ -15,8 +15,8 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from vlpk.data.convert import convert_examples  # noqa: E402
-from vlpk.data.formats import convert_dataset  # noqa: E402
+from vlpk.data.formats.registry import convert_dataset  # noqa: E402
+from vlpk.data.shards.convert import convert_examples  # noqa: E402
 from vlpk.data.synthetic import read_shapes_vqa, shapes_paths, write_shapes  # noqa: E402
 
 

@@ -25,8 +25,8 @@ import keras  # noqa: E402
 import vlpk  # noqa: E402, F401
 from vlpk.config import PretrainConfig  # noqa: E402
 from vlpk.data import ImagePreprocessor, contrastive_dataset, read_shapes, write_shapes  # noqa: E402
-from vlpk.data.pretraining import pretraining_dataset  # noqa: E402
-from vlpk.data.shard_splits import ShardSplit  # noqa: E402
+from vlpk.data.pipelines.pretraining import pretraining_dataset  # noqa: E402
+from vlpk.data.shards.shard_splits import ShardSplit  # noqa: E402
 from vlpk.jobs.recipes import build_dual_encoder, build_loss, build_optimizer  # noqa: E402
 from vlpk.jobs.resume import fit_resumable  # noqa: E402
 from vlpk.text import TextPreprocessor, learn_vocabulary, wordpiece_tokenizer  # noqa: E402

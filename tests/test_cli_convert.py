@@ -70,7 +70,7 @@ def test_strict_exits_2_naming_the_first_bad_record(tmp_path, capsys):
 
 
 def test_vqa_writes_the_answer_vocabulary(tmp_path):
-    from vlpk.data.formats import convert_dataset
+    from vlpk.data.formats.registry import convert_dataset
 
     images = tmp_path / "images"
     images.mkdir()

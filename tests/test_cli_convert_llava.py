@@ -6,7 +6,7 @@ import numpy as np
 import tensorflow as tf
 
 from vlpk.cli import main
-from vlpk.data.conversations import conversation_dataset
+from vlpk.data.pipelines.conversations import conversation_dataset
 
 
 def write_llava(root):

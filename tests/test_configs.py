@@ -11,7 +11,7 @@ import pytest
 
 from vlpk.config import ImageConfig, PretrainConfig, load_config
 from vlpk.data import ImagePreprocessor, read_shapes, write_shapes
-from vlpk.data.pretraining import masked_lm_generator, pretraining_dataset
+from vlpk.data.pipelines.pretraining import masked_lm_generator, pretraining_dataset
 from vlpk.errors import InputError
 from vlpk.jobs.recipes import (
     build_image_encoder,

@@ -13,7 +13,7 @@ import pytest
 
 from tests.labelled_files import write_image_folders
 from vlpk.cli import main
-from vlpk.data.labelled import read_image_folder
+from vlpk.data.formats.labelled import read_image_folder
 
 pytestmark = pytest.mark.xdist_group("pretrain_runs")
 

@@ -19,7 +19,7 @@ from tests.test_resume import check_kill_and_resume
 @pytest.fixture(scope="module")
 def train_shards(tmp_path_factory):
     """The training split folder of a tiny Flickr8k, several shards of 4."""
-    from vlpk.data.formats import convert_dataset
+    from vlpk.data.formats.registry import convert_dataset
 
     root = tmp_path_factory.mktemp("flickr8k")
     karpathy, images = write_flickr8k(

@@ -5,7 +5,7 @@ import weakref
 import keras
 import numpy as np
 
-from vlpk.data.pipeline import image_dataset, text_dataset
+from vlpk.data.pipelines.pipeline import image_dataset, text_dataset
 from vlpk.metrics.retrieval import retrieval_metrics
 
 # Each new functional model makes Keras trace a new predict function:

@@ -18,7 +18,7 @@ from benchmarks.serving_latency import (
     time_interleaved,
 )
 from tests.models.conftest import tiny_image_encoder
-from vlpk.data.image_preprocessor import ImagePreprocessor
+from vlpk.data.pipelines.image_preprocessor import ImagePreprocessor
 from vlpk.encoders import bert_encoder
 from vlpk.export import export_saved_model
 from vlpk.export.tflite import export_tflite

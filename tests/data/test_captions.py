@@ -2,7 +2,7 @@
 
 import pytest
 
-from vlpk.data.captions import clean_caption
+from vlpk.data.formats.captions import clean_caption
 from vlpk.errors import InputError
 
 CHINESE = "一只红色的圆形在蓝色方块的左边"  # 15 characters, no spaces

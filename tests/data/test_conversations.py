@@ -6,10 +6,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from vlpk.data.conversations import conversation_dataset, conversation_turn_pairs
-from vlpk.data.formats import convert_dataset
-from vlpk.data.records import Example
-from vlpk.data.tfrecord import serialize_example
+from vlpk.data.formats.registry import convert_dataset
+from vlpk.data.pipelines.conversations import (
+    conversation_dataset,
+    conversation_turn_pairs,
+)
+from vlpk.data.records.example import Example
+from vlpk.data.records.tfrecord import serialize_example
 from vlpk.errors import InputError
 
 ROLES = ["human", "gpt", "human", "gpt", "human", "gpt"]

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from vlpk.data.convert import convert_examples
-from vlpk.data.image_check import BadImage, check_image
-from vlpk.data.records import Example
-from vlpk.data.tfrecord import parse_example
+from vlpk.data.records.example import Example
+from vlpk.data.records.tfrecord import parse_example
+from vlpk.data.shards.convert import convert_examples
+from vlpk.data.shards.image_check import BadImage, check_image
 from vlpk.errors import InputError
 
 

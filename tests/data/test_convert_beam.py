@@ -11,8 +11,8 @@ import pytest
 from tests.data.test_convert import bomb_png, jpeg
 from tests.test_cli_convert import write_coco
 from vlpk.cli import main
-from vlpk.data.convert_beam import convert_dataset_beam
-from vlpk.data.formats import convert_dataset
+from vlpk.data.formats.registry import convert_dataset
+from vlpk.data.shards.convert_beam import convert_dataset_beam
 
 # Only the tests that run a pipeline need Beam: the others check what
 # happens without it.
@@ -216,7 +216,7 @@ def test_cli_refuses_formats_with_side_files(tmp_path, capsys):
 def test_local_converter_imports_no_beam():
     # The default runner must work without the extra installed.
     code = (
-        "import sys, vlpk.cli, vlpk.data.formats, vlpk.data.convert; "
+        "import sys, vlpk.cli, vlpk.data.formats.registry, vlpk.data.shards.convert; "
         "print('apache_beam' in sys.modules)"
     )
     done = subprocess.run(

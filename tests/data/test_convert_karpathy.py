@@ -13,11 +13,11 @@ import pytest
 from tests.data.test_convert import jpeg, read_all
 from tests.data.test_readers_formats import karpathy_images, write_karpathy
 from vlpk.cli import main
-from vlpk.data.convert import convert_examples
-from vlpk.data.formats import convert_dataset
-from vlpk.data.image_preprocessor import ImagePreprocessor
-from vlpk.data.karpathy import SPLITS, read_karpathy, read_karpathy_splits
-from vlpk.data.shards import caption_pair_dataset, read_records, shard_files
+from vlpk.data.formats.karpathy import SPLITS, read_karpathy, read_karpathy_splits
+from vlpk.data.formats.registry import convert_dataset
+from vlpk.data.pipelines.image_preprocessor import ImagePreprocessor
+from vlpk.data.shards.convert import convert_examples
+from vlpk.data.shards.reading import caption_pair_dataset, read_records, shard_files
 from vlpk.errors import InputError
 from vlpk.text import TextPreprocessor, learn_vocabulary, wordpiece_tokenizer
 

@@ -12,9 +12,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from vlpk.data.formats import convert_dataset
-from vlpk.data.image_preprocessor import ImagePreprocessor
-from vlpk.data.shards import caption_pair_dataset
+from vlpk.data.formats.registry import convert_dataset
+from vlpk.data.pipelines.image_preprocessor import ImagePreprocessor
+from vlpk.data.shards.reading import caption_pair_dataset
 from vlpk.encoders import ImageEncoder, bert_encoder, small_cnn
 from vlpk.losses import ContrastiveLoss
 from vlpk.models import DualEncoderBackbone

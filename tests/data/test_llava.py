@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from vlpk.data.formats import convert_dataset, read_source
-from vlpk.data.llava import read_llava
-from vlpk.data.records import Example, MissingFileError
-from vlpk.data.tfrecord import parse_example
+from vlpk.data.formats.llava import read_llava
+from vlpk.data.formats.registry import convert_dataset, read_source
+from vlpk.data.records.example import Example, MissingFileError
+from vlpk.data.records.tfrecord import parse_example
 from vlpk.errors import InputError
 
 
@@ -380,7 +380,7 @@ def test_strict_conversion_stops_at_the_first_bad_image(tmp_path):
 
 def test_caption_records_are_written_as_before(tmp_path):
     # The turn features are added to conversations only.
-    from vlpk.data.tfrecord import serialize_example
+    from vlpk.data.records.tfrecord import serialize_example
 
     raw = serialize_example(Example("a.jpg", 1, ("a cat",)), b"x", 1, 1)
     features = tf.train.Example.FromString(raw).features.feature

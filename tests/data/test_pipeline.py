@@ -7,9 +7,9 @@ import pytest
 import tensorflow as tf
 
 from tests.data.test_shards import png_bomb
-from vlpk.data.image_preprocessor import ImagePreprocessor
-from vlpk.data.pipeline import classification_dataset, contrastive_dataset
-from vlpk.data.records import Example
+from vlpk.data.pipelines.image_preprocessor import ImagePreprocessor
+from vlpk.data.pipelines.pipeline import classification_dataset, contrastive_dataset
+from vlpk.data.records.example import Example
 from vlpk.text import TextPreprocessor, learn_vocabulary, wordpiece_tokenizer
 
 SIZE = 16

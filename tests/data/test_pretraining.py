@@ -5,8 +5,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from vlpk.data.image_preprocessor import ImagePreprocessor
-from vlpk.data.pretraining import mask_rows, masked_lm_generator, pretraining_dataset
+from vlpk.data.pipelines.image_preprocessor import ImagePreprocessor
+from vlpk.data.pipelines.pretraining import (
+    mask_rows,
+    masked_lm_generator,
+    pretraining_dataset,
+)
 from vlpk.data.synthetic import read_shapes, write_shapes
 from vlpk.text import TextPreprocessor, learn_vocabulary, wordpiece_tokenizer
 

@@ -13,13 +13,17 @@ import types
 import numpy as np
 import pytest
 
-from vlpk.data.coco import read_coco_captions
-from vlpk.data.flickr import read_flickr8k, read_flickr30k
-from vlpk.data.karpathy import read_karpathy
-from vlpk.data.records import Example, MissingFileError, report_or_raise
-from vlpk.data.vqa import read_vqa
-from vlpk.data.vqa_answers import answer_vocabulary, soft_score_vector, soft_scores
-from vlpk.data.web_pairs import iter_caption_pairs
+from vlpk.data.formats.coco import read_coco_captions
+from vlpk.data.formats.flickr import read_flickr8k, read_flickr30k
+from vlpk.data.formats.karpathy import read_karpathy
+from vlpk.data.formats.vqa import read_vqa
+from vlpk.data.formats.vqa_answers import (
+    answer_vocabulary,
+    soft_score_vector,
+    soft_scores,
+)
+from vlpk.data.formats.web_pairs import iter_caption_pairs
+from vlpk.data.records.example import Example, MissingFileError, report_or_raise
 from vlpk.errors import InputError
 
 CHINESE = "一只红色的圆形在蓝色方块的左边"

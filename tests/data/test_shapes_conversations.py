@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-from vlpk.data.conversations import conversation_dataset
-from vlpk.data.formats import convert_dataset
-from vlpk.data.llava import read_llava
+from vlpk.data.formats.llava import read_llava
+from vlpk.data.formats.registry import convert_dataset
+from vlpk.data.pipelines.conversations import conversation_dataset
 from vlpk.data.shapes.conversations import shapes_conversations, write_llava_json
 from vlpk.data.shapes.reader import read_shapes, read_shapes_vqa
 from vlpk.data.shapes.writer import write_shapes

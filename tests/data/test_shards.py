@@ -9,15 +9,15 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from vlpk.data.image_preprocessor import ImagePreprocessor
-from vlpk.data.records import Example
-from vlpk.data.shards import (
+from vlpk.data.pipelines.image_preprocessor import ImagePreprocessor
+from vlpk.data.records.example import Example
+from vlpk.data.records.tfrecord import serialize_example
+from vlpk.data.shards.reading import (
     caption_pair_dataset,
     decode_guarded,
     read_records,
     shard_files,
 )
-from vlpk.data.tfrecord import serialize_example
 from vlpk.errors import InputError
 from vlpk.text import TextPreprocessor, learn_vocabulary, wordpiece_tokenizer
 

@@ -14,8 +14,8 @@ import pytest
 import tensorflow as tf
 
 from vlpk.data import synthetic
-from vlpk.data.coco import read_coco_captions
-from vlpk.data.vqa import read_vqa
+from vlpk.data.formats.coco import read_coco_captions
+from vlpk.data.formats.vqa import read_vqa
 
 COLOR = "|".join(synthetic.COLORS)
 SHAPE = "|".join(synthetic.SHAPES)

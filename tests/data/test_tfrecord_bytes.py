@@ -11,8 +11,8 @@ import sys
 
 SCRIPT = """
 import hashlib
-from vlpk.data.records import Example
-from vlpk.data.tfrecord import serialize_example
+from vlpk.data.records.example import Example
+from vlpk.data.records.tfrecord import serialize_example
 example = Example("a.jpg", 7, ("a red circle", "a circle"), label=2)
 print(hashlib.sha256(serialize_example(example, b"bytes", 4, 4)).hexdigest())
 """

@@ -2,10 +2,10 @@
 
 import os
 
-from vlpk.data.convert import convert_examples
-from vlpk.data.formats import convert_dataset
-from vlpk.data.shard_splits import unpack_split
-from vlpk.data.shards import read_records
+from vlpk.data.formats.registry import convert_dataset
+from vlpk.data.shards.convert import convert_examples
+from vlpk.data.shards.reading import read_records
+from vlpk.data.shards.shard_splits import unpack_split
 from vlpk.data.synthetic import read_shapes_vqa, shapes_paths, write_shapes
 
 

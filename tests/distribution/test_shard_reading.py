@@ -19,8 +19,8 @@ import numpy as np
 import tensorflow as tf
 
 from tests.distribution.workers import free_ports
-from vlpk.data.records import Example
-from vlpk.data.tfrecord import serialize_example
+from vlpk.data.records.example import Example
+from vlpk.data.records.tfrecord import serialize_example
 from vlpk.text import learn_vocabulary, save_vocabulary
 
 HERE = os.path.dirname(os.path.abspath(__file__))

@@ -11,7 +11,7 @@ import tensorflow as tf
 from PIL import Image
 
 from tests.models.conftest import tiny_image_encoder
-from vlpk.data.image_preprocessor import ImagePreprocessor
+from vlpk.data.pipelines.image_preprocessor import ImagePreprocessor
 from vlpk.encoders import bert_encoder
 from vlpk.export import existing_versions, export_saved_model, next_version
 from vlpk.export.saved_model import signature_names

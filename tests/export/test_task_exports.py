@@ -17,7 +17,7 @@ from tests.models.conftest import (
     tiny_text_encoder,
 )
 from tests.models.test_vision_language_family import VOCABULARY, parts
-from vlpk.data.image_preprocessor import ImagePreprocessor
+from vlpk.data.pipelines.image_preprocessor import ImagePreprocessor
 from vlpk.export import export_saved_model
 from vlpk.layers import CaptionDecoder
 from vlpk.models import (

@@ -9,8 +9,8 @@ import tensorflow as tf
 from PIL import Image
 
 from tests.models.conftest import tiny_image_encoder
-from vlpk.data.image_preprocessor import ImagePreprocessor
-from vlpk.data.records import Example
+from vlpk.data.pipelines.image_preprocessor import ImagePreprocessor
+from vlpk.data.records.example import Example
 from vlpk.encoders import bert_encoder
 from vlpk.export.tflite import (
     INT8_FLOAT_OPS,

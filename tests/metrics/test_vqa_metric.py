@@ -6,7 +6,7 @@ official `vqaEval.py` (see the `vlpk.metrics.vqa` module doc).
 
 import pytest
 
-from vlpk.data.vqa_answers import soft_scores
+from vlpk.data.formats.vqa_answers import soft_scores
 from vlpk.errors import InputError
 from vlpk.metrics.vqa import normalize_answer, vqa_accuracy
 

@@ -16,7 +16,7 @@ from tests.test_case import (
     run_serialization_test,
     run_task_test,
 )
-from vlpk.data.image_preprocessor import ImagePreprocessor
+from vlpk.data.pipelines.image_preprocessor import ImagePreprocessor
 from vlpk.losses import ContrastiveLoss, SigmoidContrastiveLoss
 from vlpk.models import (
     ContrastivePreprocessor,

@@ -4,8 +4,8 @@ import numpy as np
 import tensorflow as tf
 
 from tests.models.conftest import tiny_image_encoder, tiny_text_encoder
-from vlpk.data.image_preprocessor import ImagePreprocessor
-from vlpk.data.records import Example
+from vlpk.data.pipelines.image_preprocessor import ImagePreprocessor
+from vlpk.data.records.example import Example
 from vlpk.layers import CrossAttentionFusion
 from vlpk.models import ImageTextPretrainer, VisionLanguageBackbone
 from vlpk.tasks.retrieval import pair_scorer, retrieval_task

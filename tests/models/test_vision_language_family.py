@@ -24,7 +24,7 @@ from tests.test_case import (
     run_task_test,
 )
 from vlpk.data import ImagePreprocessor, masked_lm_generator, pretraining_dataset
-from vlpk.data.records import Example
+from vlpk.data.records.example import Example
 from vlpk.layers import ConcatFusion, CrossAttentionFusion
 from vlpk.layers.caption_decoder import CaptionDecoder
 from vlpk.losses import CaptioningLoss, ContrastiveLoss, SigmoidContrastiveLoss

@@ -36,7 +36,7 @@ def training_summaries(
         every: write every `every` epochs.
     """
     from vlpk.callbacks.samples import SampleSummaries
-    from vlpk.data.pipeline import image_dataset
+    from vlpk.data.pipelines.pipeline import image_dataset
 
     count = min(samples, len(val))
     if count == 0:
@@ -137,7 +137,7 @@ def image_text_projector(
     ...                                   "logs")]  # doctest: +SKIP
     """
     from vlpk.callbacks.projector import EmbeddingProjector
-    from vlpk.data.pipeline import image_dataset, text_dataset
+    from vlpk.data.pipelines.pipeline import image_dataset, text_dataset
     from vlpk.evaluation import embedders, predict_batches
 
     projected = val[:count]

@@ -68,13 +68,13 @@ def _convert(args):
     )
     if args.runner == "beam":
         # Beam is an optional extra: imported only here, it says how to get it.
-        from vlpk.data.convert_beam import convert_dataset_beam as convert
+        from vlpk.data.shards.convert_beam import convert_dataset_beam as convert
 
         options["pipeline_options"] = args.beam_options
     elif args.beam_options is not None:
         raise InputError("--beam-options needs --runner beam.")
     else:
-        from vlpk.data.formats import convert_dataset as convert
+        from vlpk.data.formats.registry import convert_dataset as convert
 
         options["top_answers"] = args.top_answers
     manifest = convert(args.format, args.annotations, args.images, args.out, **options)
@@ -90,8 +90,8 @@ def _convert(args):
 
 
 def _add_convert_arguments(command):
-    from vlpk.data.formats import FORMATS
-    from vlpk.data.image_preprocessor import DEFAULT_MAX_PIXELS
+    from vlpk.data.formats.registry import FORMATS
+    from vlpk.data.pipelines.image_preprocessor import DEFAULT_MAX_PIXELS
 
     add = command.add_argument
     add("--format", required=True, choices=FORMATS, help="the source format")

@@ -149,7 +149,7 @@ def _evaluate_zeroshot_on(args, templates):
     images unpacked under `--data-dir` (default `<run>/eval_data/<folder>`)."""
     import os
 
-    from vlpk.data.shard_splits import read_manifest, unpack_split
+    from vlpk.data.shards.shard_splits import read_manifest, unpack_split
     from vlpk.errors import InputError
     from vlpk.jobs.run_dir import load_run
     from vlpk.tasks.zero_shot import zero_shot_classification

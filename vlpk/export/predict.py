@@ -9,7 +9,7 @@ import os
 
 import tensorflow as tf
 
-from vlpk.data.image_preprocessor import SIGNATURES
+from vlpk.data.pipelines.image_preprocessor import SIGNATURES
 from vlpk.errors import InputError
 
 

@@ -17,11 +17,11 @@ import time
 import keras
 
 from vlpk.callbacks import CaptionBleu
-from vlpk.data.pretraining import pretraining_dataset
-from vlpk.data.shard_splits import ShardSplit, caption_count, vqa_paths
+from vlpk.data.formats.vqa import read_vqa
+from vlpk.data.formats.vqa_answers import answer_vocabulary
+from vlpk.data.pipelines.pretraining import pretraining_dataset
+from vlpk.data.shards.shard_splits import ShardSplit, caption_count, vqa_paths
 from vlpk.data.synthetic import read_shapes_vqa
-from vlpk.data.vqa import read_vqa
-from vlpk.data.vqa_answers import answer_vocabulary
 from vlpk.errors import InputError
 from vlpk.jobs.recipes import build_losses, build_model, build_optimizer, captioner
 from vlpk.jobs.run_dir import PRESET_DIR, load_run, record_data_dir

@@ -19,10 +19,10 @@ import time
 import keras
 import tensorflow as tf
 
-from vlpk.data.image_preprocessor import ImagePreprocessor
-from vlpk.data.pipeline import caption_pairs
-from vlpk.data.pretraining import masked_lm_generator, pretraining_dataset
-from vlpk.data.shard_splits import ShardSplit
+from vlpk.data.pipelines.image_preprocessor import ImagePreprocessor
+from vlpk.data.pipelines.pipeline import caption_pairs
+from vlpk.data.pipelines.pretraining import masked_lm_generator, pretraining_dataset
+from vlpk.data.shards.shard_splits import ShardSplit
 from vlpk.distribution import build_strategy, set_precision
 from vlpk.evaluation import (
     caption_bleu,

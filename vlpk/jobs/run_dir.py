@@ -12,9 +12,9 @@ import json
 import os
 
 from vlpk.config import PretrainConfig
-from vlpk.data.image_preprocessor import ImagePreprocessor
+from vlpk.data.pipelines.image_preprocessor import ImagePreprocessor
 from vlpk.data.shapes.reader import read_labels
-from vlpk.data.shard_splits import REFERENCES, read_manifest
+from vlpk.data.shards.shard_splits import REFERENCES, read_manifest
 from vlpk.data.synthetic import shapes_paths
 from vlpk.errors import InputError
 from vlpk.jobs.splits import read_splits, shard_folders, split_protocol

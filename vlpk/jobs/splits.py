@@ -3,8 +3,13 @@
 import os
 import sys
 
-from vlpk.data.coco import read_coco_captions
-from vlpk.data.shard_splits import ShardSplit, protocol, read_manifest, unpack_split
+from vlpk.data.formats.coco import read_coco_captions
+from vlpk.data.shards.shard_splits import (
+    ShardSplit,
+    protocol,
+    read_manifest,
+    unpack_split,
+)
 from vlpk.data.synthetic import read_shapes, write_shapes
 from vlpk.errors import InputError
 
@@ -19,7 +24,7 @@ def read_splits(config, data_dir):
 
     Shapes and COCO give lists of `Example`s. Shards give a streamed
     `ShardSplit` for train, and val and test unpacked under `data_dir`
-    (see `vlpk.data.shard_splits`).
+    (see `vlpk.data.shards.shard_splits`).
     """
     data = config.data
     if data.uses_shards:

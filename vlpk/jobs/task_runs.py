@@ -15,8 +15,8 @@ import time
 
 import keras
 
-from vlpk.data.pipeline import caption_pairs
-from vlpk.data.raw import labelled_image_dataset, raw_pair_dataset
+from vlpk.data.pipelines.pipeline import caption_pairs
+from vlpk.data.pipelines.raw import labelled_image_dataset, raw_pair_dataset
 from vlpk.data.synthetic import read_labels, read_shapes, shapes_paths, write_shapes
 from vlpk.errors import InputError
 from vlpk.jobs.run_dir import PRESET_DIR, record_data_dir, recorded_data_dir

@@ -3,7 +3,7 @@
 import numpy as np
 import tensorflow as tf
 
-from vlpk.data.llava import IMAGE_TOKEN
+from vlpk.data.formats.llava import IMAGE_TOKEN
 from vlpk.data.shapes.conversations import shapes_conversations
 
 AUTOTUNE = tf.data.AUTOTUNE
@@ -20,7 +20,7 @@ def shapes_pairs(captioned, questioned, stage):
     image always comes first, as the model's prefix.
 
     Example:
-    >>> from vlpk.data.records import Example
+    >>> from vlpk.data.records.example import Example
     >>> image = Example("img/7.jpg", 7, ("a red circle",))
     >>> question = Example("img/7.jpg", 7, (), question="what shape?", answer="circle")
     >>> shapes_pairs([image], [question], "instruct")["prompts"]

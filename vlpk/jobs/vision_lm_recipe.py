@@ -4,7 +4,7 @@ import keras
 import keras_hub
 import tensorflow as tf
 
-from vlpk.data.image_preprocessor import ImagePreprocessor
+from vlpk.data.pipelines.image_preprocessor import ImagePreprocessor
 from vlpk.encoders.weights import load_preset_backbone
 from vlpk.errors import InputError
 from vlpk.jobs.loop import is_chief

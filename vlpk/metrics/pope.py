@@ -57,7 +57,7 @@ import collections.abc
 import json
 import os
 
-from vlpk.data.records import MissingFileError, get_field, read_json
+from vlpk.data.records.example import MissingFileError, get_field, read_json
 from vlpk.errors import InputError, list_ids
 from vlpk.metrics.result_files import read_vqa_predictions
 

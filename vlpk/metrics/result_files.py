@@ -19,7 +19,7 @@ type, a record (by index) missing a field or holding the wrong type, a
 repeated id, or ids that do not match between files.
 """
 
-from vlpk.data.records import get_field, read_json
+from vlpk.data.records.example import get_field, read_json
 from vlpk.errors import InputError, list_ids
 from vlpk.metrics.captioning import METRICS, coco_caption_scores
 from vlpk.metrics.vqa import vqa_accuracy

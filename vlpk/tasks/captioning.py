@@ -7,7 +7,7 @@ captions are written in the COCO results format and scored with the COCO
 caption evaluation (`vlpk.metrics.captioning`).
 """
 
-from vlpk.data.pretraining import pretraining_dataset
+from vlpk.data.pipelines.pretraining import pretraining_dataset
 from vlpk.evaluation import generate_split_captions
 
 

@@ -3,15 +3,15 @@
 import numpy as np
 import tensorflow as tf
 
-from vlpk.data.pipeline import (
+from vlpk.data.pipelines.pipeline import (
     AUTOTUNE,
     fixed_epoch,
     image_dataset,
     load_image,
     skip_bad_images,
 )
-from vlpk.data.shard_splits import ShardSplit
-from vlpk.data.shards import decode_guarded, read_records
+from vlpk.data.shards.reading import decode_guarded, read_records
+from vlpk.data.shards.shard_splits import ShardSplit
 from vlpk.errors import InputError
 from vlpk.evaluation import predict_batches
 from vlpk.models.classification import ImageClassifier

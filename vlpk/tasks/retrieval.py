@@ -14,7 +14,7 @@ import sys
 import keras
 import numpy as np
 
-from vlpk.data.pipeline import image_dataset, text_dataset
+from vlpk.data.pipelines.pipeline import image_dataset, text_dataset
 from vlpk.errors import InputError
 from vlpk.evaluation import embed_split, predict_batches
 from vlpk.metrics.chunked_retrieval import RERANK_GAP, chunked_retrieval

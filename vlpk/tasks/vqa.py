@@ -12,10 +12,10 @@ the official VQA accuracy (`vlpk.metrics.vqa`).
 import numpy as np
 import tensorflow as tf
 
-from vlpk.data.pipeline import AUTOTUNE, classification_dataset, image_dataset
-from vlpk.data.shard_splits import ShardSplit
-from vlpk.data.shards import decode_guarded, read_records
-from vlpk.data.vqa_answers import soft_score_vector
+from vlpk.data.formats.vqa_answers import soft_score_vector
+from vlpk.data.pipelines.pipeline import AUTOTUNE, classification_dataset, image_dataset
+from vlpk.data.shards.reading import decode_guarded, read_records
+from vlpk.data.shards.shard_splits import ShardSplit
 from vlpk.models.vqa import VQAClassifier
 
 # Records (images with their questions) held by the stream's shuffle buffer.
@@ -87,7 +87,7 @@ def vqa_shard_dataset(
 ):
     """`vqa_dataset`'s batches, streamed from a `ShardSplit` of VQA records.
 
-    Each record holds one image and its questions (`vlpk.data.vqa_groups`):
+    Each record holds one image and its questions (`vlpk.data.records.vqa_groups`):
     the image is decoded once for all of them. The soft-score targets come
     from `soft_score_vector` (the official answer normalization, in Python,
     per record); questions with no answer in `vocabulary` are left out, as

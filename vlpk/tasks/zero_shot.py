@@ -8,7 +8,7 @@ is assigned the class whose embedding is most similar to its own.
 
 import numpy as np
 
-from vlpk.data.pipeline import image_dataset, text_dataset
+from vlpk.data.pipelines.pipeline import image_dataset, text_dataset
 from vlpk.evaluation import embedders, predict_batches
 from vlpk.models.classification.zero_shot_image_classifier import DEFAULT_TEMPLATES
 

@@ -16,7 +16,7 @@ Two variants, after LLaVA's two training stages:
   captions only, one single-turn record per caption, so every caption is
   used.
 
-The records are those `vlpk.data.llava.read_llava` reads, with the image
+The records are those `vlpk.data.formats.llava.read_llava` reads, with the image
 path relative to the split's image folder: write them with
 `write_llava_json`, then `vlpk data convert --format llava --annotations
 FILE --images <root>/images/<split>`.
@@ -25,7 +25,7 @@ FILE --images <root>/images/<split>`.
 import json
 import os
 
-from vlpk.data.llava import GPT, HUMAN, IMAGE_TOKEN
+from vlpk.data.formats.llava import GPT, HUMAN, IMAGE_TOKEN
 from vlpk.data.shapes.reader import read_shapes, read_shapes_vqa
 from vlpk.errors import InputError
 
@@ -57,7 +57,7 @@ def shapes_conversations(
         InputError: for an unknown `variant`.
 
     Example:
-    >>> from vlpk.data.records import Example
+    >>> from vlpk.data.records.example import Example
     >>> image = Example("images/val/000000000007.jpg", 7, ("a red circle",))
     >>> question = Example("images/val/000000000007.jpg", 7, (),
     ...                    question="what shape is it?", answer="circle")

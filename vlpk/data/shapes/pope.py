@@ -71,7 +71,7 @@ import json
 import os
 import random
 
-from vlpk.data.records import get_field, read_json
+from vlpk.data.records.example import get_field, read_json
 from vlpk.data.shapes.generator import generate_examples
 from vlpk.data.shapes.layout import FORMAT_VERSION, shapes_paths
 from vlpk.data.shapes.reader import checked_marker

@@ -3,10 +3,10 @@
 import dataclasses
 import os
 
-from vlpk.data.coco import read_coco_captions
-from vlpk.data.records import MissingFileError, get_field, read_json
+from vlpk.data.formats.coco import read_coco_captions
+from vlpk.data.formats.vqa import read_vqa
+from vlpk.data.records.example import MissingFileError, get_field, read_json
 from vlpk.data.shapes.layout import MARKER, read_marker, shapes_paths
-from vlpk.data.vqa import read_vqa
 from vlpk.errors import InputError
 
 
@@ -99,7 +99,7 @@ def read_shapes_vqa(root, split):
         split: the split name, e.g. `"train"`.
 
     Returns:
-        A list of `Example` records as returned by `vlpk.data.vqa.read_vqa`.
+        A list of `Example` records as returned by `vlpk.data.formats.vqa.read_vqa`.
 
     Example:
 

@@ -5,7 +5,7 @@ import keras_hub
 import tensorflow as tf
 from keras_hub.src.utils.tensor_utils import preprocessing_function
 
-from vlpk.data.image_preprocessor import ImagePreprocessor
+from vlpk.data.pipelines.image_preprocessor import ImagePreprocessor
 from vlpk.models.contrastive.dual_encoder_backbone import DualEncoderBackbone
 from vlpk.serialization import deserialize_nested
 from vlpk.text.preprocessor import TextPreprocessor

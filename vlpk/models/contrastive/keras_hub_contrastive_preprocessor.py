@@ -5,7 +5,7 @@ import keras_hub
 import tensorflow as tf
 from keras_hub.src.utils.tensor_utils import preprocessing_function
 
-from vlpk.data.image_preprocessor import DEFAULT_MAX_PIXELS, decode_full_size
+from vlpk.data.pipelines.image_preprocessor import DEFAULT_MAX_PIXELS, decode_full_size
 from vlpk.encoders.weights import load_keras_hub_preset
 from vlpk.models.contrastive.contrastive_preprocessor import (
     check_raw_inputs,
@@ -29,7 +29,7 @@ class KerasHubContrastivePreprocessor(keras_hub.models.Preprocessor):
     the same `(x, y)`, for a `KerasHubDualEncoderBackbone`:
 
     - `images`: encoded bytes (decoded under vlpk's pixel guard, see
-      `vlpk.data.image_preprocessor.decode_full_size`) or pixels, then
+      `vlpk.data.pipelines.image_preprocessor.decode_full_size`) or pixels, then
       cropped and resized by the preset's image converter (CLIP and SigLIP
       crop to the aspect ratio and resize bicubically), as float32 in 0–255.
       The converter's `scale` and `offset` are applied by the backbone (see

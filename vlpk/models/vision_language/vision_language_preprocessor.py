@@ -4,7 +4,7 @@ import keras
 import tensorflow as tf
 from keras_hub.src.utils.tensor_utils import preprocessing_function
 
-from vlpk.data.pretraining import mask_rows, masked_lm_generator
+from vlpk.data.pipelines.pretraining import mask_rows, masked_lm_generator
 from vlpk.layers.caption_decoder import next_token_targets
 from vlpk.models.contrastive.contrastive_preprocessor import (
     ContrastivePreprocessor,

@@ -5,7 +5,7 @@ import keras_hub
 import tensorflow as tf
 from keras_hub.src.utils.tensor_utils import preprocessing_function
 
-from vlpk.data.image_preprocessor import ImagePreprocessor
+from vlpk.data.pipelines.image_preprocessor import ImagePreprocessor
 from vlpk.models.vision_lm.vision_lm_backbone import VisionLMBackbone
 from vlpk.serialization import deserialize_nested
 

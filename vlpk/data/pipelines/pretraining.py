@@ -10,9 +10,9 @@ import math
 import keras_hub
 import tensorflow as tf
 
-from vlpk.data.pipeline import AUTOTUNE, contrastive_dataset, fixed_epoch
-from vlpk.data.shard_splits import ShardSplit
-from vlpk.data.shards import caption_pair_dataset
+from vlpk.data.pipelines.pipeline import AUTOTUNE, contrastive_dataset, fixed_epoch
+from vlpk.data.shards.reading import caption_pair_dataset
+from vlpk.data.shards.shard_splits import ShardSplit
 from vlpk.layers.caption_decoder import next_token_targets
 
 # Records held by a shard stream's shuffle buffer: encoded images (~100 KB
@@ -114,7 +114,7 @@ def pretraining_dataset(
 
     Args:
         examples: `vlpk.data.Example`s with `image_path` and `captions`, or
-            a `vlpk.data.shard_splits.ShardSplit`, streamed from its shards
+            a `vlpk.data.shards.shard_splits.ShardSplit`, streamed from its shards
             (its epoch is the manifest's caption count in batches).
         image_preprocessor: a `vlpk.data.ImagePreprocessor`.
         text_preprocessor: a `vlpk.text.TextPreprocessor`.
@@ -135,7 +135,7 @@ def pretraining_dataset(
         `captioning` (the next token at each position, 0 after the end).
 
     Example:
-    >>> from vlpk.data.image_preprocessor import ImagePreprocessor
+    >>> from vlpk.data.pipelines.image_preprocessor import ImagePreprocessor
     >>> ds = pretraining_dataset(train, ImagePreprocessor(64), text_pre,
     ...     objectives=("contrastive", "matching", "masked_lm"),
     ...     mask_generator=masked_lm_generator(tokenizer, 20))  # doctest: +SKIP

@@ -3,14 +3,14 @@
 VQA v2 asks about 5.4 questions an image. One record per question stored
 the encoded image once per question; a conversion now writes one record per
 image holding all its questions, in the questions file's order of first
-appearance (see `vlpk/data/tfrecord.py` for the features). Readers expand a
+appearance (see `vlpk/data/records/tfrecord.py` for the features). Readers expand a
 record back into one `Example` per question (`expand_record`), and the
 training stream decodes each image once for all its questions.
 """
 
 import json
 
-from vlpk.data.records import Example
+from vlpk.data.records.example import Example
 
 
 def group_questions(examples):

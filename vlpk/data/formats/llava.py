@@ -14,7 +14,7 @@ The file is a JSON list of records (LLaVA's `docs/Finetune_Custom_Data.md`):
 
 `read_llava` turns each record into one conversation `Example` (`roles`,
 `texts`), which `vlpk data convert --format llava` writes as shards and
-`vlpk.data.conversations` reads back as (prompt, response) pairs.
+`vlpk.data.pipelines.conversations` reads back as (prompt, response) pairs.
 
 What LLaVA does with a record decides what is kept, read in
 github.com/haotian-liu/LLaVA at commit c121f0432da27facab705978f83c4ada465e46fd
@@ -30,7 +30,7 @@ Kept as LLaVA keeps them:
 - No `"image"` key: a text-only record, no image file read; kept with empty
   image bytes.
 - Several human/gpt rounds: one sequence, every answer trained; kept, and
-  `vlpk.data.conversations` trains each answer once.
+  `vlpk.data.pipelines.conversations` trains each answer once.
 - A first turn from `gpt`: dropped (`source = source[1:]`, "Skip the first
   one if it is not from human"); the same here.
 
@@ -62,7 +62,7 @@ Skipped and reported, each with its reason:
 - A missing, corrupt or oversized image: `Image.open` raises mid-training
   in LLaVA; vlpk skips it at conversion (below).
 
-The image checks are those of every other format: `vlpk.data.convert`
+The image checks are those of every other format: `vlpk.data.shards.convert`
 checks each image as it writes the shards, so a record with a missing,
 truncated, non-image or oversized file is reported there, with its path.
 The turns are stored as they are: `--max-words` bounds captions only, since
@@ -72,7 +72,7 @@ cutting a turn would change what the answer is trained on.
 import json
 import os
 
-from vlpk.data.records import (
+from vlpk.data.records.example import (
     Example,
     MissingFileError,
     RecordError,

@@ -29,14 +29,14 @@ import os
 import sys
 import time
 
-from vlpk.data.convert import (
+from vlpk.data.formats.karpathy import SPLITS, read_karpathy, read_karpathy_splits
+from vlpk.data.shards.convert import (
     MANIFEST,
     SkipLog,
     convert_examples,
     read_manifest,
     write_json,
 )
-from vlpk.data.karpathy import SPLITS, read_karpathy, read_karpathy_splits
 from vlpk.errors import InputError
 
 
@@ -56,7 +56,7 @@ def parse_splits(text):
         InputError: a name that is not a Karpathy split.
 
     Example:
-    >>> from vlpk.data.convert_karpathy import parse_splits
+    >>> from vlpk.data.shards.convert_karpathy import parse_splits
     >>> parse_splits("restval, train")
     ('train', 'restval')
     """
@@ -110,7 +110,7 @@ def convert_karpathy(
             `strict`, the first bad record.
 
     Example:
-    >>> from vlpk.data.convert_karpathy import convert_karpathy
+    >>> from vlpk.data.shards.convert_karpathy import convert_karpathy
     >>> manifest = convert_karpathy(  # doctest: +SKIP
     ...     "dataset_coco.json", "coco", "shards/karpathy-coco"
     ... )

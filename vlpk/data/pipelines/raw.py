@@ -9,7 +9,7 @@ tokenization stay with the task, as in serving.
 
 import tensorflow as tf
 
-from vlpk.data.pipeline import caption_pairs
+from vlpk.data.pipelines.pipeline import caption_pairs
 
 
 def raw_pair_dataset(examples, batch_size, shuffle=True, seed=0, repeat=False):

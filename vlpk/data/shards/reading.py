@@ -1,7 +1,7 @@
 """Reading converted datasets: TFRecord shards in, training batches out.
 
 `vlpk data convert` writes a dataset as TFRecord shards in the layout of
-`vlpk.data.tfrecord` (one record per image, with its encoded bytes and
+`vlpk.data.records.tfrecord` (one record per image, with its encoded bytes and
 captions). This module reads them back:
 
 - `shard_files` finds the shards of a directory, a manifest or a glob.
@@ -32,9 +32,9 @@ import sys
 
 import tensorflow as tf
 
-from vlpk.data.convert import MANIFEST
-from vlpk.data.image_preprocessor import image_dimensions, is_known_image
-from vlpk.data.tfrecord import parse_example
+from vlpk.data.pipelines.image_preprocessor import image_dimensions, is_known_image
+from vlpk.data.records.tfrecord import parse_example
+from vlpk.data.shards.convert import MANIFEST
 from vlpk.errors import InputError
 
 AUTOTUNE = tf.data.AUTOTUNE
@@ -193,7 +193,7 @@ def read_records(
 
     Returns:
         A `tf.data.Dataset` of dicts with the keys of
-        `vlpk.data.tfrecord.FEATURES`.
+        `vlpk.data.records.tfrecord.FEATURES`.
 
     Example:
     >>> from vlpk.data import read_records
@@ -259,7 +259,7 @@ def decode_guarded(image_bytes, image_preprocessor, dtype="float32", warn=None):
     """Decodes and resizes one image, unless its bytes are unsafe or no image.
 
     The format and the pixel count are read from the first bytes (see
-    `vlpk.data.image_preprocessor.image_dimensions`): bytes in no format
+    `vlpk.data.pipelines.image_preprocessor.image_dimensions`): bytes in no format
     `tf.io.decode_image` knows, and images whose header declares more than
     `image_preprocessor.max_pixels` pixels, are never decoded. Bytes that
     pass these checks but are corrupt inside (a truncated JPEG) still raise

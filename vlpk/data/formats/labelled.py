@@ -21,7 +21,7 @@ the data.
 import csv
 import os
 
-from vlpk.data.records import Example, MissingFileError, report_or_raise
+from vlpk.data.records.example import Example, MissingFileError, report_or_raise
 from vlpk.errors import InputError
 
 # `keras.utils.image_dataset_from_directory`'s extensions.

@@ -1,6 +1,6 @@
 """Converts a dataset into sharded TFRecords as an Apache Beam pipeline.
 
-The same shards, sidecars and `manifest.json` as `vlpk.data.convert`'s
+The same shards, sidecars and `manifest.json` as `vlpk.data.shards.convert`'s
 thread-pool converter (apart from the manifest's `seconds`), written by any
 Beam runner: the `DirectRunner` on this machine, Dataflow, Flink or Spark on
 a cluster. It needs the optional extra: `pip install "vlpk[beam]"`.
@@ -33,7 +33,7 @@ Limits:
   output folder must be on a file system every worker mounts at the same
   path (relative paths resolve in each worker's working directory).
 - The CSV rows are parsed here with the helpers of
-  `vlpk.data.web_pairs.iter_caption_pairs`, mirroring its loop (it can only
+  `vlpk.data.formats.web_pairs.iter_caption_pairs`, mirroring its loop (it can only
   read a file from its start); a quoted field may not span a line break,
   as there.
 - Skips are printed when the pipeline has finished, not as they happen.
@@ -64,7 +64,11 @@ import sys
 import time
 import uuid
 
-from vlpk.data.convert import (
+from vlpk.data.formats.registry import default_split, read_labelled, read_source
+from vlpk.data.formats.web_pairs import _column_indices, _read_header, _row_fields
+from vlpk.data.pipelines.image_preprocessor import DEFAULT_MAX_PIXELS
+from vlpk.data.records.example import Example, MissingFileError, report_or_raise
+from vlpk.data.shards.convert import (
     SkipLog,
     _finished_shard,
     _manifest,
@@ -74,10 +78,6 @@ from vlpk.data.convert import (
     _write_manifest,
     _write_shard,
 )
-from vlpk.data.formats import default_split, read_labelled, read_source
-from vlpk.data.image_preprocessor import DEFAULT_MAX_PIXELS
-from vlpk.data.records import Example, MissingFileError, report_or_raise
-from vlpk.data.web_pairs import _column_indices, _read_header, _row_fields
 from vlpk.errors import InputError
 
 BEAM_MISSING = 'the Beam runner needs Apache Beam: pip install "vlpk[beam]"'
@@ -243,7 +243,7 @@ def convert_dataset_beam(
     label_column="label",
     **options,
 ):
-    """`vlpk.data.formats.convert_dataset`, run as a Beam pipeline.
+    """`vlpk.data.formats.registry.convert_dataset`, run as a Beam pipeline.
 
     Takes `convert_dataset`'s arguments (but `top_answers`) and
     `convert_examples_beam`'s (`runner`, `pipeline_options`...), and writes
@@ -441,7 +441,7 @@ def _check_finished_shards(out_dir, options):
 
 
 def _shard_name(split, index, compression):
-    """The shard's file name, as `vlpk.data.convert._named_chunks` names it."""
+    """The shard's file name, as `vlpk.data.shards.convert._named_chunks` names it."""
     return f"{split}-{index:05d}.tfrecord" + (".gz" if compression else "")
 
 
@@ -516,7 +516,7 @@ def _lines(f, source, start, end=None):
 def _example(source, row, raw, report):
     """The `Example` of data line `row` (0-based), or `None` to skip it.
 
-    The loop body of `vlpk.data.web_pairs.iter_caption_pairs`, which reads a
+    The loop body of `vlpk.data.formats.web_pairs.iter_caption_pairs`, which reads a
     file only from its start: same checks, same reasons and sources.
     """
     where = f"{source.path}: line {row + 2}"
@@ -599,7 +599,7 @@ def _read_task(source, task, shard_size, log):
 
 
 def _as_list(annotations):
-    """The annotation files as a list (`vlpk.data.formats`' helper)."""
+    """The annotation files as a list (`vlpk.data.formats.registry`' helper)."""
     if annotations is None:
         return []
     if isinstance(annotations, (str, os.PathLike)):

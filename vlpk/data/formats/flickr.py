@@ -12,7 +12,7 @@ malformed) is reported and skipped without losing the rest of the file.
 import csv
 import os
 
-from vlpk.data.records import Example, MissingFileError, report_or_raise
+from vlpk.data.records.example import Example, MissingFileError, report_or_raise
 from vlpk.errors import InputError
 
 
@@ -38,7 +38,7 @@ def read_flickr8k(token_path, images_dir, report=None):
 
     Example:
 
-    >>> from vlpk.data.flickr import read_flickr8k
+    >>> from vlpk.data.formats.flickr import read_flickr8k
     >>> examples = read_flickr8k(  # doctest: +SKIP
     ...     "Flickr8k.token.txt", "Flicker8k_Dataset"
     ... )
@@ -89,7 +89,7 @@ def read_flickr30k(results_csv, images_dir, report=None):
 
     Example:
 
-    >>> from vlpk.data.flickr import read_flickr30k
+    >>> from vlpk.data.formats.flickr import read_flickr30k
     >>> examples = read_flickr30k(  # doctest: +SKIP
     ...     "results.csv", "flickr30k_images"
     ... )

@@ -27,7 +27,7 @@ class Example:
 
     Caption readers fill `captions` (and `label` for classification data);
     VQA readers produce one `Example` per question and fill the question fields.
-    Conversation readers (`vlpk.data.llava`) fill `roles` and `texts`, one
+    Conversation readers (`vlpk.data.formats.llava`) fill `roles` and `texts`, one
     entry per turn; `image_path` is `""` for a text-only conversation.
 
     Args:
@@ -49,11 +49,11 @@ class Example:
         conversation_id: the conversation's own id (LLaVA's `"id"`), as text.
         questions: for an image of a VQA conversion, its questions, each an
             `Example` with the question fields set (see
-            `vlpk.data.vqa_groups.group_questions`).
+            `vlpk.data.records.vqa_groups.group_questions`).
 
     Example:
 
-    >>> from vlpk.data.records import Example
+    >>> from vlpk.data.records.example import Example
     >>> example = Example("images/000000000001.jpg", 1, ("a red circle",))
     >>> example.captions
     ('a red circle',)
@@ -73,7 +73,7 @@ class Example:
     texts: tuple[str, ...] = ()
     conversation_id: str | None = None
     # VQA shards store each image once: its questions, as `Example`s of one
-    # question each (see `vlpk.data.vqa_groups`).
+    # question each (see `vlpk.data.records.vqa_groups`).
     questions: tuple = ()
 
     @property
@@ -100,7 +100,7 @@ def read_json(path, description):
     Example:
 
     >>> import json, os, tempfile
-    >>> from vlpk.data.records import read_json
+    >>> from vlpk.data.records.example import read_json
     >>> path = os.path.join(tempfile.mkdtemp(), "a.json")
     >>> with open(path, "w") as f:
     ...     json.dump({"images": []}, f)
@@ -153,7 +153,7 @@ def get_field(record, key, path, where, kind=None):
 
     Example:
 
-    >>> from vlpk.data.records import get_field
+    >>> from vlpk.data.records.example import get_field
     >>> get_field({"id": 3}, "id", "captions.json", "images[0]", int)
     3
     """

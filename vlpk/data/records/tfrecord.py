@@ -1,6 +1,6 @@
 """The TFRecord layout of converted datasets: one `tf.train.Example` per image.
 
-`vlpk data convert` writes it, and `vlpk.data.shards` reads it. Every record
+`vlpk data convert` writes it, and `vlpk.data.shards.reading` reads it. Every record
 carries the encoded image bytes (as found on disk, after validation) and the
 fields of `vlpk.data.Example`; absent fields are stored empty:
 
@@ -17,7 +17,7 @@ fields of `vlpk.data.Example`; absent fields are stored empty:
 | `label` | int64 | the class index of classification data, or -1 |
 
 A VQA conversion writes one record per image, its questions in lists of
-one entry a question (`vlpk.data.vqa_groups`); `question` and
+one entry a question (`vlpk.data.records.vqa_groups`); `question` and
 `question_id` are then empty, and `answers` holds every question's answers
 in turn:
 
@@ -45,7 +45,7 @@ defaults:
 
 import tensorflow as tf
 
-from vlpk.data.vqa_groups import question_features
+from vlpk.data.records.vqa_groups import question_features
 
 FEATURES = {
     "image": tf.io.FixedLenFeature([], tf.string),
@@ -100,7 +100,7 @@ def serialize_example(example, image_bytes, height, width):
         The serialized proto (`bytes`), ready for `tf.io.TFRecordWriter`.
 
     Example:
-    >>> from vlpk.data.records import Example
+    >>> from vlpk.data.records.example import Example
     >>> record = serialize_example(Example("a.jpg", 1, ("a cat",)), b"...", 4, 4)
     >>> parse_example(record)["captions"].numpy().tolist()
     [b'a cat']
@@ -155,7 +155,7 @@ def _conversation_features(example):
     return {
         "roles": _bytes([_utf8(r) for r in example.roles]),
         "texts": _bytes([_utf8(t) for t in example.texts]),
-        # `vlpk.data.llava` moves the placeholder before the first turn, as
+        # `vlpk.data.formats.llava` moves the placeholder before the first turn, as
         # LLaVA does; -1 says the conversation has no image at all.
         "image_turn": _int(0 if example.image_path else -1),
         "conversation_id": _bytes([_utf8(example.conversation_id)]),

@@ -2,7 +2,7 @@
 
 `vlpk data convert --format llava` writes one record per conversation: its
 image bytes (`b""` when text-only) and its turns, `roles` and `texts` (see
-`vlpk.data.tfrecord`). A vision-language model with a causal decoder learns
+`vlpk.data.records.tfrecord`). A vision-language model with a causal decoder learns
 from them one answer at a time: `conversation_turn_pairs` turns a
 conversation of `k` answers into `k` pairs, each prompt holding the whole
 history before its answer, so every answer is a target exactly once:
@@ -26,13 +26,13 @@ import sys
 
 import tensorflow as tf
 
-from vlpk.data.image_preprocessor import (
+from vlpk.data.formats.llava import GPT
+from vlpk.data.pipelines.image_preprocessor import (
     DEFAULT_MAX_PIXELS,
     image_dimensions,
     is_known_image,
 )
-from vlpk.data.llava import GPT
-from vlpk.data.shards import AUTOTUNE, read_records
+from vlpk.data.shards.reading import AUTOTUNE, read_records
 from vlpk.errors import InputError
 
 DEFAULT_TEMPLATE = "{prompt}\n"
@@ -136,9 +136,9 @@ def conversation_dataset(
 ):
     """The (prompt, response) pairs of converted conversation shards.
 
-    The shards are read by `vlpk.data.shards.read_records` (records that are
+    The shards are read by `vlpk.data.shards.reading.read_records` (records that are
     no `tf.train.Example` are skipped there). An image is checked by its
-    header, as `vlpk.data.shards.decode_guarded` checks it, but not decoded:
+    header, as `vlpk.data.shards.reading.decode_guarded` checks it, but not decoded:
     the preprocessor decodes it, and it would be decoded twice. A record
     whose bytes are in no format TensorFlow decodes, or whose header declares
     more than `max_pixels` pixels, is skipped with a warning on stderr;
@@ -167,7 +167,7 @@ def conversation_dataset(
         `ds.filter(lambda x: tf.strings.length(x["images"]) > 0)`.
 
     Example:
-    >>> from vlpk.data.conversations import conversation_dataset
+    >>> from vlpk.data.pipelines.conversations import conversation_dataset
     >>> ds = conversation_dataset(  # doctest: +SKIP
     ...     "shards/llava-instruct", template="USER: {prompt} ASSISTANT:",
     ...     answer_template="{response}</s>", shuffle_buffer=1000)

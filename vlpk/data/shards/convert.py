@@ -3,10 +3,10 @@
 `convert_examples` streams `Example`s into shards of `shard_size` examples:
 
 - **Bad input is skipped and reported.** Each image is checked
-  (`vlpk.data.image_check`): missing, empty, non-image, unsupported,
+  (`vlpk.data.shards.image_check`): missing, empty, non-image, unsupported,
   oversized (by its header, before decoding) or truncated files are
   skipped, and so are captions that are empty or not UTF-8 (a text-only
-  conversation, `vlpk.data.llava`, has no image to check). Each skip is a
+  conversation, `vlpk.data.formats.llava`, has no image to check). Each skip is a
   `{"source", "reason"}` entry in `manifest.json` and a line in the log. With
   `strict=True` the first bad record raises `InputError` naming it instead.
 - **Streaming.** Examples are consumed one shard at a time, so a CSV of
@@ -21,7 +21,7 @@
   that holds one folder per split (its manifest would be replaced).
 
 `vlpk data convert` (see `vlpk.cli`) wraps it for every supported format;
-`vlpk.data.convert_karpathy` writes a file of several splits as one such
+`vlpk.data.shards.convert_karpathy` writes a file of several splits as one such
 folder per split.
 """
 
@@ -36,10 +36,10 @@ import time
 import keras
 import tensorflow as tf
 
-from vlpk.data.captions import clean_caption
-from vlpk.data.image_check import BadImage, check_image
-from vlpk.data.image_preprocessor import DEFAULT_MAX_PIXELS
-from vlpk.data.tfrecord import serialize_example
+from vlpk.data.formats.captions import clean_caption
+from vlpk.data.pipelines.image_preprocessor import DEFAULT_MAX_PIXELS
+from vlpk.data.records.tfrecord import serialize_example
+from vlpk.data.shards.image_check import BadImage, check_image
 from vlpk.errors import InputError
 
 MANIFEST = "manifest.json"

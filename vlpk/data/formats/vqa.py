@@ -27,7 +27,7 @@ The synthetic Shapes dataset is written in the same format
 import os
 from typing import NamedTuple
 
-from vlpk.data.records import (
+from vlpk.data.records.example import (
     Example,
     RecordError,
     get_field,
@@ -86,7 +86,7 @@ def read_vqa(
 
     Example:
 
-    >>> from vlpk.data.vqa import read_vqa
+    >>> from vlpk.data.formats.vqa import read_vqa
     >>> examples = read_vqa(  # doctest: +SKIP
     ...     "vqa/v2_OpenEnded_mscoco_val2014_questions.json",
     ...     "vqa/v2_mscoco_val2014_annotations.json",

@@ -14,7 +14,7 @@ synthetic data go through this one reader.
 
 import os
 
-from vlpk.data.records import (
+from vlpk.data.records.example import (
     Example,
     RecordError,
     get_field,
@@ -51,7 +51,7 @@ def read_coco_captions(annotations_path, images_dir, report=None):
 
     Example:
 
-    >>> from vlpk.data.coco import read_coco_captions
+    >>> from vlpk.data.formats.coco import read_coco_captions
     >>> examples = read_coco_captions(  # doctest: +SKIP
     ...     "coco/annotations/captions_val2014.json", "coco/val2014"
     ... )

@@ -26,17 +26,17 @@ import os
 import re
 import sys
 
-from vlpk.data.coco import read_coco_captions
-from vlpk.data.convert import SkipLog, convert_examples
-from vlpk.data.convert_karpathy import convert_karpathy
-from vlpk.data.flickr import read_flickr8k, read_flickr30k
-from vlpk.data.karpathy import read_karpathy
-from vlpk.data.labelled import read_image_folder, read_labelled_csv
-from vlpk.data.llava import read_llava
-from vlpk.data.vqa import read_vqa
-from vlpk.data.vqa_answers import answer_vocabulary
-from vlpk.data.vqa_groups import group_questions
-from vlpk.data.web_pairs import iter_caption_pairs
+from vlpk.data.formats.coco import read_coco_captions
+from vlpk.data.formats.flickr import read_flickr8k, read_flickr30k
+from vlpk.data.formats.karpathy import read_karpathy
+from vlpk.data.formats.labelled import read_image_folder, read_labelled_csv
+from vlpk.data.formats.llava import read_llava
+from vlpk.data.formats.vqa import read_vqa
+from vlpk.data.formats.vqa_answers import answer_vocabulary
+from vlpk.data.formats.web_pairs import iter_caption_pairs
+from vlpk.data.records.vqa_groups import group_questions
+from vlpk.data.shards.convert import SkipLog, convert_examples
+from vlpk.data.shards.convert_karpathy import convert_karpathy
 from vlpk.errors import InputError
 
 FORMATS = (
@@ -129,7 +129,7 @@ def convert_dataset(
     For `karpathy`, whose file mixes the splits, each split is written to its
     own folder `out_dir/<split>/`, listed in `out_dir/manifest.json`; with
     `split` (`"train,restval"`), those splits are merged into one shard set
-    named `"train+restval"` (see `vlpk.data.convert_karpathy`). Every other
+    named `"train+restval"` (see `vlpk.data.shards.convert_karpathy`). Every other
     format is one shard set named `split` (default `"train"`; commas become
     `+`).
 

@@ -71,7 +71,7 @@ def answer_vocabulary(examples, top_k=3129):
 
     Example:
 
-    >>> from vlpk.data.records import Example
+    >>> from vlpk.data.records.example import Example
     >>> examples = [
     ...     Example("a.jpg", 1, (), answers=("yes", "yes.", "no")),
     ...     Example("b.jpg", 2, (), answers=("Two", "Two")),

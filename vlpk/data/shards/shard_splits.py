@@ -25,10 +25,10 @@ import sys
 
 import tensorflow as tf
 
-from vlpk.data.convert import MANIFEST
-from vlpk.data.records import Example
-from vlpk.data.shards import read_records
-from vlpk.data.vqa_groups import expand_questions, vqa_v2_files
+from vlpk.data.records.example import Example
+from vlpk.data.records.vqa_groups import expand_questions, vqa_v2_files
+from vlpk.data.shards.convert import MANIFEST
+from vlpk.data.shards.reading import read_records
 from vlpk.errors import InputError
 
 UNPACKED = "examples.json"

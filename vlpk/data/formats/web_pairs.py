@@ -15,7 +15,7 @@ delimiter but not a line break.
 import csv
 import os
 
-from vlpk.data.records import Example, MissingFileError, report_or_raise
+from vlpk.data.records.example import Example, MissingFileError, report_or_raise
 from vlpk.errors import InputError
 
 
@@ -63,7 +63,7 @@ def iter_caption_pairs(
 
     Example:
 
-    >>> from vlpk.data.web_pairs import iter_caption_pairs
+    >>> from vlpk.data.formats.web_pairs import iter_caption_pairs
     >>> pairs = iter_caption_pairs("cc3m_train.tsv", "cc3m/images")  # doctest: +SKIP
     >>> next(pairs)  # doctest: +SKIP
     Example(image_path='cc3m/images/000000.jpg', image_id=0, captions=(...))

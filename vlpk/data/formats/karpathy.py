@@ -18,7 +18,7 @@ own list (in one pass over the file).
 
 import os
 
-from vlpk.data.records import (
+from vlpk.data.records.example import (
     Example,
     RecordError,
     get_field,
@@ -63,7 +63,7 @@ def read_karpathy(path, images_dir, split=None, report=None):
 
     Example:
 
-    >>> from vlpk.data.karpathy import read_karpathy
+    >>> from vlpk.data.formats.karpathy import read_karpathy
     >>> train = read_karpathy(  # doctest: +SKIP
     ...     "dataset_coco.json", "coco", split=("train", "restval")
     ... )
@@ -118,7 +118,7 @@ def read_karpathy_splits(path, images_dir, report=None, split_reports=None):
 
     Example:
 
-    >>> from vlpk.data.karpathy import read_karpathy_splits
+    >>> from vlpk.data.formats.karpathy import read_karpathy_splits
     >>> splits = read_karpathy_splits(  # doctest: +SKIP
     ...     "dataset_flickr8k.json", "Flicker8k_Dataset"
     ... )

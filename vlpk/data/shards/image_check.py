@@ -19,7 +19,7 @@ import warnings
 
 from PIL import Image, UnidentifiedImageError
 
-from vlpk.data.image_preprocessor import DEFAULT_MAX_PIXELS
+from vlpk.data.pipelines.image_preprocessor import DEFAULT_MAX_PIXELS
 
 # What `tf.io.decode_image` reads.
 TF_FORMATS = ("JPEG", "PNG", "GIF", "BMP")
@@ -55,7 +55,7 @@ def check_image(path, max_pixels=DEFAULT_MAX_PIXELS):
     >>> check_image("no/such/file.jpg")
     Traceback (most recent call last):
     ...
-    vlpk.data.image_check.BadImage: file not found
+    vlpk.data.shards.image_check.BadImage: file not found
     """
     try:
         with open(path, "rb") as f:

@@ -9,7 +9,7 @@ the export uses.
 import numpy as np
 import tensorflow as tf
 
-from vlpk.data.shards import decode_guarded
+from vlpk.data.shards.reading import decode_guarded
 
 AUTOTUNE = tf.data.AUTOTUNE
 
@@ -50,7 +50,7 @@ def usable_paths(paths, image_preprocessor):
     about as the pipelines warn (see `load_image`).
 
     Example:
-    >>> from vlpk.data.image_preprocessor import ImagePreprocessor
+    >>> from vlpk.data.pipelines.image_preprocessor import ImagePreprocessor
     >>> usable_paths(["no/such/file.png"], ImagePreprocessor(8))
     set()
     """
@@ -144,7 +144,7 @@ def contrastive_dataset(
         {"contrastive": image_id})`.
 
     Example:
-    >>> from vlpk.data.image_preprocessor import ImagePreprocessor
+    >>> from vlpk.data.pipelines.image_preprocessor import ImagePreprocessor
     >>> ds = contrastive_dataset(read_shapes(root, "train"),  # doctest: +SKIP
     ...                          ImagePreprocessor(64), text_preprocessor)
     >>> model.fit(ds, epochs=1)  # doctest: +SKIP
@@ -269,7 +269,7 @@ def classification_dataset(
         {"predictions": label})`.
 
     Example:
-    >>> from vlpk.data.image_preprocessor import ImagePreprocessor
+    >>> from vlpk.data.pipelines.image_preprocessor import ImagePreprocessor
     >>> ds = classification_dataset(paths, questions, answer_ids,  # doctest: +SKIP
     ...                             ImagePreprocessor(64), text_preprocessor)
     """

@@ -2,7 +2,7 @@
 
 `vlpk pretrain` under `strategy=multi_worker` trains on `DistributedTrainer`,
 which checkpoints every `optimization.checkpoint_every` steps. The test
-waits for the chief's first checkpoint, kills both workers, starts them
+waits for both workers' first checkpoint, kills both workers, starts them
 again in the same run folders, and compares the chief's final weights with
 those of a run that was never interrupted.
 """
@@ -48,9 +48,13 @@ def test_killed_workers_resume_at_the_uninterrupted_weights(tmp_path):
     run_cli_workers(args_for(tmp_path, "straight"))
     crashed = args_for(tmp_path, "crashed")
     procs = start_cli_workers(crashed, output=subprocess.DEVNULL)
-    checkpoint = tmp_path / "crashed" / "worker0" / "backup" / "checkpoint"
+    # Each worker saves its own copy: wait until both have one, or the
+    # restart rightly agrees on step 0 (the last step *every* worker saved).
+    checkpoints = [
+        tmp_path / "crashed" / f"worker{i}" / "backup" / "checkpoint" for i in (0, 1)
+    ]
     deadline = time.time() + 300
-    while not checkpoint.exists() and time.time() < deadline:
+    while not all(c.exists() for c in checkpoints) and time.time() < deadline:
         assert all(p.poll() is None for p in procs), "a worker exited early"
         time.sleep(0.02)
     for p in procs:

@@ -64,7 +64,12 @@ import sys
 import time
 import uuid
 
-from vlpk.data.formats.registry import default_split, read_labelled, read_source
+from vlpk.data.formats.registry import (
+    _as_list,
+    default_split,
+    read_labelled,
+    read_source,
+)
 from vlpk.data.formats.web_pairs import _column_indices, _read_header, _row_fields
 from vlpk.data.pipelines.image_preprocessor import DEFAULT_MAX_PIXELS
 from vlpk.data.records.example import Example, MissingFileError, report_or_raise
@@ -596,12 +601,3 @@ def _read_task(source, task, shard_size, log):
             if len(examples) == shard_size:
                 break
     return examples
-
-
-def _as_list(annotations):
-    """The annotation files as a list (`vlpk.data.formats.registry`' helper)."""
-    if annotations is None:
-        return []
-    if isinstance(annotations, (str, os.PathLike)):
-        return [annotations]
-    return list(annotations)

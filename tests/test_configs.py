@@ -153,11 +153,21 @@ def test_shard_folders_are_set_with_data_train():
         FinetuneConfig().override(["data.test=shards/pets/test"]).validate()
     pretrain = PretrainConfig().override(["data.train=shards/f8k/train"])
     assert pretrain.data.label == "shards"
-    # The vision-LM job reads Shapes' own conversations only, and says so.
+    # The vision-LM job reads Shapes or conversation shards, not COCO.
     from vlpk.config.vision_lm import VisionLMConfig
 
-    with pytest.raises(InputError, match="trains on Shapes for now"):
-        VisionLMConfig().override(["data.train=shards/llava/train"]).validate()
+    assert VisionLMConfig().override(["data.train=shards/llava/train"]).validate()
+    coco = ["data.name=coco"] + [
+        f"data.{key}=x"
+        for key in (
+            "train_annotations",
+            "train_image_dir",
+            "val_annotations",
+            "val_image_dir",
+        )
+    ]
+    with pytest.raises(InputError, match="data.train=FOLDER"):
+        VisionLMConfig().override(coco).validate()
 
 
 # One `--set` per block of `PretrainConfig`, and the value each must land on.

@@ -1,6 +1,9 @@
 """Runs the smoke instruct stage with checkpoints; can kill itself mid-run.
 
 Usage: vision_lm_resume_worker.py WORKDIR DATA_DIR [CRASH_AFTER_CHUNK]
+
+With `RESUME_SHARDS=FOLDER` in the environment it trains on those LLaVA
+conversation shards instead of Shapes (DATA_DIR is then unused).
 """
 
 import os
@@ -36,5 +39,10 @@ config = load_config(CONFIG, smoke=True).override(
         "distribution.deterministic=true",
         "evaluate_images=1",
     ]
+    + (
+        [f"data.train={os.environ['RESUME_SHARDS']}"]
+        if "RESUME_SHARDS" in os.environ
+        else []
+    )
 )
 run_vision_lm(config, workdir, data_dir=data_dir, verbose=0, callbacks=[Crash()])

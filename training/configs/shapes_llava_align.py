@@ -11,7 +11,10 @@ preset (a name, or a folder written by `save_to_preset`) to use another:
     vlpk pretrain --config training/configs/shapes_llava_align.py \\
         --set llm.preset=presets/my_gpt2 --smoke
 
-Then instruction-tune with `shapes_llava_instruct.py`.
+Then instruction-tune with `shapes_llava_instruct.py`. `--set
+data.train=shards/llava/train` aligns on LLaVA conversation shards instead
+(e.g. LLaVA's 558k captions, converted with `vlpk data convert --format
+llava`); see docs/vision_lm.md.
 """
 
 from vlpk.config.vision_lm import LanguageModelConfig, VisionLMConfig

@@ -9,7 +9,9 @@ image; the connector and the LM train (`llm.tuning`: `full`, `lora` or
     vlpk pretrain --config training/configs/shapes_llava_instruct.py \\
         --set llm.tuning=lora --smoke
 
-Without `init_from` it instruction-tunes from scratch. The run scores
+Without `init_from` it instruction-tunes from scratch. With `--set
+data.train=shards/llava/train` it trains on LLaVA conversation shards
+(`vlpk data convert --format llava`); see docs/vision_lm.md. The run scores
 generated VQA answers (official accuracy), captions (CIDEr) and POPE's
 random, popular and adversarial questions on the test split.
 """

@@ -81,6 +81,12 @@ class ConnectorConfig(ConfigBase):
 class VisionLMConfig(ConfigBase):
     """One stage of LLaVA-style training; the defaults train on Shapes.
 
+    `data.train` (and `data.test`, by default the `test` folder beside it)
+    name LLaVA conversation shards instead (`vlpk data convert --format
+    llava`): alignment captions or instruction data, the stage's choice of
+    what trains being the same. `evaluate_images` is then the number of
+    test answers generated.
+
     - `stage="alignment"`: captions only ("Describe the image."), the LM
       frozen; the connector trains (and the image encoder, when
       `train_image_encoder`: Shapes' small CNN starts from random weights).
@@ -122,13 +128,12 @@ class VisionLMConfig(ConfigBase):
         _check_choice(self, "stage", STAGES)
         for block in _blocks(type(self)):
             getattr(self, block).validate()
-        if self.data.name != "shapes" or self.data.uses_shards:
+        if self.data.name != "shapes" and not self.data.uses_shards:
             raise InputError(
-                f"VisionLMConfig trains on Shapes for now; got data.name="
-                f"{self.data.name!r}, data.train={self.data.train!r}. For your "
-                "own conversations, convert them "
-                "with `vlpk data convert --format llava` and fit a "
-                "`VisionCausalLM` on `vlpk.data.conversation_dataset`."
+                f"VisionLMConfig trains on Shapes or on conversation shards; "
+                f"got data.name={self.data.name!r}. For your own "
+                "conversations, convert them with `vlpk data convert --format "
+                "llava` and pass --set data.train=FOLDER."
             )
         return self
 

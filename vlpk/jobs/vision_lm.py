@@ -16,14 +16,20 @@ import tensorflow as tf
 from vlpk.data.shapes.reader import read_shapes_vqa
 from vlpk.distribution import build_strategy, set_precision
 from vlpk.jobs.loop import is_chief
-from vlpk.jobs.pretrain import preprocessed_inputs
+from vlpk.jobs.pretrain import absolute_shard_paths, preprocessed_inputs
 from vlpk.jobs.resume import fit_resumable
 from vlpk.jobs.run_dir import PRESET_DIR, record_data_dir
 from vlpk.jobs.splits import read_splits
-from vlpk.jobs.vision_lm_data import pair_dataset, shapes_pairs
+from vlpk.jobs.vision_lm_data import (
+    shapes_pairs,
+    shapes_stage_pairs,
+    shard_stage_pairs,
+)
 from vlpk.jobs.vision_lm_eval import evaluate_vision_lm
 from vlpk.jobs.vision_lm_fit import fit_epochs, is_multi_worker
 from vlpk.jobs.vision_lm_recipe import build_vision_lm, set_trainable
+from vlpk.jobs.vision_lm_shard_eval import evaluate_conversations
+from vlpk.jobs.vision_lm_shards import answer_count, open_conversations
 from vlpk.models.presets import load_task
 from vlpk.models.vision_lm.adapters import save_adapters
 
@@ -37,7 +43,14 @@ def _say(message):
 
 
 def run_vision_lm(config, workdir, data_dir=None, verbose=2, callbacks=()):
-    """Trains one stage, scores it on Shapes' test split; returns the metrics.
+    """Trains one stage and scores it on its test split; returns the metrics.
+
+    The stage trains on Shapes' conversations, or, with `data.train` set,
+    on LLaVA conversation shards (`vlpk data convert --format llava`):
+    see `vlpk.jobs.vision_lm_shards`. Shapes' test split is scored on
+    generated VQA answers, captions and POPE; a conversation test split on
+    its teacher-forced loss and `evaluate_images` generated answers
+    (`vlpk.jobs.vision_lm_shard_eval`).
 
     Args:
         config: a `VisionLMConfig`.
@@ -72,13 +85,11 @@ def _run(config, strategy, workdir, data_dir, verbose, callbacks):
     start = time.perf_counter()
     keras.utils.set_random_seed(config.seed)
     os.makedirs(workdir, exist_ok=True)
+    config = absolute_shard_paths(config)
     with open(os.path.join(workdir, "config.json"), "w") as f:
         json.dump(config.to_dict(), f, indent=2)
-    _say(f"[1/5] Shapes data, {config.stage} pairs")
-    data_dir = data_dir or os.path.join(workdir, "shapes")
-    train, _, _ = read_splits(config, data_dir)
-    record_data_dir(workdir, data_dir)
-    pairs = shapes_pairs(train, read_shapes_vqa(data_dir, "train"), config.stage)
+    _say(f"[1/5] {config.data.label} data, {config.stage} pairs")
+    pairs, data_dir, test = _stage_data(config, workdir, data_dir)
     task, parts = _build(config, strategy, pairs, workdir)
     history = _fit(config, task, strategy, pairs, workdir, verbose, callbacks)
     if not is_chief(strategy):
@@ -95,14 +106,11 @@ def _run(config, strategy, workdir, data_dir, verbose, callbacks):
         # Generation outside the strategy: its collectives would wait for
         # the workers that are gone.
         task = load_task(os.path.join(workdir, PRESET_DIR))
-    _say(f"[5/5] Generating and scoring {config.evaluate_images} test images")
-    scores = evaluate_vision_lm(
-        task, data_dir, "test", config.evaluate_images, os.path.join(workdir, "eval")
-    )
+    scores = _evaluate(config, task, data_dir, test, workdir)
     metrics = {
         "stage": config.stage,
         "trainable": parts,
-        "pairs": len(pairs["prompts"]),
+        "pairs": pairs.count,
         "train_loss": history.get("loss", []),
         "train_accuracy": history.get("sparse_categorical_accuracy", []),
         **scores,
@@ -111,6 +119,60 @@ def _run(config, strategy, workdir, data_dir, verbose, callbacks):
     with open(os.path.join(workdir, "metrics.json"), "w") as f:
         json.dump(metrics, f, indent=2)
     return metrics
+
+
+def _stage_data(config, workdir, data_dir):
+    """Stage 1: `(StagePairs, Shapes folder or None, test ShardSplit or None)`."""
+    if config.data.uses_shards:
+        train = open_conversations(config.data.train)
+        count = answer_count(train)
+        test = _test_split(config.data)
+        _say(
+            f"      shards: train {train.path} ({len(train)} conversations, "
+            f"{count} answers), streamed; test "
+            + (f"{test.path} ({len(test)} conversations)" if test else "none")
+        )
+        return shard_stage_pairs(train, count), None, test
+    data_dir = data_dir or os.path.join(workdir, "shapes")
+    train, _, _ = read_splits(config, data_dir)
+    record_data_dir(workdir, data_dir)
+    pairs = shapes_pairs(train, read_shapes_vqa(data_dir, "train"), config.stage)
+    return shapes_stage_pairs(pairs), data_dir, None
+
+
+def _test_split(data):
+    """`data.test`, else the `test` folder beside `data.train` if there is one.
+
+    A LLaVA dataset often comes as one training file; with no test split
+    the run trains and saves, and scores nothing.
+    """
+    folder = data.test or os.path.join(
+        os.path.dirname(os.path.normpath(data.train)), "test"
+    )
+    if not data.test and not os.path.isdir(folder):
+        return None
+    return open_conversations(folder, "data.test")
+
+
+def _evaluate(config, task, data_dir, test, workdir):
+    """Stage 5: Shapes' reference scores, or a conversation test split's."""
+    out_dir = os.path.join(workdir, "eval")
+    if data_dir is not None:
+        _say(f"[5/5] Generating and scoring {config.evaluate_images} test images")
+        return evaluate_vision_lm(
+            task, data_dir, "test", config.evaluate_images, out_dir
+        )
+    if test is None:
+        _say("[5/5] No test split (data.test): nothing to score")
+        return {"test": None}
+    _say(
+        f"[5/5] Scoring {test.path}: the loss on every pair, "
+        f"{config.evaluate_images} generated answers"
+    )
+    scores = evaluate_conversations(
+        task, test, config.evaluate_images, out_dir, config.name
+    )
+    return {"test": scores}
 
 
 def _build(config, strategy, pairs, workdir):
@@ -124,7 +186,7 @@ def _build(config, strategy, pairs, workdir):
             _say(f"[2/5] Building the model (LM: {lm})")
             task = build_vision_lm(
                 config,
-                _texts(pairs),
+                pairs.texts(),
                 os.path.join(workdir, LM_PRESET_DIR),
                 strategy=strategy,
             )
@@ -146,11 +208,6 @@ def _build(config, strategy, pairs, workdir):
     return task, parts
 
 
-def _texts(pairs):
-    """Each pair as the LM reads it: the prompt, a newline, the response."""
-    return [f"{p}\n{r}" for p, r in zip(pairs["prompts"], pairs["responses"])]
-
-
 def _preset(source):
     inner = os.path.join(source, PRESET_DIR)
     return inner if os.path.isdir(inner) else source
@@ -165,7 +222,7 @@ def _fit(config, task, strategy, pairs, workdir, verbose, callbacks):
     """
     optimization = config.optimization
     steps = optimization.steps_per_epoch or max(
-        1, len(pairs["prompts"]) // optimization.batch_size
+        1, pairs.count // optimization.batch_size
     )
     every = optimization.checkpoint_every
     _say(
@@ -176,13 +233,7 @@ def _fit(config, task, strategy, pairs, workdir, verbose, callbacks):
     preprocessor = task.preprocessor  # `preprocessed_inputs` takes it off
 
     def dataset():
-        return pair_dataset(
-            pairs,
-            preprocessor,
-            optimization.batch_size,
-            seed=config.seed,
-            repeat=True,
-        )
+        return pairs.batches(preprocessor, optimization.batch_size, config.seed)
 
     # Many workers checkpoint on `DistributedTrainer` (keras#20585).
     resumable_fit = every and not is_multi_worker(strategy)

@@ -1,10 +1,19 @@
-"""Shapes as (image, prompt, response) pairs for a vision-language LM."""
+"""A stage's training pairs: Shapes' conversations, or LLaVA shards.
+
+Both give a `StagePairs`: how many (image, prompt, response) pairs an epoch
+has, the text a learned tokenizer reads, and the batches the task's own
+preprocessor makes in `tf.data`.
+"""
+
+import dataclasses
+from collections.abc import Callable
 
 import numpy as np
 import tensorflow as tf
 
 from vlpk.data.formats.llava import IMAGE_TOKEN
 from vlpk.data.shapes.conversations import shapes_conversations
+from vlpk.jobs.vision_lm_shards import conversation_batches, text_sample
 
 AUTOTUNE = tf.data.AUTOTUNE
 
@@ -59,3 +68,41 @@ def pair_dataset(pairs, preprocessor, batch_size, seed=0, shuffle=True, repeat=F
     )
     ds = ds.batch(batch_size, drop_remainder=True)
     return ds.map(preprocessor, num_parallel_calls=AUTOTUNE).prefetch(AUTOTUNE)
+
+
+@dataclasses.dataclass(frozen=True)
+class StagePairs:
+    """A stage's training pairs, however they are stored.
+
+    Attributes:
+        count: pairs in one epoch.
+        texts: `() -> list of str`, each pair as the LM reads it, for a
+            learned tokenizer (called only when no LM preset is given).
+        batches: `(preprocessor, batch_size, seed) -> tf.data.Dataset`,
+            endless shuffled batches.
+        source: what the pairs are, for progress lines.
+    """
+
+    count: int
+    texts: Callable
+    batches: Callable
+    source: str
+
+
+def shapes_stage_pairs(pairs):
+    """`StagePairs` of `shapes_pairs`' lists."""
+
+    def batches(preprocessor, batch_size, seed):
+        return pair_dataset(pairs, preprocessor, batch_size, seed=seed, repeat=True)
+
+    texts = [f"{p}\n{r}" for p, r in zip(pairs["prompts"], pairs["responses"])]
+    return StagePairs(len(texts), lambda: texts, batches, "Shapes")
+
+
+def shard_stage_pairs(split, count):
+    """`StagePairs` of a LLaVA conversation `ShardSplit` with `count` answers."""
+
+    def batches(preprocessor, batch_size, seed):
+        return conversation_batches(split, preprocessor, batch_size, seed=seed)
+
+    return StagePairs(count, lambda: text_sample(split), batches, split.path)

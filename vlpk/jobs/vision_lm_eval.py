@@ -30,7 +30,9 @@ def _say(message):
 
 
 def generate_texts(task, image_paths, prompts, batch_size=32, what="answers"):
-    """`task.generate` over `(image file, prompt)` pairs, in batches.
+    """`task.generate` over `(image, prompt)` pairs, in batches.
+
+    An image is a file path, or its encoded bytes.
 
     `task` is a `VisionCausalLM`, which decodes image bytes itself, or one
     of KerasHub's ready vision LMs (`PaliGemmaCausalLM`), which takes
@@ -42,7 +44,10 @@ def generate_texts(task, image_paths, prompts, batch_size=32, what="answers"):
     texts = []
     for start in range(0, len(prompts), batch_size):
         end = min(start + batch_size, len(prompts))
-        images = [_read(path) for path in image_paths[start:end]]
+        images = [
+            image if isinstance(image, bytes) else _read(image)
+            for image in image_paths[start:end]
+        ]
         batch = {
             "images": _images_for(task, images),
             "prompts": np.array(prompts[start:end], dtype=object),

@@ -13,6 +13,16 @@ def vision_lm_summary(metrics):
     """
     if metrics.get("chief") is False:
         return metrics  # a worker that only trained: no scores to print
+    final_loss = round(metrics["train_loss"][-1], 4) if metrics["train_loss"] else None
+    if "vqa" not in metrics:  # conversation shards: see `vision_lm_shard_eval`
+        test = metrics.get("test") or {}
+        return {
+            "stage": metrics["stage"],
+            **{k: round(v, 4) for k, v in test.items() if isinstance(v, float)},
+            "answers_file": test.get("answers_file"),
+            "final_loss": final_loss,
+            "seconds": metrics["seconds"],
+        }
     return {
         "stage": metrics["stage"],
         "vqa_accuracy": metrics["vqa"]["overall"],
@@ -21,8 +31,6 @@ def vision_lm_summary(metrics):
             strategy: {k: round(scores[k], 3) for k in ("accuracy", "f1", "yes_ratio")}
             for strategy, scores in metrics["pope"].items()
         },
-        "final_loss": round(metrics["train_loss"][-1], 4)
-        if metrics["train_loss"]
-        else None,
+        "final_loss": final_loss,
         "seconds": metrics["seconds"],
     }

@@ -37,6 +37,7 @@ import keras
 import tensorflow as tf
 
 from vlpk.data.formats.captions import clean_caption
+from vlpk.data.formats.llava import GPT
 from vlpk.data.pipelines.image_preprocessor import DEFAULT_MAX_PIXELS
 from vlpk.data.records.tfrecord import serialize_example
 from vlpk.data.shards.image_check import BadImage, check_image
@@ -218,11 +219,18 @@ def _write_shards(chunks, out_dir, options, workers, log, verbose):
 
 
 def _manifest(split, shards, seen, log, options, extra_manifest, started):
-    """The manifest dict `convert_examples` returns and writes."""
+    """The manifest dict `convert_examples` returns and writes.
+
+    Conversation shards also count their `answers` (see `_image_answers`):
+    a vision-language LM's training pairs, so its steps per epoch are known
+    before the first batch.
+    """
+    answers = sum(s.get("answers", 0) for s in shards)
     return {
         "split": split,
         "examples": sum(s["examples"] for s in shards),
         "captions": sum(s["captions"] for s in shards),
+        **({"answers": answers} if answers else {}),
         "skipped": log.entries,
         "records_read": seen,
         "shards": [{"file": s["file"], "examples": s["examples"]} for s in shards],
@@ -236,8 +244,13 @@ def _write_manifest(out_dir, manifest, verbose):
     """Writes `out_dir/manifest.json`; when `verbose`, says what it holds."""
     write_json(os.path.join(out_dir, MANIFEST), manifest)
     if verbose:
+        held = (
+            f"{manifest['answers']} answers"
+            if "answers" in manifest
+            else f"{manifest['captions']} captions"
+        )
         print(
-            f"wrote {manifest['examples']} examples ({manifest['captions']} captions) "
+            f"wrote {manifest['examples']} examples ({held}) "
             f"in {len(manifest['shards'])} shard(s) to {out_dir}; "
             f"skipped {len(manifest['skipped'])}",
             file=sys.stderr,
@@ -322,7 +335,7 @@ def _write_shard(pool, chunk, out_dir, name, options, log):
 
     path = os.path.join(out_dir, name)
     tmp = path + ".tmp"
-    written, captions, skipped_before = 0, 0, len(log.entries)
+    written, captions, answers, skipped_before = 0, 0, 0, len(log.entries)
     compression = "GZIP" if options["compression"] else None
     try:
         with tf.io.TFRecordWriter(tmp, options=compression) as writer:
@@ -335,6 +348,7 @@ def _write_shard(pool, chunk, out_dir, name, options, log):
                 writer.write(serialize_example(example, *image))
                 written += 1
                 captions += len(example.captions)
+                answers += _image_answers(example, image[0])
     except BaseException:
         os.remove(tmp)
         raise
@@ -343,11 +357,20 @@ def _write_shard(pool, chunk, out_dir, name, options, log):
         "file": name,
         "examples": written,
         "captions": captions,
+        **({"answers": answers} if answers else {}),
         "skipped": log.entries[skipped_before:],
         "options": options,
     }
     write_json(_sidecar(out_dir, name), shard)
     return shard
+
+
+def _image_answers(example, image_bytes):
+    """The assistant turns of a conversation with an image: one training
+    pair each for a vision-language LM (a text-only one gives it none)."""
+    if not example.is_conversation or not image_bytes:
+        return 0
+    return sum(role == GPT for role in example.roles)
 
 
 def _clean_captions(example, options):

@@ -58,3 +58,22 @@ def test_llava_two_stages_train_on_two_workers(tmp_path):
     assert os.path.isfile(instruct / "worker0" / "adapters" / "lora.lora.h5")
     assert os.path.isfile(instruct / "worker0" / "model.keras")
     assert not os.path.exists(instruct / "worker1" / "adapters")
+
+
+@pytest.mark.slow
+def test_instruction_tuning_on_conversation_shards_on_two_workers(tmp_path):
+    """Both workers stream the same shards (TF's DATA sharding: see
+    `vlpk.data.shards.reading.read_records`); the chief scores the test split."""
+    from tests.test_vision_lm_shards_end_to_end import convert_llava
+    from vlpk.data.shapes.writer import write_shapes
+
+    shapes = tmp_path / "shapes"
+    write_shapes(shapes, image_size=32, progress=False, splits={"train": 24, "test": 4})
+    for split in ("train", "test"):
+        convert_llava(shapes, split, tmp_path / "shards" / split)
+    run = tmp_path / "run"
+    run_two_workers(INSTRUCT, run, f"data.train={tmp_path / 'shards' / 'train'}")
+    chief = json.load(open(run / "worker0" / "metrics.json"))
+    assert len(chief["train_loss"]) == 2 and chief["test"]["answers"] == 4
+    assert os.path.isfile(run / "worker0" / "eval" / "answers.jsonl")
+    assert not os.path.exists(run / "worker1" / "metrics.json")

@@ -50,6 +50,14 @@ def shards(tmp_path_factory):
     return root / "shards", shapes
 
 
+def pretrain(config, workdir, *sets):
+    """`vlpk pretrain --smoke` with `--set` assignments; returns the exit code."""
+    args = ["pretrain", "--config", config, "--smoke", "--workdir", str(workdir)]
+    for assignment in sets:
+        args += ["--set", assignment]
+    return main(args)
+
+
 def llava_records(shapes, split):
     with open(shapes / f"{split}.json") as f:
         return json.load(f)
@@ -114,14 +122,12 @@ def test_instruction_tuning_trains_and_scores_on_shards(shards, tmp_path, capsys
     lm_preset = tmp_path / "llama"
     save_lm_preset(lm_preset, "llama")
     workdir = tmp_path / "run"
-    args = ["pretrain", "--config", INSTRUCT, "--smoke", "--workdir", str(workdir)]
-    args += [
-        "--set",
-        f"data.train={root / 'train'}",
-        "--set",
-        f"llm.preset={lm_preset}",
-    ]
-    assert main(args) == 0
+    assert (
+        pretrain(
+            INSTRUCT, workdir, f"data.train={root / 'train'}", f"llm.preset={lm_preset}"
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     summary = json.loads(out[out.rindex("\n{\n") :])
     metrics = json.loads((workdir / "metrics.json").read_text())
@@ -150,15 +156,8 @@ def test_alignment_learns_its_tokenizer_from_the_shards(shards, tmp_path):
     """No LM preset: the tokenizer is learned on the shards' text."""
     root, _ = shards
     workdir = tmp_path / "align"
-    args = ["pretrain", "--config", ALIGN, "--smoke", "--workdir", str(workdir)]
-    args += [
-        "--set",
-        f"data.train={root / 'train'}",
-        "--set",
-        "data.test=" + str(root / "test"),
-    ]
-    args += ["--set", "llm.text_epochs=0"]
-    assert main(args) == 0
+    sets = (f"data.train={root / 'train'}", f"data.test={root / 'test'}")
+    assert pretrain(ALIGN, workdir, *sets, "llm.text_epochs=0") == 0
     metrics = json.loads((workdir / "metrics.json").read_text())
     assert metrics["trainable"]["llm"] == "frozen"
     assert np.isfinite(metrics["train_loss"]).all()

@@ -146,11 +146,7 @@ def convert_dataset(
     ...     "coco", "annotations/captions_val2014.json", "val2014",
     ...     "shards/coco-val", split="val")
     """
-    extra = {
-        "format": format,
-        "annotations": [os.fspath(a) for a in _as_list(annotations)],
-        "images": os.fspath(images_dir),
-    }
+    extra = source_manifest(format, annotations, images_dir)
     if format == "karpathy":
         return convert_karpathy(
             _annotation_files(format, annotations)[0],
@@ -188,6 +184,18 @@ def convert_dataset(
         verbose=verbose,
         **options,
     )
+
+
+def source_manifest(format, annotations, images_dir):
+    """The manifest's record of what was converted: format and inputs.
+
+    Both runners write it, so their manifests are the same.
+    """
+    return {
+        "format": format,
+        "annotations": [os.fspath(a) for a in _as_list(annotations)],
+        "images": os.fspath(images_dir),
+    }
 
 
 def _vqa_records(examples, out_dir, top_answers, extra):

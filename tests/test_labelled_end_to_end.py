@@ -11,9 +11,9 @@ import os
 
 import pytest
 
-from tests.labelled_files import write_image_folders
 from vlpk.cli import main
 from vlpk.data.formats.labelled import read_image_folder
+from vlpk.data.shapes.samples import write_image_folders
 
 pytestmark = pytest.mark.xdist_group("pretrain_runs")
 

@@ -12,8 +12,8 @@ import json
 
 import pytest
 
-from tests.flickr8k_files import write_flickr8k
 from tests.test_resume import check_kill_and_resume
+from vlpk.data.shapes.samples import write_flickr8k
 
 
 @pytest.fixture(scope="module")

@@ -12,8 +12,8 @@ import os
 
 import pytest
 
-from tests.flickr8k_files import write_flickr8k
 from vlpk.cli import main
+from vlpk.data.shapes.samples import write_flickr8k
 
 ALBEF = "training/configs/shapes_albef.py"
 SPLITS = {"train": 24, "val": 6, "test": 6}

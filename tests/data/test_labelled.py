@@ -6,9 +6,9 @@ import keras
 import pytest
 
 from tests.data.test_convert import jpeg
-from tests.labelled_files import write_image_folders, write_labels_csv
 from vlpk.cli import main
 from vlpk.data.formats.labelled import read_image_folder, read_labelled_csv
+from vlpk.data.shapes.samples import write_image_folders, write_labels_csv
 from vlpk.data.shards.reading import read_records
 from vlpk.data.shards.shard_splits import ShardSplit, read_manifest
 from vlpk.errors import InputError

@@ -12,13 +12,13 @@ import numpy as np
 import pytest
 
 from tests.data.test_convert import jpeg
-from tests.flickr8k_files import write_flickr8k
 from vlpk.config import PretrainConfig
 from vlpk.data.formats.karpathy import read_karpathy
 from vlpk.data.formats.registry import convert_dataset
 from vlpk.data.pipelines.image_preprocessor import ImagePreprocessor
 from vlpk.data.pipelines.pretraining import pretraining_dataset
 from vlpk.data.records.example import Example
+from vlpk.data.shapes.samples import write_flickr8k
 from vlpk.data.shards import shard_splits
 from vlpk.data.shards.convert import convert_examples
 from vlpk.data.shards.shard_splits import (

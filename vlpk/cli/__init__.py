@@ -171,6 +171,34 @@ def _add_run_arguments(command, config_required):
     command.set_defaults(run=_pretrain)
 
 
+def _sample(args):
+    from vlpk.data.shapes.samples import write_sample
+
+    sample = write_sample(
+        args.format, args.out, args.images, args.image_size, args.seed
+    )
+    print(
+        f"wrote a {args.format} sample to {args.out}; convert it with:", file=sys.stderr
+    )
+    print(f"  {sample['convert']}", file=sys.stderr)
+    print(json.dumps(sample))
+    return 0
+
+
+def _add_sample_arguments(command):
+    from vlpk.data.shapes.samples import SAMPLE_FORMATS
+
+    add = command.add_argument
+    add("--format", required=True, choices=SAMPLE_FORMATS, help="the layout written")
+    add("--out", required=True, help="the folder to write")
+    add(
+        "--images", type=_positive_int, default=48, help="train images (val, test: 1/4)"
+    )
+    add("--image-size", type=_positive_int, default=64, help="image side in pixels")
+    add("--seed", type=int, default=0)
+    command.set_defaults(run=_sample)
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="vlpk", description="Vision-language pretraining kit for Keras."
@@ -195,6 +223,12 @@ def build_parser():
     _add_convert_arguments(
         data.add_parser(
             "convert", help="convert a dataset to TFRecord shards with a manifest"
+        )
+    )
+    _add_sample_arguments(
+        data.add_parser(
+            "sample",
+            help="write a tiny stand-in dataset (from Shapes) in a real format",
         )
     )
     add_finetune_command(commands)

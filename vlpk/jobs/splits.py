@@ -50,16 +50,29 @@ def read_splits(config, data_dir):
     return tuple(read_shapes(data_dir, s) for s in ("train", "val", "test"))
 
 
+def split_folder(data, split):
+    """`data.<split>`, else the `<split>` folder beside `data.train` if it
+    exists, else None."""
+    if getattr(data, split):
+        return getattr(data, split)
+    folder = _beside_train(data, split)
+    return folder if os.path.isdir(folder) else None
+
+
+def _beside_train(data, split):
+    return os.path.join(os.path.dirname(os.path.normpath(data.train)), split)
+
+
 def shard_folders(data):
     """`{split: folder}` of a shards `DataConfig`; val and test default to
     the `val` and `test` folders beside `data.train` when those exist."""
     folders = {"train": data.train}
-    parent = os.path.dirname(os.path.normpath(data.train))
     for split in ("val", "test"):
-        folder = getattr(data, split) or os.path.join(parent, split)
-        if not os.path.isdir(folder) and not getattr(data, split):
+        folder = split_folder(data, split)
+        if folder is None:
             raise InputError(
-                f"data.{split} is not set and {folder} does not exist: pass "
+                f"data.{split} is not set and {_beside_train(data, split)} does "
+                "not exist: pass "
                 f"--set data.{split}=PATH (a split folder of `vlpk data convert`)."
             )
         folders[split] = folder

@@ -19,7 +19,7 @@ from vlpk.jobs.loop import is_chief
 from vlpk.jobs.pretrain import absolute_shard_paths, preprocessed_inputs
 from vlpk.jobs.resume import fit_resumable
 from vlpk.jobs.run_dir import PRESET_DIR, record_data_dir
-from vlpk.jobs.splits import read_splits
+from vlpk.jobs.splits import read_splits, split_folder
 from vlpk.jobs.vision_lm_data import (
     shapes_pairs,
     shapes_stage_pairs,
@@ -146,12 +146,8 @@ def _test_split(data):
     A LLaVA dataset often comes as one training file; with no test split
     the run trains and saves, and scores nothing.
     """
-    folder = data.test or os.path.join(
-        os.path.dirname(os.path.normpath(data.train)), "test"
-    )
-    if not data.test and not os.path.isdir(folder):
-        return None
-    return open_conversations(folder, "data.test")
+    folder = split_folder(data, "test")
+    return open_conversations(folder, "data.test") if folder else None
 
 
 def _evaluate(config, task, data_dir, test, workdir):

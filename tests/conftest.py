@@ -13,6 +13,18 @@ LONG_FIRST = (
 )
 
 
+def pytest_ignore_collect(collection_path, config):
+    """Only `test_*.py` files are collected under tests/.
+
+    `--doctest-modules` (for vlpk's docstrings) would otherwise import every
+    helper module here, and the worker scripts run their job on import.
+    """
+    name = collection_path.name
+    if collection_path.suffix == ".py" and not name.startswith("test_"):
+        return name not in ("conftest.py", "__init__.py")
+    return None
+
+
 def pytest_collection_modifyitems(config, items):
     """The shared pretraining runs' group first, then `LONG_FIRST`, then the rest.
 

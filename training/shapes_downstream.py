@@ -27,7 +27,7 @@ CONFIGS = {
 
 
 def headline(task, metrics):
-    """The one figure per task the README reports."""
+    """The one figure per task that docs/results.md reports."""
     if task == "retrieval":
         return {
             "i2t_r1": metrics["contrastive"]["i2t_r1"],

@@ -1,6 +1,6 @@
-"""The README's Python flows, at test size: ALBEF from raw Shapes to a SavedModel.
+"""docs/python_api.md's flows, at test size: ALBEF from raw Shapes to a SavedModel.
 
-The README shows each flow at full size; this runs the same calls on a tiny
+The page shows each flow at full size; this runs the same calls on a tiny
 model and a few images, so the documented flow cannot silently break.
 """
 
@@ -26,7 +26,7 @@ def test_albef_flow_raw_shapes_to_saved_model(tmp_path):
     test = read_shapes(str(tmp_path / "shapes"), "test")
     vocab = learn_vocabulary([c for e in train for c in e.captions], 120)
 
-    # The README's six lines, with tiny sizes.
+    # The page's lines, with tiny sizes.
     backbone = VisionLanguageBackbone(
         ImageEncoder(small_cnn(32, widths=(8, 16)), "tokens", "unit"),
         bert_encoder(len(vocab), num_layers=1, hidden_dim=16, intermediate_dim=32),
@@ -40,7 +40,7 @@ def test_albef_flow_raw_shapes_to_saved_model(tmp_path):
         objectives=("contrastive", "matching", "masked_lm"),
     )
     task = ImageTextPretrainer(backbone, preprocessor)
-    # The README keeps `compile()`'s defaults; eager steps here only save the
+    # The page keeps `compile()`'s defaults; eager steps here only save the
     # tracing (graph-mode `fit` on raw data: test_vision_language_family.py).
     task.compile(run_eagerly=True)
     history = task.fit(raw_pair_dataset(train, 8), epochs=1, verbose=0)

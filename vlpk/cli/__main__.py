@@ -4,4 +4,6 @@ import sys
 
 from vlpk.cli import main
 
-sys.exit(main())
+# Guarded so that `pytest --doctest-modules vlpk` can import this module.
+if __name__ == "__main__":
+    sys.exit(main())

@@ -10,8 +10,13 @@ Example:
 >>> example = synthetic.generate_examples(1, seed=0)[0]
 >>> example["image"].shape
 (64, 64, 3)
->>> paths = synthetic.write_shapes("/tmp/shapes", progress=False)  # doctest: +SKIP
->>> train = synthetic.read_shapes("/tmp/shapes", "train")  # doctest: +SKIP
+>>> import os, tempfile
+>>> root = os.path.join(tempfile.mkdtemp(), "shapes")
+>>> paths = synthetic.write_shapes(root, image_size=32,
+...                                splits={"train": 4}, progress=False)
+>>> train = synthetic.read_shapes(root, "train")
+>>> len(train), train[0].captions[0]
+(4, 'a single orange diamond in the bottom right')
 """
 
 from vlpk.data import shapes

@@ -32,7 +32,7 @@ unchanged.
 
 On the `shapes_albef` image encoder (100 validation images, int8 with
 `INT8_FLOAT_OPS` and percentile ranges) the mean cosine to Keras went from
-0.99739 to 0.99945 (see the README's TFLite table).
+0.99739 to 0.99945 (see docs/results.md, TFLite).
 """
 
 import warnings

@@ -51,12 +51,16 @@ def read_coco_captions(annotations_path, images_dir, report=None):
 
     Example:
 
+    >>> import json, os, tempfile
     >>> from vlpk.data.formats.coco import read_coco_captions
-    >>> examples = read_coco_captions(  # doctest: +SKIP
-    ...     "coco/annotations/captions_val2014.json", "coco/val2014"
-    ... )
-    >>> examples[0].captions  # doctest: +SKIP
-    ('A man with a red helmet on a small moped on a dirt road. ', ...)
+    >>> path = os.path.join(tempfile.mkdtemp(), "captions_val2014.json")
+    >>> with open(path, "w") as f:
+    ...     json.dump({"images": [{"id": 7, "file_name": "7.jpg"}],
+    ...                "annotations": [{"image_id": 7, "caption": "a moped"},
+    ...                                {"image_id": 7, "caption": "a man"}]}, f)
+    >>> examples = read_coco_captions(path, "coco/val2014")
+    >>> examples[0].image_path, examples[0].captions
+    ('coco/val2014/7.jpg', ('a moped', 'a man'))
     """
     path = os.fspath(annotations_path)
     data = read_json(path, "COCO captions")

@@ -38,12 +38,15 @@ def read_flickr8k(token_path, images_dir, report=None):
 
     Example:
 
+    >>> import os, tempfile
     >>> from vlpk.data.formats.flickr import read_flickr8k
-    >>> examples = read_flickr8k(  # doctest: +SKIP
-    ...     "Flickr8k.token.txt", "Flicker8k_Dataset"
-    ... )
-    >>> examples[0].captions[0]  # doctest: +SKIP
-    'A child in a pink dress is climbing up a set of stairs in an entry way .'
+    >>> path = os.path.join(tempfile.mkdtemp(), "Flickr8k.token.txt")
+    >>> with open(path, "w") as f:
+    ...     print("1.jpg#0\\tA child climbs the stairs .", file=f)
+    ...     print("1.jpg#1\\tA girl in pink .", file=f)
+    >>> examples = read_flickr8k(path, "Flicker8k_Dataset")
+    >>> examples[0].image_path, examples[0].captions
+    ('Flicker8k_Dataset/1.jpg', ('A child climbs the stairs .', 'A girl in pink .'))
     """
     token_path = os.fspath(token_path)
     captions = {}
@@ -89,12 +92,15 @@ def read_flickr30k(results_csv, images_dir, report=None):
 
     Example:
 
+    >>> import os, tempfile
     >>> from vlpk.data.formats.flickr import read_flickr30k
-    >>> examples = read_flickr30k(  # doctest: +SKIP
-    ...     "results.csv", "flickr30k_images"
-    ... )
-    >>> examples[0].image_path  # doctest: +SKIP
-    'flickr30k_images/1000092795.jpg'
+    >>> path = os.path.join(tempfile.mkdtemp(), "results.csv")
+    >>> with open(path, "w") as f:
+    ...     print("image_name| comment_number| comment", file=f)
+    ...     print("1000092795.jpg| 0| Two young guys .", file=f)
+    >>> examples = read_flickr30k(path, "flickr30k_images")
+    >>> examples[0].image_path, examples[0].captions
+    ('flickr30k_images/1000092795.jpg', ('Two young guys .',))
     """
     results_csv = os.fspath(results_csv)
     lines = _lines(results_csv, report, header=True)

@@ -63,12 +63,20 @@ def read_karpathy(path, images_dir, split=None, report=None):
 
     Example:
 
+    >>> import json, os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "dataset_coco.json")
+    >>> with open(path, "w") as f:
+    ...     json.dump({"images": [
+    ...         {"filepath": "val2014", "filename": "a.jpg", "cocoid": 1,
+    ...          "split": "train", "sentences": [{"raw": "a dog"}]},
+    ...         {"filepath": "val2014", "filename": "b.jpg", "cocoid": 2,
+    ...          "split": "restval", "sentences": [{"raw": "a cat"}]},
+    ...         {"filepath": "val2014", "filename": "c.jpg", "cocoid": 3,
+    ...          "split": "test", "sentences": [{"raw": "a cow"}]}]}, f)
     >>> from vlpk.data.formats.karpathy import read_karpathy
-    >>> train = read_karpathy(  # doctest: +SKIP
-    ...     "dataset_coco.json", "coco", split=("train", "restval")
-    ... )
-    >>> train[0].image_path  # doctest: +SKIP
-    'coco/val2014/COCO_val2014_000000522418.jpg'
+    >>> train = read_karpathy(path, "coco", split=("train", "restval"))
+    >>> [(e.image_path, e.image_id, e.captions) for e in train]
+    [('coco/val2014/a.jpg', 1, ('a dog',)), ('coco/val2014/b.jpg', 2, ('a cat',))]
     """
     path = os.fspath(path)
     splits = (split,) if isinstance(split, str) else split
@@ -118,12 +126,20 @@ def read_karpathy_splits(path, images_dir, report=None, split_reports=None):
 
     Example:
 
+    >>> import json, os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "dataset_coco.json")
+    >>> with open(path, "w") as f:
+    ...     json.dump({"images": [
+    ...         {"filepath": "val2014", "filename": "a.jpg", "cocoid": 1,
+    ...          "split": "train", "sentences": [{"raw": "a dog"}]},
+    ...         {"filepath": "val2014", "filename": "b.jpg", "cocoid": 2,
+    ...          "split": "restval", "sentences": [{"raw": "a cat"}]},
+    ...         {"filepath": "val2014", "filename": "c.jpg", "cocoid": 3,
+    ...          "split": "test", "sentences": [{"raw": "a cow"}]}]}, f)
     >>> from vlpk.data.formats.karpathy import read_karpathy_splits
-    >>> splits = read_karpathy_splits(  # doctest: +SKIP
-    ...     "dataset_flickr8k.json", "Flicker8k_Dataset"
-    ... )
-    >>> {name: len(examples) for name, examples in splits.items()}  # doctest: +SKIP
-    {'train': 6000, 'val': 1000, 'test': 1000}
+    >>> splits = read_karpathy_splits(path, "coco")
+    >>> {name: len(examples) for name, examples in splits.items()}
+    {'train': 1, 'test': 1, 'restval': 1}
     """
     path = os.fspath(path)
     split_reports = split_reports or {}

@@ -43,9 +43,14 @@ def read_image_folder(root, report=None):
         within a class, `image_id` their index; and the sorted class names.
 
     Example:
-    >>> examples, names = read_image_folder("flowers")  # doctest: +SKIP
-    >>> names, examples[0].label  # doctest: +SKIP
-    (['daisy', 'tulip'], 0)
+    >>> import os, tempfile
+    >>> root = os.path.join(tempfile.mkdtemp(), "flowers")
+    >>> for name in ("tulip/3.jpg", "daisy/1.jpg", "daisy/2.jpg"):
+    ...     os.makedirs(os.path.dirname(os.path.join(root, name)), exist_ok=True)
+    ...     open(os.path.join(root, name), "wb").close()
+    >>> examples, names = read_image_folder(root)
+    >>> names, [e.label for e in examples]
+    (['daisy', 'tulip'], [0, 0, 1])
     """
     root = os.fspath(root)
     if not os.path.isdir(root):

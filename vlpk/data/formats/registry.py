@@ -79,10 +79,17 @@ def read_source(
         caption_column: for `csv`, the caption column.
 
     Example:
+    Shapes writes its captions in COCO's layout:
+
+    >>> import os, tempfile
+    >>> from vlpk.data import write_shapes
+    >>> paths = write_shapes(os.path.join(tempfile.mkdtemp(), "shapes"),
+    ...                      image_size=32, splits={"val": 2}, progress=False)
+    >>> val = paths["splits"]["val"]
     >>> from vlpk.data import read_source
-    >>> examples = read_source(  # doctest: +SKIP
-    ...     "flickr8k", "Flickr8k.token.txt", "Flicker8k_Dataset"
-    ... )
+    >>> examples = read_source("coco", val["captions"], val["images_dir"])
+    >>> len(examples), len(examples[0].captions) > 0
+    (2, True)
     """
     files = _annotation_files(format, annotations)
     if format == "coco":
@@ -141,10 +148,19 @@ def convert_dataset(
         the split folders).
 
     Example:
+    Shapes writes its captions in COCO's layout:
+
+    >>> import os, tempfile
+    >>> from vlpk.data import write_shapes
+    >>> paths = write_shapes(os.path.join(tempfile.mkdtemp(), "shapes"),
+    ...                      image_size=32, splits={"val": 2}, progress=False)
+    >>> val = paths["splits"]["val"]
     >>> from vlpk.data import convert_dataset
-    >>> manifest = convert_dataset(  # doctest: +SKIP
-    ...     "coco", "annotations/captions_val2014.json", "val2014",
-    ...     "shards/coco-val", split="val")
+    >>> out = os.path.join(os.path.dirname(paths["root"]), "shards")
+    >>> manifest = convert_dataset("coco", val["captions"], val["images_dir"],
+    ...                            out, split="val", verbose=0)
+    >>> manifest["split"], manifest["examples"], manifest["skipped"]
+    ('val', 2, [])
     """
     extra = source_manifest(format, annotations, images_dir)
     if format == "karpathy":

@@ -86,14 +86,18 @@ def read_vqa(
 
     Example:
 
+    Shapes writes its questions in VQA v2's layout:
+
+    >>> import os, tempfile
+    >>> from vlpk.data import write_shapes
+    >>> paths = write_shapes(os.path.join(tempfile.mkdtemp(), "shapes"),
+    ...                      image_size=32, splits={"val": 2}, progress=False)
+    >>> val = paths["splits"]["val"]
     >>> from vlpk.data.formats.vqa import read_vqa
-    >>> examples = read_vqa(  # doctest: +SKIP
-    ...     "vqa/v2_OpenEnded_mscoco_val2014_questions.json",
-    ...     "vqa/v2_mscoco_val2014_annotations.json",
-    ...     "coco/val2014",
-    ... )
-    >>> examples[0].question, examples[0].answer  # doctest: +SKIP
-    ('What is the man holding?', 'frisbee')
+    >>> examples = read_vqa(val["questions"], val["annotations"],
+    ...                     val["images_dir"])
+    >>> examples[0].question, os.path.basename(examples[0].image_path)
+    ('how many shapes are there?', '000000000001.jpg')
     """
     questions_path = os.fspath(questions_path)
     data = read_json(questions_path, "VQA questions")

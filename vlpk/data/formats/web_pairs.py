@@ -69,10 +69,16 @@ def iter_caption_pairs(
 
     Example:
 
+    >>> import os, tempfile
     >>> from vlpk.data.formats.web_pairs import iter_caption_pairs
-    >>> pairs = iter_caption_pairs("cc3m_train.tsv", "cc3m/images")  # doctest: +SKIP
-    >>> next(pairs)  # doctest: +SKIP
-    Example(image_path='cc3m/images/000000.jpg', image_id=0, captions=(...))
+    >>> path = os.path.join(tempfile.mkdtemp(), "cc3m_train.tsv")
+    >>> with open(path, "w") as f:
+    ...     print("image\\tcaption", file=f)
+    ...     print("000000.jpg\\ta dog on a beach", file=f)
+    >>> pairs = iter_caption_pairs(path, "cc3m/images")
+    >>> example = next(pairs)
+    >>> example.image_path, example.image_id, example.captions
+    ('cc3m/images/000000.jpg', 0, ('a dog on a beach',))
     """
     layout = read_layout(path, images_dir, delimiter, image_column, caption_column)
     with open(layout.path, "rb") as f:

@@ -125,12 +125,16 @@ def write_llava_json(
             or split, or for an unknown `variant`.
 
     Example:
+    >>> import os, tempfile
     >>> from vlpk.data.synthetic import write_shapes
-    >>> write_shapes("/tmp/shapes", progress=False)  # doctest: +SKIP
-    >>> written = write_llava_json(  # doctest: +SKIP
-    ...     "/tmp/shapes/images/train", "/tmp/shapes/llava_train.json")
-    >>> written["records"]  # doctest: +SKIP
-    2000
+    >>> root = os.path.join(tempfile.mkdtemp(), "shapes")
+    >>> _ = write_shapes(root, image_size=32, splits={"train": 4},
+    ...                  progress=False)
+    >>> written = write_llava_json(
+    ...     os.path.join(root, "images", "train"),
+    ...     os.path.join(root, "llava_train.json"))
+    >>> written["records"]
+    4
     """
     if variant not in VARIANTS:
         raise InputError(f"Unknown variant {variant!r}; choose one of {VARIANTS}.")

@@ -66,8 +66,8 @@ def generate_examples(num_examples, seed=0, image_size=64):
 
     >>> from vlpk.data.synthetic import generate_examples
     >>> examples = generate_examples(3, seed=1, image_size=32)
-    >>> [len(e["objects"]) for e in examples]  # doctest: +SKIP
-    [2, 1, 3]
+    >>> [len(e["objects"]) for e in examples]
+    [2, 2, 1]
     """
     rng = np.random.default_rng(seed)
     return [generate_example(rng, image_size) for _ in range(num_examples)]

@@ -140,9 +140,14 @@ def read_shapes_scenes(root, split):
             by another version of the generator.
 
     Example:
-    >>> scenes = read_shapes_scenes("/tmp/shapes", "val")  # doctest: +SKIP
-    >>> scenes[0]["objects"]  # doctest: +SKIP
-    ['red square', 'red circle', 'green circle']
+    >>> import os, tempfile
+    >>> from vlpk.data.synthetic import write_shapes
+    >>> root = os.path.join(tempfile.mkdtemp(), "shapes")
+    >>> _ = write_shapes(root, image_size=32, splits={"val": 2},
+    ...                  progress=False)
+    >>> scenes = read_shapes_scenes(root, "val")
+    >>> len(scenes), sorted(scenes[0])
+    (2, ['image', 'objects'])
     """
     root = os.fspath(root)
     marker = checked_marker(root, split)

@@ -29,12 +29,14 @@ def read_labels(labels_path):
 
     Example:
 
-    >>> from vlpk.data.synthetic import read_labels
-    >>> classes, labels = read_labels(  # doctest: +SKIP
-    ...     "/tmp/shapes/annotations/labels_train.json"
-    ... )
-    >>> classes  # doctest: +SKIP
-    ['circle', 'square', 'triangle', 'diamond']
+    >>> import os, tempfile
+    >>> from vlpk.data.synthetic import read_labels, write_shapes
+    >>> root = os.path.join(tempfile.mkdtemp(), "shapes")
+    >>> paths = write_shapes(root, image_size=32, splits={"train": 4},
+    ...                      progress=False)
+    >>> classes, labels = read_labels(paths["splits"]["train"]["labels"])
+    >>> classes, labels
+    (['circle', 'square', 'triangle', 'diamond'], {1: 3, 2: 3, 3: 0, 4: 1})
     """
     path = os.fspath(labels_path)
     data = read_json(path, "labels")
@@ -79,11 +81,14 @@ def read_shapes(root, split):
 
     Example:
 
+    >>> import os, tempfile
     >>> from vlpk.data.synthetic import read_shapes, write_shapes
-    >>> write_shapes("/tmp/shapes", progress=False)  # doctest: +SKIP
-    >>> examples = read_shapes("/tmp/shapes", "val")  # doctest: +SKIP
-    >>> len(examples)  # doctest: +SKIP
-    200
+    >>> root = os.path.join(tempfile.mkdtemp(), "shapes")
+    >>> _ = write_shapes(root, image_size=32, splits={"val": 2},
+    ...                  progress=False)
+    >>> examples = read_shapes(root, "val")
+    >>> len(examples), os.path.basename(examples[0].image_path)
+    (2, '000000000001.jpg')
     """
     paths = _checked_paths(root, split)
     examples = read_coco_captions(paths["captions"], paths["images_dir"])
@@ -103,10 +108,14 @@ def read_shapes_vqa(root, split):
 
     Example:
 
-    >>> from vlpk.data.synthetic import read_shapes_vqa
-    >>> examples = read_shapes_vqa("/tmp/shapes", "val")  # doctest: +SKIP
-    >>> examples[0].question, examples[0].answer  # doctest: +SKIP
-    ('how many shapes are there?', '2')
+    >>> import os, tempfile
+    >>> from vlpk.data.synthetic import read_shapes_vqa, write_shapes
+    >>> root = os.path.join(tempfile.mkdtemp(), "shapes")
+    >>> _ = write_shapes(root, image_size=32, splits={"val": 2},
+    ...                  progress=False)
+    >>> examples = read_shapes_vqa(root, "val")
+    >>> examples[0].question, examples[0].answer
+    ('how many shapes are there?', '...')
     """
     paths = _checked_paths(root, split)
     return read_vqa(paths["questions"], paths["annotations"], paths["images_dir"])

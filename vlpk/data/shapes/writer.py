@@ -83,12 +83,16 @@ def write_shapes(
 
     Example:
 
+    >>> import os, tempfile
     >>> from vlpk.data.synthetic import write_shapes
-    >>> paths = write_shapes(  # doctest: +SKIP
-    ...     "/tmp/shapes", splits={"train": 100, "val": 20}, progress=False
+    >>> root = os.path.join(tempfile.mkdtemp(), "shapes")
+    >>> paths = write_shapes(
+    ...     root, image_size=32, splits={"train": 4, "val": 2}, progress=False
     ... )
-    >>> paths["splits"]["train"]["captions"]  # doctest: +SKIP
-    '/tmp/shapes/annotations/captions_train.json'
+    >>> os.path.relpath(paths["splits"]["train"]["captions"], root)
+    'annotations/captions_train.json'
+    >>> sorted(os.listdir(os.path.join(root, "images")))
+    ['train', 'val']
     """
     splits = dict(DEFAULT_SPLITS if splits is None else splits)
     _check_arguments(seed, image_size, splits)

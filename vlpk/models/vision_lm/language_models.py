@@ -86,7 +86,7 @@ def attention_mask(key_mask, prefix_lengths, query_length, start_index=0):
 
     Example:
     >>> import numpy as np
-    >>> mask = attention_mask(np.ones((1, 3), "int32"), np.array([2]), 3)
+    >>> mask = attention_mask(np.ones((1, 3), "int32"), np.array([2], "int32"), 3)
     >>> ops.convert_to_numpy(mask)[0].tolist()
     [[1, 1, 0], [1, 1, 0], [1, 1, 1]]
     """

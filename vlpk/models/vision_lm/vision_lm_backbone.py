@@ -47,7 +47,7 @@ class VisionLMBackbone(keras_hub.models.Backbone):
     >>> import keras_hub, numpy as np
     >>> from vlpk.encoders import ImageEncoder, small_cnn
     >>> lm = keras_hub.models.GPT2Backbone(vocabulary_size=20, num_layers=1,
-    ...     num_heads=2, hidden_dim=8, intermediate_dim=16, max_sequence_length=32)
+    ...     num_heads=2, hidden_dim=8, intermediate_dim=16, max_sequence_length=80)
     >>> backbone = VisionLMBackbone(
     ...     ImageEncoder(small_cnn(16, widths=(4,)), output="tokens"), lm)
     >>> inputs = {"images": np.zeros((2, 16, 16, 3), "float32"),

@@ -27,9 +27,26 @@ def export_saved_model(archive, export_root, name, version=None, overwrite=False
         The path of the written version.
 
     Example:
-    >>> export_saved_model(task.serving_archive(), "saved_models", "quickstart")
-    ... # doctest: +SKIP
-    'saved_models/quickstart/1'
+    >>> import os, tempfile, numpy as np
+    >>> from vlpk.data import ImagePreprocessor
+    >>> from vlpk.encoders import ImageEncoder, bert_encoder, small_cnn
+    >>> from vlpk.models import (ContrastivePreprocessor,
+    ...     ContrastivePretrainer, DualEncoderBackbone)
+    >>> from vlpk.text import SPECIAL_TOKENS, wordpiece_tokenizer
+    >>> tokenizer = wordpiece_tokenizer(list(SPECIAL_TOKENS) + ["a", "red", "circle"])
+    >>> backbone = DualEncoderBackbone(
+    ...     ImageEncoder(small_cnn(16, widths=(4,)), output="pooled"),
+    ...     bert_encoder(tokenizer.vocabulary_size(), num_layers=1, num_heads=2,
+    ...                  hidden_dim=8, intermediate_dim=16, max_sequence_length=6),
+    ...     embedding_dim=4)
+    >>> preprocessor = ContrastivePreprocessor(tokenizer, ImagePreprocessor(16),
+    ...                                        sequence_length=6)
+    >>> task = ContrastivePretrainer(backbone, preprocessor)
+    >>> root = tempfile.mkdtemp()
+    >>> path = export_saved_model(task.serving_archive(),
+    ...                           os.path.join(root, "saved_models"), "quickstart")
+    >>> os.path.relpath(path, root), signature_names(path)
+    ('saved_models/quickstart/1', ['embed_image', 'embed_text', 'score', 'serving_default'])
     """
     model_dir = os.path.join(export_root, name)
 

@@ -31,7 +31,9 @@ class CaptioningLoss(keras.losses.Loss):
     >>> logits = np.zeros((1, 3, 5), "float32")    # uniform over 5 tokens
     >>> round(float(loss(np.array([[4, 3, 0]]), logits)), 4)  # the pad is not counted
     1.6094
-    >>> model.compile("adam", loss={"caption": CaptioningLoss()})  # doctest: +SKIP
+
+    A model with a `caption` output takes it as
+    `model.compile("adam", loss={"caption": CaptioningLoss()})`.
 
     References:
         - [Yu et al., 2022](https://arxiv.org/abs/2205.01917) (CoCa)

@@ -75,7 +75,9 @@ class ContrastiveLoss(keras.losses.Loss):
     >>> loss = ContrastiveLoss()
     >>> round(float(loss(np.array([0, 1]), packed)), 3)  # all pairs alike: log 2
     0.693
-    >>> model.compile(optimizer="adam", loss={"contrastive": loss})  # doctest: +SKIP
+
+    A model with a `contrastive` output (`vlpk.models.DualEncoderBackbone`)
+    takes it as `model.compile(optimizer="adam", loss={"contrastive": loss})`.
 
     References:
         - [Radford et al., 2021](https://arxiv.org/abs/2103.00020) (CLIP)

@@ -31,10 +31,14 @@ class SigmoidContrastiveLoss(keras.losses.Loss):
     >>> loss = SigmoidContrastiveLoss()
     >>> round(float(loss(np.array([0, 1]), packed)), 3)  # log 2 for each positive
     0.693
-    >>> model = DualEncoderBackbone(image_encoder, text_encoder,  # doctest: +SKIP
-    ...                     initial_temperature=0.1, initial_bias=-10.0)
+    >>> from vlpk.encoders import ImageEncoder, bert_encoder, small_cnn
+    >>> from vlpk.models import DualEncoderBackbone
+    >>> model = DualEncoderBackbone(
+    ...     ImageEncoder(small_cnn(16, widths=(4,)), output="pooled"),
+    ...     bert_encoder(10, num_layers=1, num_heads=2, hidden_dim=8,
+    ...                  intermediate_dim=16, max_sequence_length=6),
+    ...     embedding_dim=4, initial_temperature=0.1, initial_bias=-10.0)
     >>> model.compile("adam", loss={"contrastive": SigmoidContrastiveLoss()})
-    ... # doctest: +SKIP
 
     References:
         - [Zhai et al., 2023](https://arxiv.org/abs/2303.15343) (SigLIP)

@@ -37,8 +37,27 @@ def load_task(preset):
         ValueError: a folder that is neither kind of preset.
 
     Example:
-    >>> task = load_task("runs/clip_retrieval/preset")  # doctest: +SKIP
-    >>> task.fit({"images": jpeg_bytes, "text": captions})  # doctest: +SKIP
+    >>> import os, tempfile, numpy as np
+    >>> from vlpk.data import ImagePreprocessor
+    >>> from vlpk.encoders import ImageEncoder, bert_encoder, small_cnn
+    >>> from vlpk.models import (ContrastivePreprocessor,
+    ...     ContrastivePretrainer, DualEncoderBackbone)
+    >>> from vlpk.text import SPECIAL_TOKENS, wordpiece_tokenizer
+    >>> tokenizer = wordpiece_tokenizer(list(SPECIAL_TOKENS) + ["a", "red", "circle"])
+    >>> backbone = DualEncoderBackbone(
+    ...     ImageEncoder(small_cnn(16, widths=(4,)), output="pooled"),
+    ...     bert_encoder(tokenizer.vocabulary_size(), num_layers=1, num_heads=2,
+    ...                  hidden_dim=8, intermediate_dim=16, max_sequence_length=6),
+    ...     embedding_dim=4)
+    >>> preprocessor = ContrastivePreprocessor(tokenizer, ImagePreprocessor(16),
+    ...                                        sequence_length=6)
+    >>> preset = os.path.join(tempfile.mkdtemp(), "preset")
+    >>> ContrastivePretrainer(backbone, preprocessor).save_to_preset(preset)
+    >>> task = load_task(preset)
+    >>> type(task).__name__, type(task.preprocessor).__name__
+    ('ContrastivePretrainer', 'ContrastivePreprocessor')
+
+    The task takes raw data again: `task.fit({"images": ..., "text": ...})`.
     """
     preset = os.fspath(preset)
     task_class = _saved_task_class(preset)

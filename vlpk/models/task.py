@@ -28,9 +28,26 @@ class VisionLanguageTask(keras_hub.models.Task):
     tasks do, and implement `serving_signatures()`.
 
     Example:
-    >>> archive = task.serving_archive()  # doctest: +SKIP
-    >>> vlpk.export.export_saved_model(archive, "saved_models", "clip")
-    ... # doctest: +SKIP
+    >>> import os, tempfile, numpy as np
+    >>> from vlpk.data import ImagePreprocessor
+    >>> from vlpk.encoders import ImageEncoder, bert_encoder, small_cnn
+    >>> from vlpk.models import (ContrastivePreprocessor,
+    ...     ContrastivePretrainer, DualEncoderBackbone)
+    >>> from vlpk.text import SPECIAL_TOKENS, wordpiece_tokenizer
+    >>> tokenizer = wordpiece_tokenizer(list(SPECIAL_TOKENS) + ["a", "red", "circle"])
+    >>> backbone = DualEncoderBackbone(
+    ...     ImageEncoder(small_cnn(16, widths=(4,)), output="pooled"),
+    ...     bert_encoder(tokenizer.vocabulary_size(), num_layers=1, num_heads=2,
+    ...                  hidden_dim=8, intermediate_dim=16, max_sequence_length=6),
+    ...     embedding_dim=4)
+    >>> preprocessor = ContrastivePreprocessor(tokenizer, ImagePreprocessor(16),
+    ...                                        sequence_length=6)
+    >>> task = ContrastivePretrainer(backbone, preprocessor)
+    >>> sorted(task.serving_signatures())  # doctest: +ELLIPSIS
+    [...'serving_default'...]
+
+    `vlpk.export.export_saved_model(task.serving_archive(), "saved_models",
+    "clip")` writes them as a SavedModel (see its example).
     """
 
     @classmethod

@@ -167,11 +167,26 @@ def conversation_dataset(
         `ds.filter(lambda x: tf.strings.length(x["images"]) > 0)`.
 
     Example:
+    >>> import os, tempfile
+    >>> from vlpk.data import convert_dataset, write_shapes
+    >>> from vlpk.data.shapes.conversations import write_llava_json
     >>> from vlpk.data.pipelines.conversations import conversation_dataset
-    >>> ds = conversation_dataset(  # doctest: +SKIP
-    ...     "shards/llava-instruct", template="USER: {prompt} ASSISTANT:",
-    ...     answer_template="{response}</s>", shuffle_buffer=1000)
-    >>> ds = ds.map(preprocessor).batch(16)  # doctest: +SKIP
+    >>> root = os.path.join(tempfile.mkdtemp(), "shapes")
+    >>> images = os.path.join(root, "images", "train")
+    >>> _ = write_shapes(root, image_size=32, splits={"train": 2}, progress=False)
+    >>> _ = write_llava_json(images, os.path.join(root, "llava.json"))
+    >>> shards = os.path.join(root, "shards")
+    >>> _ = convert_dataset("llava", os.path.join(root, "llava.json"), images,
+    ...                     shards, verbose=0)
+    >>> ds = conversation_dataset(
+    ...     shards, template="USER: {prompt} ASSISTANT:",
+    ...     answer_template="{response}</s>", shuffle_buffer=4)
+    >>> pair = next(iter(ds))
+    >>> sorted(pair), pair["prompts"].numpy().decode()  # doctest: +ELLIPSIS
+    (['images', 'prompts', 'responses'], 'USER: ... ASSISTANT:')
+
+    A `VisionLMPreprocessor` then makes model inputs of it, with
+    `ds.map(preprocessor).batch(16)`.
     """
     # Checked now, not at the first record.
     _split_template(template, "{prompt}")

@@ -144,10 +144,22 @@ def contrastive_dataset(
         {"contrastive": image_id})`.
 
     Example:
+    >>> import os, tempfile
+    >>> from vlpk.data import read_shapes, write_shapes
+    >>> from vlpk.text import SPECIAL_TOKENS, TextPreprocessor, wordpiece_tokenizer
+    >>> root = os.path.join(tempfile.mkdtemp(), "shapes")
+    >>> _ = write_shapes(root, image_size=32, splits={"train": 2}, progress=False)
+    >>> train = read_shapes(root, "train")
+    >>> tokenizer = wordpiece_tokenizer(list(SPECIAL_TOKENS) + ["a", "red", "circle"])
+    >>> text_preprocessor = TextPreprocessor(tokenizer, sequence_length=8)
     >>> from vlpk.data.pipelines.image_preprocessor import ImagePreprocessor
-    >>> ds = contrastive_dataset(read_shapes(root, "train"),  # doctest: +SKIP
-    ...                          ImagePreprocessor(64), text_preprocessor)
-    >>> model.fit(ds, epochs=1)  # doctest: +SKIP
+    >>> ds = contrastive_dataset(train, ImagePreprocessor(16), text_preprocessor,
+    ...                          batch_size=2)
+    >>> x, y = next(iter(ds))
+    >>> sorted(x), x["images"].shape, y["contrastive"].shape
+    (['images', 'padding_mask', 'token_ids'], TensorShape([2, 16, 16, 3]), TensorShape([2]))
+
+    A model then trains on it with `model.fit(ds, epochs=1)`.
     """
     if not shuffle and not repeat:
         # An evaluation stream: its images are checked first, so its length
@@ -269,9 +281,21 @@ def classification_dataset(
         {"predictions": label})`.
 
     Example:
+    >>> import os, tempfile
+    >>> from vlpk.data import read_shapes, write_shapes
+    >>> from vlpk.text import SPECIAL_TOKENS, TextPreprocessor, wordpiece_tokenizer
+    >>> root = os.path.join(tempfile.mkdtemp(), "shapes")
+    >>> _ = write_shapes(root, image_size=32, splits={"train": 2}, progress=False)
+    >>> train = read_shapes(root, "train")
+    >>> tokenizer = wordpiece_tokenizer(list(SPECIAL_TOKENS) + ["a", "red", "circle"])
+    >>> text_preprocessor = TextPreprocessor(tokenizer, sequence_length=8)
     >>> from vlpk.data.pipelines.image_preprocessor import ImagePreprocessor
-    >>> ds = classification_dataset(paths, questions, answer_ids,  # doctest: +SKIP
-    ...                             ImagePreprocessor(64), text_preprocessor)
+    >>> ds = classification_dataset(
+    ...     [e.image_path for e in train], ["a red circle?", "a circle?"], [1, 0],
+    ...     ImagePreprocessor(16), text_preprocessor, batch_size=2)
+    >>> x, y = next(iter(ds))
+    >>> x["images"].shape, x["token_ids"].shape, y["predictions"].shape
+    (TensorShape([2, 16, 16, 3]), TensorShape([2, 8]), TensorShape([2]))
     """
     if not len(image_paths) == len(texts) == len(labels):
         raise ValueError(

@@ -135,11 +135,25 @@ def pretraining_dataset(
         `captioning` (the next token at each position, 0 after the end).
 
     Example:
+    >>> import os, tempfile
+    >>> from vlpk.data import read_shapes, write_shapes
+    >>> from vlpk.text import SPECIAL_TOKENS, TextPreprocessor, wordpiece_tokenizer
+    >>> root = os.path.join(tempfile.mkdtemp(), "shapes")
+    >>> _ = write_shapes(root, image_size=32, splits={"train": 2}, progress=False)
+    >>> train = read_shapes(root, "train")
+    >>> tokenizer = wordpiece_tokenizer(list(SPECIAL_TOKENS) + ["a", "red", "circle"])
+    >>> text_preprocessor = TextPreprocessor(tokenizer, sequence_length=8)
     >>> from vlpk.data.pipelines.image_preprocessor import ImagePreprocessor
-    >>> ds = pretraining_dataset(train, ImagePreprocessor(64), text_pre,
+    >>> ds = pretraining_dataset(train, ImagePreprocessor(16), text_preprocessor,
     ...     objectives=("contrastive", "matching", "masked_lm"),
-    ...     mask_generator=masked_lm_generator(tokenizer, 20))  # doctest: +SKIP
-    >>> model.fit(ds, epochs=1)  # doctest: +SKIP
+    ...     mask_generator=masked_lm_generator(tokenizer, 8), batch_size=2)
+    >>> x, y = next(iter(ds))
+    >>> sorted(x)
+    ['image_id', 'images', 'mask_positions', 'masked_token_ids', 'padding_mask', 'token_ids']
+    >>> sorted(y)
+    ['contrastive', 'masked_lm', 'matching']
+
+    An `ImageTextPretrainer` then trains on it with `model.fit(ds, epochs=1)`.
     """
     objectives = tuple(objectives)
     if "masked_lm" in objectives and mask_generator is None:

@@ -58,8 +58,22 @@ def csv_source(
             a column.
 
     Example:
-    >>> source = csv_source("cc3m_train.tsv", "cc3m/images")  # doctest: +SKIP
-    >>> convert_examples_beam(source, "shards/cc3m")  # doctest: +SKIP
+    >>> import os, tempfile
+    >>> from vlpk.data import write_shapes
+    >>> paths = write_shapes(os.path.join(tempfile.mkdtemp(), "shapes"),
+    ...                      image_size=32, splits={"val": 2}, progress=False)
+    >>> images = paths["splits"]["val"]["images_dir"]
+    >>> tsv = os.path.join(paths["root"], "pairs.tsv")
+    >>> with open(tsv, "w") as f:
+    ...     print("image\\tcaption", file=f)
+    ...     for name in sorted(os.listdir(images)):
+    ...         print(f"{name}\\ta shape", file=f)
+    >>> from vlpk.data.shards.convert_beam import convert_examples_beam
+    >>> source = csv_source(tsv, images)
+    >>> manifest = convert_examples_beam(
+    ...     source, os.path.join(paths["root"], "shards"), verbose=0)
+    >>> manifest["examples"], manifest["captions"]
+    (2, 2)
     """
     layout = read_layout(path, images_dir, delimiter, image_column, caption_column)
     return CsvSource(**dataclasses.asdict(layout), size=os.path.getsize(layout.path))

@@ -127,14 +127,17 @@ def convert_examples(
             would replace).
 
     Example:
-    >>> from vlpk.data import convert_examples, read_coco_captions
-    >>> manifest = convert_examples(  # doctest: +SKIP
-    ...     read_coco_captions("captions_val2014.json", "val2014"),
-    ...     "shards/coco-val",
-    ...     split="val",
-    ... )
-    >>> manifest["examples"], len(manifest["skipped"])  # doctest: +SKIP
-    (40504, 0)
+    >>> import os, tempfile
+    >>> from vlpk.data import read_coco_captions, write_shapes
+    >>> paths = write_shapes(os.path.join(tempfile.mkdtemp(), "shapes"),
+    ...                      image_size=32, splits={"val": 2}, progress=False)
+    >>> val = paths["splits"]["val"]
+    >>> from vlpk.data import convert_examples
+    >>> manifest = convert_examples(
+    ...     read_coco_captions(val["captions"], val["images_dir"]),
+    ...     os.path.join(paths["root"], "shards"), split="val", verbose=0)
+    >>> manifest["examples"], len(manifest["skipped"]), len(manifest["shards"])
+    (2, 0, 1)
     """
     options = _shard_options(
         split, shard_size, compression, max_pixels, max_words, split_long, extra_options

@@ -140,6 +140,10 @@ def convert_examples_beam(
         InputError: as `convert_examples`, and when Beam is not installed.
 
     Example:
+    See `vlpk.data.shards.beam_csv.csv_source` for a run on the local
+    DirectRunner. On Dataflow (this needs a Google Cloud project, so it is
+    not run here):
+
     >>> manifest = convert_examples_beam(  # doctest: +SKIP
     ...     csv_source("cc12m.tsv", "cc12m/images"),
     ...     "shards/cc12m",
@@ -199,9 +203,22 @@ def convert_dataset_beam(
             Beam is not installed, or as `convert_dataset`.
 
     Example:
-    >>> manifest = convert_dataset_beam(  # doctest: +SKIP
-    ...     "csv", "cc3m_train.tsv", "cc3m/images", "shards/cc3m",
-    ...     pipeline_options="--runner=DirectRunner --direct_num_workers=4")
+    >>> import os, tempfile
+    >>> from vlpk.data import write_shapes
+    >>> paths = write_shapes(os.path.join(tempfile.mkdtemp(), "shapes"),
+    ...                      image_size=32, splits={"val": 2}, progress=False)
+    >>> images = paths["splits"]["val"]["images_dir"]
+    >>> tsv = os.path.join(paths["root"], "pairs.tsv")
+    >>> with open(tsv, "w") as f:
+    ...     print("image\\tcaption", file=f)
+    ...     for name in sorted(os.listdir(images)):
+    ...         print(f"{name}\\ta shape", file=f)
+    >>> manifest = convert_dataset_beam(
+    ...     "csv", tsv, images, os.path.join(paths["root"], "shards"),
+    ...     pipeline_options="--runner=DirectRunner --direct_num_workers=1",
+    ...     verbose=0)
+    >>> manifest["examples"]
+    2
     """
     if format not in BEAM_FORMATS + LABELLED:
         raise InputError(

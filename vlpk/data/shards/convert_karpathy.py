@@ -110,12 +110,22 @@ def convert_karpathy(
             `strict`, the first bad record.
 
     Example:
+    >>> import json, os, tempfile
+    >>> from vlpk.data import write_shapes
     >>> from vlpk.data.shards.convert_karpathy import convert_karpathy
-    >>> manifest = convert_karpathy(  # doctest: +SKIP
-    ...     "dataset_coco.json", "coco", "shards/karpathy-coco"
-    ... )
-    >>> {s["split"]: s["examples"] for s in manifest["splits"]}  # doctest: +SKIP
-    {'train': 82783, 'val': 5000, 'test': 5000, 'restval': 30504}
+    >>> paths = write_shapes(os.path.join(tempfile.mkdtemp(), "shapes"),
+    ...                      image_size=32, splits={"val": 2}, progress=False)
+    >>> names = sorted(os.listdir(paths["splits"]["val"]["images_dir"]))
+    >>> path = os.path.join(paths["root"], "dataset_shapes.json")
+    >>> with open(path, "w") as f:
+    ...     json.dump({"images": [
+    ...         {"filepath": "val", "filename": name, "imgid": i, "split": split,
+    ...          "sentences": [{"raw": "a shape"}]}
+    ...         for i, (name, split) in enumerate(zip(names, ["train", "test"]))]}, f)
+    >>> manifest = convert_karpathy(path, os.path.join(paths["root"], "images"),
+    ...                             os.path.join(paths["root"], "shards"), verbose=0)
+    >>> {s["split"]: s["examples"] for s in manifest["splits"]}
+    {'train': 1, 'test': 1}
     """
     if split is None:
         return _convert_each_split(

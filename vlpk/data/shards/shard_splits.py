@@ -78,9 +78,18 @@ class ShardSplit:
         manifest: its manifest dict.
 
     Example:
-    >>> split = ShardSplit.open("shards/flickr8k/train")  # doctest: +SKIP
-    >>> split.captions, len(split)  # doctest: +SKIP
-    (30000, 6000)
+    >>> import os, tempfile
+    >>> from vlpk.data import read_coco_captions, write_shapes
+    >>> paths = write_shapes(os.path.join(tempfile.mkdtemp(), "shapes"),
+    ...                      image_size=32, splits={"val": 2}, progress=False)
+    >>> val = paths["splits"]["val"]
+    >>> from vlpk.data import convert_examples
+    >>> out = os.path.join(paths["root"], "shards")
+    >>> _ = convert_examples(read_coco_captions(val["captions"], val["images_dir"]),
+    ...                      out, split="val", verbose=0)
+    >>> split = ShardSplit.open(out)
+    >>> len(split), split.captions >= len(split)  # images, captions
+    (2, True)
     """
 
     path: str

@@ -34,13 +34,34 @@ class ContrastivePretrainer(VisionLanguageTask):
     a `KerasHubContrastivePretrainer`, the subclass bound to that backbone.
 
     Example:
-    >>> task = ContrastivePretrainer(backbone, preprocessor)  # doctest: +SKIP
-    >>> task.fit({"images": jpeg_bytes, "text": captions}, batch_size=64)
-    ... # doctest: +SKIP
-    >>> task.save_to_preset("runs/clip")  # doctest: +SKIP
-    >>> task = ContrastivePretrainer.from_preset("runs/clip")  # doctest: +SKIP
-    >>> export_saved_model(task.serving_archive(), "saved_models", "clip")
-    ... # doctest: +SKIP
+    >>> import os, tempfile, numpy as np
+    >>> from vlpk.data import ImagePreprocessor
+    >>> from vlpk.encoders import ImageEncoder, bert_encoder, small_cnn
+    >>> from vlpk.models import ContrastivePreprocessor, DualEncoderBackbone
+    >>> from vlpk.text import SPECIAL_TOKENS, wordpiece_tokenizer
+    >>> tokenizer = wordpiece_tokenizer(list(SPECIAL_TOKENS) + ["a", "red", "circle"])
+    >>> backbone = DualEncoderBackbone(
+    ...     ImageEncoder(small_cnn(16, widths=(4,)), output="pooled"),
+    ...     bert_encoder(tokenizer.vocabulary_size(), num_layers=1, num_heads=2,
+    ...                  hidden_dim=8, intermediate_dim=16, max_sequence_length=6),
+    ...     embedding_dim=4)
+    >>> preprocessor = ContrastivePreprocessor(tokenizer, ImagePreprocessor(16),
+    ...                                        sequence_length=6)
+    >>> images = np.random.default_rng(0).integers(0, 255, (2, 16, 16, 3), "uint8")
+    >>> captions = ["a red circle", "a circle"]
+    >>> task = ContrastivePretrainer(backbone, preprocessor)
+    >>> task.compile(run_eagerly=True)  # eager: quicker for one tiny step
+    >>> history = task.fit({"images": images, "text": captions}, batch_size=2,
+    ...                    verbose=0)
+    >>> sorted(history.history)
+    ['loss']
+    >>> preset = os.path.join(tempfile.mkdtemp(), "clip")
+    >>> task.save_to_preset(preset)
+    >>> type(ContrastivePretrainer.from_preset(preset)).__name__
+    'ContrastivePretrainer'
+
+    Images may also be encoded bytes (JPEG, PNG); `vlpk.export.export_saved_model`
+    exports `task.serving_archive()`.
 
     References:
         - [Radford et al., 2021](https://arxiv.org/abs/2103.00020) (CLIP)

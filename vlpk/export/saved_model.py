@@ -45,8 +45,10 @@ def export_saved_model(archive, export_root, name, version=None, overwrite=False
     >>> root = tempfile.mkdtemp()
     >>> path = export_saved_model(task.serving_archive(),
     ...                           os.path.join(root, "saved_models"), "quickstart")
-    >>> os.path.relpath(path, root), signature_names(path)
-    ('saved_models/quickstart/1', ['embed_image', 'embed_text', 'score', 'serving_default'])
+    >>> os.path.relpath(path, root)
+    'saved_models/quickstart/1'
+    >>> signature_names(path)
+    ['embed_image', 'embed_text', 'score', 'serving_default']
     """
     model_dir = os.path.join(export_root, name)
 

@@ -156,8 +156,10 @@ def contrastive_dataset(
     >>> ds = contrastive_dataset(train, ImagePreprocessor(16), text_preprocessor,
     ...                          batch_size=2)
     >>> x, y = next(iter(ds))
-    >>> sorted(x), x["images"].shape, y["contrastive"].shape
-    (['images', 'padding_mask', 'token_ids'], TensorShape([2, 16, 16, 3]), TensorShape([2]))
+    >>> sorted(x)
+    ['images', 'padding_mask', 'token_ids']
+    >>> x["images"].shape, y["contrastive"].shape
+    (TensorShape([2, 16, 16, 3]), TensorShape([2]))
 
     A model then trains on it with `model.fit(ds, epochs=1)`.
     """

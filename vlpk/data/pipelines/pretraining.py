@@ -148,8 +148,9 @@ def pretraining_dataset(
     ...     objectives=("contrastive", "matching", "masked_lm"),
     ...     mask_generator=masked_lm_generator(tokenizer, 8), batch_size=2)
     >>> x, y = next(iter(ds))
-    >>> sorted(x)
-    ['image_id', 'images', 'mask_positions', 'masked_token_ids', 'padding_mask', 'token_ids']
+    >>> sorted(x)  # doctest: +NORMALIZE_WHITESPACE
+    ['image_id', 'images', 'mask_positions', 'masked_token_ids',
+     'padding_mask', 'token_ids']
     >>> sorted(y)
     ['contrastive', 'masked_lm', 'matching']
 

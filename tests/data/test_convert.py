@@ -142,6 +142,20 @@ def test_rerun_keeps_finished_shards_and_gives_the_same_manifest(images, tmp_pat
         convert_examples(examples(good, bad), out, shard_size=3, verbose=0)
 
 
+def test_rerun_refuses_shards_of_changed_sources(images, tmp_path):
+    good, bad = images
+    out = tmp_path / "shards"
+    first = convert_examples(examples(good, bad), out, shard_size=4, verbose=0)
+    os.remove(out / first["shards"][1]["file"])  # killed while writing it
+    edited = examples(good, bad)
+    edited[0] = Example(edited[0].image_path, 0, ("an edited caption",))
+    with pytest.raises(InputError, match="other sources"):
+        convert_examples(edited, out, shard_size=4, verbose=0)
+    good[3].write_bytes(jpeg(3, size=24))  # an image replaced by another
+    with pytest.raises(InputError, match="other sources"):
+        convert_examples(examples(good, bad), out, shard_size=4, verbose=0)
+
+
 def test_gzip_shards_read_back(images, tmp_path):
     good, _ = images
     records = [Example(str(p), i, (f"c{i}",)) for i, p in good.items()]

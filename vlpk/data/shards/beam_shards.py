@@ -31,7 +31,7 @@ def shard_name(split, index, compression):
 
 def write_or_keep(examples, out_dir, name, options, workers, log):
     """The shard's sidecar: a finished one of the same options, or a new one."""
-    shard = _finished_shard(out_dir, name, options)
+    shard = _finished_shard(out_dir, name, options, examples)
     if shard is not None:
         return shard
     with concurrent.futures.ThreadPoolExecutor(workers or os.cpu_count() or 1) as pool:

@@ -16,8 +16,9 @@
   (Pillow decodes outside the GIL); the shard is written in order.
 - **Resumable.** Each finished shard is written atomically with a small
   `.json` sidecar (its count and skips). A re-run with the same options
-  keeps finished shards and converts only the rest. Shards of other options
-  stop it with an `InputError` rather than be mixed in, and so does a folder
+  keeps finished shards and converts only the rest. Shards of other options,
+  or of other sources (changed records or images), stop it with an
+  `InputError` rather than be mixed in, and so does a folder
   that holds one folder per split (its manifest would be replaced).
 
 `vlpk data convert` (see `vlpk.cli`) wraps it for every supported format;
@@ -27,6 +28,7 @@ folder per split.
 
 import concurrent.futures
 import dataclasses
+import hashlib
 import itertools
 import json
 import os
@@ -207,7 +209,7 @@ def _write_shards(chunks, out_dir, options, workers, log, verbose):
     with concurrent.futures.ThreadPoolExecutor(workers) as pool:
         for name, chunk in chunks:
             seen += len(chunk)
-            shard = _finished_shard(out_dir, name, options)
+            shard = _finished_shard(out_dir, name, options, chunk)
             if shard is None:
                 shard = _write_shard(pool, chunk, out_dir, name, options, log)
             else:
@@ -296,8 +298,15 @@ def _sidecar(out_dir, name):
     return os.path.join(out_dir, name + ".json")
 
 
-def _finished_shard(out_dir, name, options):
-    """The sidecar of a shard finished by an earlier run, or `None`."""
+def _finished_shard(out_dir, name, options, chunk=None):
+    """The sidecar of a shard finished by an earlier run, or `None`.
+
+    Raises:
+        InputError: the shard was written with other options, or from other
+            sources (`chunk`, when given, differs: records, captions or
+            image sizes), so keeping it would mix stale data into the new
+            conversion.
+    """
     sidecar = _sidecar(out_dir, name)
     if not (os.path.exists(sidecar) and os.path.exists(os.path.join(out_dir, name))):
         return None
@@ -309,7 +318,26 @@ def _finished_shard(out_dir, name, options):
             f"({shard.get('options')}, now {options}): use a new --out folder, or "
             "the same options to resume."
         )
+    # Sidecars written before fingerprints were recorded have none: kept.
+    sources = None if chunk is None else _fingerprint(chunk)
+    if sources is not None and shard.get("sources", sources) != sources:
+        raise InputError(
+            f"{os.path.join(out_dir, name)} was written from other sources than "
+            "the records it would hold now (the annotations or images changed "
+            "since): use a new --out folder, or delete the old shards to "
+            "convert again."
+        )
     return shard
+
+
+def _fingerprint(chunk):
+    """A digest of a shard's source records and the sizes of their images."""
+    digest = hashlib.sha256()
+    for example in chunk:
+        path = example.image_path
+        size = os.path.getsize(path) if path and os.path.isfile(path) else -1
+        digest.update(repr((dataclasses.astuple(example), size)).encode("utf-8"))
+    return digest.hexdigest()
 
 
 def _write_shard(pool, chunk, out_dir, name, options, log):
@@ -363,6 +391,7 @@ def _write_shard(pool, chunk, out_dir, name, options, log):
         **({"answers": answers} if answers else {}),
         "skipped": log.entries[skipped_before:],
         "options": options,
+        "sources": _fingerprint(chunk),
     }
     write_json(_sidecar(out_dir, name), shard)
     return shard

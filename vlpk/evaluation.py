@@ -26,8 +26,13 @@ def embedders(model):
         model: a task (its `backbone` is used) or a backbone.
 
     Example:
-    >>> image_embedder, text_embedder = embedders(task)  # doctest: +SKIP
-    >>> embedders(task)[0] is image_embedder  # doctest: +SKIP
+    >>> from vlpk.config import PretrainConfig
+    >>> from vlpk.jobs.recipes import build_dual_encoder
+    >>> backbone = build_dual_encoder(PretrainConfig().smoke(), 50)
+    >>> image_embedder, text_embedder = embedders(backbone)
+    >>> image_embedder(np.zeros((2, 64, 64, 3))).shape  # L2-normalized
+    TensorShape([2, 16])
+    >>> embedders(backbone)[0] is image_embedder  # built once per backbone
     True
     """
     backbone = getattr(model, "backbone", model)
@@ -55,8 +60,10 @@ def predict_batches(fn, dataset):
     """`fn(batch, training=False)` over every batch, concatenated (numpy).
 
     Example:
-    >>> predict_batches(embedders(task)[0], image_dataset(examples, pre))
-    ... # doctest: +SKIP
+    >>> import tensorflow as tf
+    >>> batches = tf.data.Dataset.range(5).batch(2)  # [0 1], [2 3], [4]
+    >>> predict_batches(lambda batch, training: batch * 10, batches)
+    array([ 0, 10, 20, 30, 40])
     """
     return np.concatenate([np.asarray(fn(batch, training=False)) for batch in dataset])
 
@@ -83,9 +90,26 @@ def evaluate_retrieval(model, examples, image_preprocessor, text_preprocessor):
     """Image→text and text→image Recall@1/5/10 and ranks on `examples`.
 
     Example:
-    >>> metrics = evaluate_retrieval(model, read_shapes(root, "test"),
-    ...                              image_pre, text_pre)  # doctest: +SKIP
-    >>> metrics["i2t_r1"]  # doctest: +SKIP
+    >>> import os, tempfile
+    >>> from vlpk.data import ImagePreprocessor, synthetic
+    >>> from vlpk.encoders import ImageEncoder, bert_encoder, small_cnn
+    >>> from vlpk.models import DualEncoderBackbone
+    >>> from vlpk.text import SPECIAL_TOKENS, TextPreprocessor, wordpiece_tokenizer
+    >>> root = os.path.join(tempfile.mkdtemp(), "shapes")
+    >>> _ = synthetic.write_shapes(root, image_size=24, splits={"test": 3},
+    ...                            progress=False)
+    >>> test = synthetic.read_shapes(root, "test")  # 3 images, 5 captions each
+    >>> words = [*SPECIAL_TOKENS, *synthetic.COLORS, *synthetic.SHAPES]
+    >>> model = DualEncoderBackbone(ImageEncoder(small_cnn(24, widths=(4,))),
+    ...     bert_encoder(len(words), num_layers=1, num_heads=2, hidden_dim=8,
+    ...                  intermediate_dim=16, max_sequence_length=12))
+    >>> metrics = evaluate_retrieval(model, test, ImagePreprocessor(24),
+    ...     TextPreprocessor(wordpiece_tokenizer(words), 12))
+    >>> metrics["t2i_r5"]  # in 3 images, every caption finds its own in the top 5
+    100.0
+    >>> sorted(metrics)  # doctest: +NORMALIZE_WHITESPACE
+    ['i2t_mean_rank', 'i2t_median_rank', 'i2t_r1', 'i2t_r10', 'i2t_r5', 'rsum',
+     't2i_mean_rank', 't2i_median_rank', 't2i_r1', 't2i_r10', 't2i_r5']
     """
     images, texts, owner = embed_split(
         model, examples, image_preprocessor, text_preprocessor

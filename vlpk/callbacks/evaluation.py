@@ -19,8 +19,23 @@ class RetrievalEvaluation(keras.callbacks.Callback):
         every: evaluate every `every` epochs.
 
     Example:
-    >>> callbacks = [RetrievalEvaluation(val, image_pre, text_pre),  # doctest: +SKIP
-    ...              keras.callbacks.TensorBoard("logs")]
+    >>> import tempfile
+    >>> from vlpk.config import PretrainConfig
+    >>> from vlpk.data import ImagePreprocessor, synthetic
+    >>> from vlpk.jobs.recipes import build_dual_encoder
+    >>> from vlpk.text import SPECIAL_TOKENS, TextPreprocessor, wordpiece_tokenizer
+    >>> paths = synthetic.write_shapes(tempfile.mkdtemp(), image_size=24,
+    ...                                splits={"val": 3}, progress=False)
+    >>> val = synthetic.read_shapes(paths["root"], "val")
+    >>> text_pre = TextPreprocessor(wordpiece_tokenizer(SPECIAL_TOKENS), 8)
+    >>> callbacks = [RetrievalEvaluation(val, ImagePreprocessor(64), text_pre),
+    ...              keras.callbacks.TensorBoard(tempfile.mkdtemp())]
+    >>> callbacks[0].set_model(build_dual_encoder(PretrainConfig().smoke(), 5))
+    >>> logs = {"loss": 2.0}
+    >>> callbacks[0].on_epoch_end(0, logs)  # as `fit` calls it after an epoch
+    >>> sorted(logs)  # doctest: +NORMALIZE_WHITESPACE
+    ['loss', 'temperature', 'val_i2t_r1', 'val_i2t_r10', 'val_i2t_r5',
+     'val_t2i_r1', 'val_t2i_r10', 'val_t2i_r5']
     """
 
     def __init__(self, examples, image_preprocessor, text_preprocessor, every=1):
@@ -59,8 +74,27 @@ class CaptionBleu(keras.callbacks.Callback):
         max_images: caption at most this many images (the first ones).
 
     Example:
-    >>> callbacks = [CaptionBleu(val, image_pre, tokenizer),  # doctest: +SKIP
-    ...              keras.callbacks.TensorBoard("logs")]
+    >>> import tempfile
+    >>> from vlpk.data import ImagePreprocessor
+    >>> from vlpk.data.synthetic import read_shapes, write_shapes
+    >>> from vlpk.encoders import ImageEncoder, bert_encoder, small_cnn
+    >>> from vlpk.layers import CaptionDecoder
+    >>> from vlpk.models import VisionLanguageBackbone
+    >>> from vlpk.text import SPECIAL_TOKENS, wordpiece_tokenizer
+    >>> root = tempfile.mkdtemp()
+    >>> _ = write_shapes(root, image_size=24, splits={"val": 2}, progress=False)
+    >>> coca = VisionLanguageBackbone(
+    ...     ImageEncoder(small_cnn(24, widths=(4,)), output="tokens"),
+    ...     bert_encoder(6, num_layers=1, num_heads=1, hidden_dim=4,
+    ...                  intermediate_dim=8, max_sequence_length=5),
+    ...     caption_decoder=CaptionDecoder(6, 5, 1, 1, 4, 8))
+    >>> callback = CaptionBleu(read_shapes(root, "val"), ImagePreprocessor(24),
+    ...                        wordpiece_tokenizer([*SPECIAL_TOKENS, "circle"]))
+    >>> callback.set_model(coca)
+    >>> logs = {}
+    >>> callback.on_epoch_end(0, logs)  # as `fit` calls it after an epoch
+    >>> logs  # an untrained decoder: no 4-gram in common with the references
+    {'val_bleu4': 0.0}
     """
 
     def __init__(self, examples, image_preprocessor, tokenizer, every=1, max_images=64):

@@ -133,8 +133,26 @@ def image_text_projector(
         count: how many validation images to embed.
 
     Example:
-    >>> callbacks = [image_text_projector(model, val, image_pre, text_pre,
-    ...                                   "logs")]  # doctest: +SKIP
+    >>> import os, tempfile, tensorflow as tf
+    >>> from vlpk.data import ImagePreprocessor, synthetic
+    >>> from vlpk.encoders import ImageEncoder, bert_encoder, small_cnn
+    >>> from vlpk.models import DualEncoderBackbone
+    >>> from vlpk.text import SPECIAL_TOKENS, TextPreprocessor, wordpiece_tokenizer
+    >>> shapes, logs = os.path.join(tempfile.mkdtemp(), "shapes"), tempfile.mkdtemp()
+    >>> _ = synthetic.write_shapes(shapes, image_size=24, splits={"val": 2},
+    ...                            progress=False)
+    >>> model = DualEncoderBackbone(ImageEncoder(small_cnn(24, widths=(4,))),
+    ...     bert_encoder(5, num_layers=1, num_heads=1, hidden_dim=4,
+    ...                  intermediate_dim=8, max_sequence_length=6))
+    >>> text_preprocessor = TextPreprocessor(wordpiece_tokenizer(SPECIAL_TOKENS), 6)
+    >>> projector = image_text_projector(model, synthetic.read_shapes(shapes, "val"),
+    ...                                  ImagePreprocessor(24), text_preprocessor, logs)
+    >>> projector.on_epoch_end(0)  # as `fit` calls it after an epoch
+    >>> run = os.path.join(logs, "projector")  # 2 images, then their 10 captions
+    >>> tf.train.load_checkpoint(run).get_tensor("image_text_embeddings").shape
+    (12, 128)
+    >>> sorted(f for f in os.listdir(run) if not f.startswith(("events", "image_")))
+    ['checkpoint', 'metadata.tsv', 'projector_config.pbtxt', 'sprite.png']
     """
     from vlpk.callbacks.projector import EmbeddingProjector
     from vlpk.data.pipelines.pipeline import image_dataset, text_dataset

@@ -90,15 +90,29 @@ class DistributedTrainer:
             (`CollectiveGatherV2`) the step needs.
 
     Example:
-    >>> strategy = vlpk.distribution.build_strategy("multi_worker")  # doctest: +SKIP
-    >>> with strategy.scope():  # doctest: +SKIP
-    ...     model = DualEncoderBackbone(image_encoder, text_encoder, embedding_dim=64)
-    ...     optimizer = keras.optimizers.Adam(1e-3)
-    >>> trainer = DistributedTrainer(  # doctest: +SKIP
-    ...     model, strategy, {"contrastive": ContrastiveLoss()}, optimizer)
-    >>> history = trainer.fit(dataset.repeat(), steps=1000, log_every=50)
-    ... # doctest: +SKIP
-    >>> history["loss"][-1]  # doctest: +SKIP
+    >>> import numpy as np
+    >>> from vlpk.distribution import build_strategy
+    >>> from vlpk.encoders import ImageEncoder, bert_encoder, small_cnn
+    >>> from vlpk.losses import ContrastiveLoss
+    >>> from vlpk.models import DualEncoderBackbone
+    >>> strategy = build_strategy("mirrored", devices=["/cpu:0"])  # one replica
+    >>> with strategy.scope():
+    ...     model = DualEncoderBackbone(ImageEncoder(small_cnn(8, widths=(4,))),
+    ...         bert_encoder(10, num_layers=1, num_heads=2, hidden_dim=4,
+    ...                      intermediate_dim=8, max_sequence_length=4))
+    ...     trainer = DistributedTrainer(model, strategy,
+    ...         {"contrastive": ContrastiveLoss()}, keras.optimizers.Adam(1e-2))
+    >>> rng = np.random.default_rng(0)
+    >>> x = {"images": rng.uniform(0, 255, (4, 8, 8, 3)).astype("float32"),
+    ...      "token_ids": rng.integers(5, 10, (4, 4)), "padding_mask": np.ones((4, 4))}
+    >>> batches = tf.data.Dataset.from_tensors((x, {"contrastive": np.arange(4)}))
+    >>> history = trainer.fit(batches.repeat(), steps=5, verbose=0)
+    >>> sorted(history), len(history["loss"])  # one float per step
+    (['contrastive_loss', 'loss'], 5)
+
+    On a cluster, `build_strategy("multi_worker")`, run on every worker
+    with its `TF_CONFIG`, takes the place of the one-replica strategy; the
+    rest is unchanged.
     """
 
     def __init__(
@@ -217,9 +231,14 @@ class DistributedTrainer:
             `<name>_loss` per output, each the loss of the global batch.
 
         Example:
-        >>> batch = next(iter(strategy.experimental_distribute_dataset(ds)))
-        ... # doctest: +SKIP
-        >>> trainer.train_step(batch)["loss"]  # doctest: +SKIP
+        >>> strategy = tf.distribute.get_strategy()  # the default strategy
+        >>> with strategy.scope():
+        ...     model = keras.Sequential([keras.Input((3,)),
+        ...         keras.layers.Dense(1, kernel_initializer="ones")])
+        ...     trainer = DistributedTrainer(model, strategy, {"y": "mse"},
+        ...                                  keras.optimizers.SGD(0.1))
+        >>> trainer.train_step((tf.ones((2, 3)), tf.zeros((2, 1))))  # (3 - 0) ** 2
+        {'loss': 9.0, 'y_loss': 9.0}
         """
         logs = self._step_fn(batch)
         return {name: float(value) for name, value in logs.items()}
@@ -281,9 +300,16 @@ class DistributedTrainer:
             `train_step`'s logs, for the steps this call ran.
 
         Example:
-        >>> history = trainer.fit(dataset.repeat(), steps=100, log_every=10)
-        ... # doctest: +SKIP
-        >>> history["contrastive_loss"][-1]  # doctest: +SKIP
+        >>> strategy = tf.distribute.MirroredStrategy(["/cpu:0"])
+        >>> with strategy.scope():  # y = w * x from w = 0, towards y = 2 x
+        ...     w = keras.layers.Dense(1, use_bias=False, kernel_initializer="zeros")
+        ...     model = keras.Sequential([keras.Input((1,)), w])
+        ...     trainer = DistributedTrainer(model, strategy, {"y": "mse"},
+        ...                                  keras.optimizers.SGD(0.25))
+        >>> x, y = tf.ones((4, 1)), tf.fill((4, 1), 2.0)
+        >>> dataset = tf.data.Dataset.from_tensors((x, y))
+        >>> trainer.fit(dataset.repeat(), steps=3, verbose=0)
+        {'loss': [4.0, 1.0, 0.25], 'y_loss': [4.0, 1.0, 0.25]}
         """
         checkpoints, start = None, 0
         if checkpoint_dir and checkpoint_every:

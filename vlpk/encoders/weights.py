@@ -220,11 +220,13 @@ def load_keras_hub_preset(cls, preset, **kwargs):
 
     Example:
 
-    >>> import keras_hub
+    >>> import tempfile, keras_hub
     >>> from vlpk.encoders.weights import load_keras_hub_preset
-    >>> backbone = load_keras_hub_preset(
-    ...     keras_hub.models.CLIPBackbone, "/path/to/clip_preset"
-    ... )  # doctest: +SKIP
+    >>> folder = tempfile.mkdtemp()  # a preset folder, as `save_to_preset` writes it
+    >>> keras_hub.models.BertBackbone(10, num_layers=1, num_heads=1, hidden_dim=4,
+    ...     intermediate_dim=8).save_to_preset(folder)
+    >>> type(load_keras_hub_preset(keras_hub.models.Backbone, folder)).__name__
+    'BertBackbone'
     >>> load_keras_hub_preset(
     ...     keras_hub.models.CLIPBackbone, "/no/such/preset"
     ... )  # doctest: +ELLIPSIS

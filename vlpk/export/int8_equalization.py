@@ -106,10 +106,16 @@ def equalize_for_int8(model, images, percentile=99.99):
         backbone.
 
     Example:
+    >>> from vlpk.config import PretrainConfig
+    >>> from vlpk.export.tflite_models import embedding_models
+    >>> from vlpk.jobs.recipes import build_dual_encoder
+    >>> backbone = build_dual_encoder(PretrainConfig().smoke(), 8)  # a small_cnn
     >>> embedder, _ = embedding_models(backbone, normalized=False)
-    ... # doctest: +SKIP
-    >>> equalized = equalize_for_int8(embedder, calibration_images)
-    ... # doctest: +SKIP
+    >>> images = np.random.default_rng(0).uniform(0, 255, (8, 64, 64, 3))
+    >>> equalized = equalize_for_int8(embedder, images)  # calibration images
+    >>> equalized is embedder, np.allclose(equalized(images), embedder(images),
+    ...                                    atol=1e-4)  # equivalent, in float
+    (False, True)
     """
     encoder = next((x for x in model.layers if isinstance(x, ImageEncoder)), None)
     if encoder is None or not isinstance(encoder.backbone, keras.Model):

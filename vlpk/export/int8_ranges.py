@@ -37,8 +37,25 @@ def percentile_ranges(calibrated_model, representative, percentile=99.99):
         keep their full range.
 
     Example:
-    >>> debugger.calibrated_model = percentile_ranges(  # doctest: +SKIP
-    ...     debugger.calibrated_model, representative, 99.99)
+    >>> import tempfile, tensorflow as tf
+    >>> from tensorflow.lite.tools import flatbuffer_utils
+    >>> module, folder = tf.Module(), tempfile.mkdtemp()
+    >>> module.serve = tf.function(lambda x: {"y": tf.nn.relu(x)},
+    ...     input_signature=[tf.TensorSpec([1, 64], tf.float32, "x")])
+    >>> tf.saved_model.save(module, folder, signatures=module.serve)
+    >>> samples = np.random.default_rng(0).uniform(0, 1, (50, 1, 64)).astype("float32")
+    >>> samples[7, 0, 3] = 1000.0  # one outlier in 3,200 values
+    >>> representative = lambda: ({"x": sample} for sample in samples)
+    >>> converter = tf.lite.TFLiteConverter.from_saved_model(folder)
+    >>> converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    >>> converter.representative_dataset = representative
+    >>> debugger = tf.lite.experimental.QuantizationDebugger(converter=converter)
+    >>> debugger.calibrated_model = percentile_ranges(
+    ...     debugger.calibrated_model, representative, 99.9)
+    >>> graph = flatbuffer_utils.read_model_from_bytearray(debugger.calibrated_model)
+    >>> {t.name.decode(): round(float(t.quantization.max[0]), 2)  # 1000 before
+    ...  for t in graph.subgraphs[0].tensors}  # the input keeps its full range
+    {'serving_default_x:0': 1000.0, 'PartitionedCall:0': 1.47}
     """
     from ai_edge_litert.interpreter import Interpreter
     from tensorflow.lite.tools import flatbuffer_utils

@@ -61,9 +61,28 @@ def predict(model_path, image, texts=(), question=None, caption=False, prompt=No
         (its `classify` signature), else the `image_embedding`.
 
     Example:
-    >>> predict("saved_models/quickstart/1", "cat.jpg", texts=["a cat"])
+    >>> import tempfile, keras
+    >>> from vlpk.config import PretrainConfig
+    >>> from vlpk.export import export_saved_model
+    >>> from vlpk.jobs.recipes import build_dual_encoder
+    >>> from vlpk.models import ContrastivePreprocessor, ImageClassifier
+    >>> from vlpk.text import SPECIAL_TOKENS, wordpiece_tokenizer
+    >>> classifier = ImageClassifier(build_dual_encoder(PretrainConfig().smoke(), 5), 2,
+    ...     ContrastivePreprocessor(wordpiece_tokenizer(SPECIAL_TOKENS), None, 20),
+    ...     class_names=["cat", "dog"])
+    >>> kernel = classifier.head.kernel  # a head that cannot choose: 50/50
+    >>> _ = kernel.assign(keras.ops.zeros_like(kernel))
+    >>> root = tempfile.mkdtemp()
+    >>> image = os.path.join(root, "cat.png")
+    >>> tf.io.write_file(image, tf.io.encode_png(tf.zeros((64, 64, 3), "uint8")))
+    >>> # Not run here: the export takes about 2 s, and export_saved_model's
+    >>> # example runs one (tests/export/test_saved_model.py runs `predict`).
+    >>> path = export_saved_model(classifier.serving_archive(), root, "pets")
     ... # doctest: +SKIP
-    {'image': 'cat.jpg', 'scores': [{'text': 'a cat', 'score': 0.41}]}
+    >>> result = predict(path, image)  # no texts: a classifier's `classify`
+    ... # doctest: +SKIP
+    >>> result["class_name"], result["probabilities"]  # doctest: +SKIP
+    ('cat', [0.5, 0.5])
     """
     data = read_image_file(image)
     loaded = load_export(model_path)

@@ -343,9 +343,29 @@ def export_tflite(
         the variant, the image size and the sequence length.
 
     Example:
-    >>> export_tflite(task.backbone, "saved_models/tflite/shapes/int8", "int8",
-    ...               image_pre, text_pre, "runs/albef/vocab.txt", train)
-    ... # doctest: +SKIP
+    >>> from vlpk.data import ImagePreprocessor
+    >>> from vlpk.encoders import ImageEncoder, bert_encoder, small_cnn
+    >>> from vlpk.models import DualEncoderBackbone
+    >>> from vlpk.text import TextPreprocessor, save_vocabulary, wordpiece_tokenizer
+    >>> backbone = DualEncoderBackbone(ImageEncoder(small_cnn(16, widths=(4,))),
+    ...     bert_encoder(8, num_layers=1, num_heads=2, hidden_dim=8,
+    ...                  intermediate_dim=16, max_sequence_length=6), embedding_dim=4)
+    >>> words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "red"]
+    >>> vocab, out = (os.path.join(tempfile.mkdtemp(), name)
+    ...               for name in ("vocab.txt", "dynamic"))
+    >>> save_vocabulary(words, vocab)
+    >>> # Not run here: the two conversions take about 3 s, and
+    >>> # tests/export/test_tflite.py runs every variant.
+    >>> manifest = export_tflite(backbone, out, "dynamic", ImagePreprocessor(16),
+    ...     TextPreprocessor(wordpiece_tokenizer(words), 6), vocab)  # doctest: +SKIP
+    >>> sorted(os.listdir(out)), manifest["variant"]  # doctest: +SKIP
+    (['image_encoder.tflite', 'text_encoder.tflite', 'tflite.json', 'vocab.txt'], \
+'dynamic')
+
+    `interpreter_runner(os.path.join(out, "image_encoder.tflite"))(images=...)`
+    then gives `{"image_embedding": ...}` of shape `(1, 4)`.
+
+    int8 also needs `calibration_examples` (training `Example`s).
     """
     if os.path.exists(out_dir) and not overwrite:
         raise FileExistsError(f"{out_dir} already exists; pass --overwrite.")
@@ -522,9 +542,14 @@ def host_text_preprocessor(export_dir):
     its `vocab.txt`, packing to the manifest's sequence length.
 
     Example:
-    >>> text = host_text_preprocessor("saved_models/tflite/shapes/int8")
-    ... # doctest: +SKIP
-    >>> ids = text(tf.constant(["a red circle"]))  # doctest: +SKIP
+    >>> from vlpk.text import SPECIAL_TOKENS, save_vocabulary
+    >>> export_dir = tempfile.mkdtemp()  # the two files `export_tflite` writes for it
+    >>> save_vocabulary([*SPECIAL_TOKENS, "red"], os.path.join(export_dir, "vocab.txt"))
+    >>> with open(os.path.join(export_dir, "tflite.json"), "w") as f:
+    ...     json.dump({"sequence_length": 5}, f)
+    >>> text = host_text_preprocessor(export_dir)
+    >>> text(tf.constant(["red circle"]))["token_ids"].numpy().tolist()  # 1: [UNK]
+    [[2, 5, 1, 3, 0]]
     """
     from vlpk.text import TextPreprocessor, load_vocabulary, wordpiece_tokenizer
 

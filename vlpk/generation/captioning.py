@@ -114,8 +114,11 @@ def generate_captions(
     ...                         end_token_id=3, sampler="beam", num_beams=3)
     >>> ids.shape, ids[:, 0].numpy().tolist()
     (TensorShape([2, 6]), [2, 2])
-    >>> decode_captions(ids, tokenizer)  # a trained decoder  # doctest: +SKIP
-    ['a red circle', 'two blue squares']
+    >>> from vlpk.text import SPECIAL_TOKENS, wordpiece_tokenizer
+    >>> tokenizer = wordpiece_tokenizer([*SPECIAL_TOKENS, "a", "red", "circle"])
+    >>> captions = decode_captions(ids, tokenizer)  # untrained: any of its words
+    >>> len(captions), captions[0] == captions[1]  # the same image, the same caption
+    (2, True)
     """
     sampler = _traceable_sampler(sampler, sampler_kwargs)
     max_length = _checked_max_length(decoder, max_length)

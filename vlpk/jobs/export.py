@@ -38,8 +38,26 @@ def export_task(
         `(path, signatures)`: the version folder and its signature names.
 
     Example:
-    >>> export_task("runs/albef_vqa", "shapes_vqa")  # doctest: +SKIP
-    ('saved_models/shapes_vqa/1', ['answer', 'serving_default'])
+    >>> import tempfile
+    >>> from vlpk.data import ImagePreprocessor
+    >>> from vlpk.encoders import ImageEncoder, bert_encoder, small_cnn
+    >>> from vlpk.models import (ContrastivePreprocessor, DualEncoderBackbone,
+    ...                          ImageClassifier)
+    >>> from vlpk.text import SPECIAL_TOKENS, wordpiece_tokenizer
+    >>> backbone = DualEncoderBackbone(ImageEncoder(small_cnn(8, widths=(4,))),
+    ...     bert_encoder(5, num_layers=1, num_heads=1, hidden_dim=4, intermediate_dim=8,
+    ...                  max_sequence_length=4))
+    >>> preprocessor = ContrastivePreprocessor(wordpiece_tokenizer(SPECIAL_TOKENS),
+    ...                                        ImagePreprocessor(8), 4)
+    >>> root = tempfile.mkdtemp()  # a preset, or a run folder holding one in preset/
+    >>> ImageClassifier(backbone, 2, preprocessor, class_names=["cat", "dog"]
+    ...                 ).save_to_preset(os.path.join(root, "preset"))
+    >>> # Not run here: the export takes about 2 s (export_saved_model's example
+    >>> # runs one, tests/test_finetune.py runs `vlpk export`).
+    >>> path, signatures = export_task(os.path.join(root, "preset"), "pets",
+    ...     export_root=os.path.join(root, "saved_models"))  # doctest: +SKIP
+    >>> os.path.relpath(path, root), signatures  # doctest: +SKIP
+    ('saved_models/pets/1', ['classify', 'serving_default'])
     """
     task = load_task(source_preset(source))
     path = export_saved_model(

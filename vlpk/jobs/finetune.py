@@ -66,6 +66,8 @@ def run_finetune(config, run_dir, workdir, data_dir=None, scratch=False, verbose
         The dict written to `metrics.json`.
 
     Example:
+    >>> # Not run here: it needs a pretraining run folder and trains for minutes
+    >>> # (tests/test_finetune.py runs each task on a smoke-sized run):
     >>> run_finetune(FinetuneConfig(task="vqa"), "runs/albef", "runs/albef_vqa")
     ... # doctest: +SKIP
     """

@@ -90,9 +90,20 @@ def fit_resumable(
         not a multiple of `checkpoint_every`, the last chunk is shorter.
 
     Example:
-    >>> fit_resumable(model, lambda: contrastive_dataset(train, ip, tp,
-    ...               repeat=True), total_steps=1000, checkpoint_every=100,
-    ...               backup_dir="runs/x/backup")  # doctest: +SKIP
+    >>> import tempfile, tensorflow as tf
+    >>> model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    >>> model.compile("sgd", "mse")
+    >>> batches = lambda: tf.data.Dataset.from_tensors(  # endless, deterministic
+    ...     (tf.ones((2, 1)), tf.ones((2, 1)))).repeat()
+    >>> backup = tempfile.mkdtemp()
+    >>> history = fit_resumable(model, batches, total_steps=5, checkpoint_every=2,
+    ...                         backup_dir=backup, verbose=0)
+    >>> history.epoch  # two chunks of 2 steps, then the last step
+    [0, 1, 2]
+    >>> fit_resumable(model, batches, 5, 2, backup, verbose=0).epoch  # all done
+    []
+
+    After a crash, the same call continues from the last checkpoint.
     """
     if checkpoint_every <= 0 or total_steps <= 0:
         raise ValueError("total_steps and checkpoint_every must be positive.")

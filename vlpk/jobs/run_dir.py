@@ -127,8 +127,24 @@ def load_run(run_dir, data_dir=None):
             when missing); `<run_dir>/shapes` by default, as in `vlpk pretrain`.
 
     Example:
-    >>> run = load_run("runs/albef")  # doctest: +SKIP
-    >>> task = run.load_task()  # doctest: +SKIP
+    >>> import tempfile
+    >>> from vlpk.jobs.recipes import build_model
+    >>> from vlpk.text import SPECIAL_TOKENS, save_vocabulary
+    >>> run_dir = tempfile.mkdtemp()  # what `vlpk pretrain --workdir` leaves, in small
+    >>> config = PretrainConfig().smoke()
+    >>> with open(os.path.join(run_dir, "config.json"), "w") as f:
+    ...     json.dump(config.to_dict(), f)
+    >>> vocabulary = [*SPECIAL_TOKENS, "a", "red", "circle"]
+    >>> save_vocabulary(vocabulary, os.path.join(run_dir, "vocab.txt"))
+    >>> task = build_model(config, len(vocabulary))
+    >>> task.save_to_preset(os.path.join(run_dir, PRESET_DIR))
+    >>> run = load_run(run_dir)
+    >>> run.config == config, run.tokenizer.vocabulary_size()
+    (True, 8)
+    >>> run.image_preprocessor.image_size, run.text_preprocessor.sequence_length
+    ((64, 64), 20)
+    >>> type(run.load_task()).__name__
+    'ContrastivePretrainer'
     """
     run_dir = os.fspath(run_dir)
     if not os.path.isdir(run_dir):

@@ -30,12 +30,17 @@ class HeadLogitScale(keras.layers.Layer):
             `LogitScale` (CLIP clips at 100); None for no bound (SigLIP).
 
     Example:
-    >>> import keras_hub  # doctest: +SKIP
-    >>> clip = keras_hub.models.CLIPBackbone.from_preset(  # doctest: +SKIP
-    ...     "clip_vit_base_patch16")
-    >>> packer = HeadLogitScale(clip.clip_head)  # doctest: +SKIP
-    >>> packer({"image": image_embedding, "text": text_embedding})
-    ... # doctest: +SKIP
+    >>> import keras_hub, numpy as np
+    >>> from keras_hub.models import CLIPTextEncoder, CLIPVisionEncoder
+    >>> vision = CLIPVisionEncoder(4, 8, 1, 2, 16, image_shape=(8, 8, 3))
+    >>> text = CLIPTextEncoder(10, 8, 8, 1, 2, 16, max_sequence_length=4)
+    >>> clip = keras_hub.models.CLIPBackbone(vision, text, projection_dim=4)  # tiny
+    >>> packer = HeadLogitScale(clip.clip_head)
+    >>> packed = packer({"image": np.ones((2, 4)), "text": np.zeros((2, 4))})
+    >>> packed.shape, packer.has_bias  # both embeddings, then the scale
+    (TensorShape([2, 9]), False)
+    >>> round(float(packed[0, -1]), 3)  # exp(logit_scale): CLIP starts at 1 / 0.07
+    14.286
     """
 
     def __init__(self, head, max_logit_scale=CLIP_MAX_LOGIT_SCALE, **kwargs):

@@ -226,9 +226,23 @@ def evaluate_pope_files(predictions, questions):
             do not answer exactly the file's questions.
 
     Example:
-    >>> scores = evaluate_pope_files(  # doctest: +SKIP
-    ...     "results.json", "pope_adversarial.jsonl")
-    >>> print(pope_table(scores))  # doctest: +SKIP
+    >>> import json, tempfile
+    >>> from vlpk.data.shapes.pope import shapes_scenes, write_pope_files
+    >>> from vlpk.data.synthetic import generate_examples
+    >>> folder = tempfile.mkdtemp()
+    >>> scenes = shapes_scenes(generate_examples(6, image_size=24))
+    >>> questions = write_pope_files(scenes, folder)["adversarial"]
+    >>> results = os.path.join(folder, "results.json")
+    >>> with open(results, "w") as f:  # a model that always says yes
+    ...     json.dump([{"question_id": q["question_id"], "answer": "Yes, there is."}
+    ...                for q in read_pope_questions(questions)], f)
+    >>> print(pope_table(evaluate_pope_files(results, questions)))
+    POPE (%), 20 questions (TP 10, FP 10, TN 0, FN 0)
+    accuracy    50.00
+    precision   50.00
+    recall     100.00
+    f1          66.67
+    yes ratio  100.00
     """
     records = read_pope_questions(questions)
     answers = read_vqa_predictions(predictions, "POPE results")

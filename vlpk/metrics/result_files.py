@@ -200,10 +200,24 @@ def evaluate_vqa_files(predictions, questions, annotations):
             do not answer exactly the annotated questions.
 
     Example:
-    >>> result = evaluate_vqa_files(  # doctest: +SKIP
-    ...     "results.json", "v2_OpenEnded_mscoco_val2014_questions.json",
-    ...     "v2_mscoco_val2014_annotations.json")
-    >>> print(vqa_table(result))  # doctest: +SKIP
+    >>> import json, os, tempfile
+    >>> from vlpk.data.synthetic import write_shapes
+    >>> root = tempfile.mkdtemp()  # Shapes writes the VQA v2 files
+    >>> val = write_shapes(root, image_size=24, splits={"val": 2},
+    ...                    progress=False)["splits"]["val"]
+    >>> with open(val["questions"]) as f:
+    ...     questions = json.load(f)["questions"]
+    >>> results = os.path.join(root, "results.json")
+    >>> with open(results, "w") as f:  # a model that always answers "yes"
+    ...     json.dump([{"question_id": q["question_id"], "answer": "yes"}
+    ...                for q in questions], f)
+    >>> print(vqa_table(evaluate_vqa_files(results, val["questions"],
+    ...                                    val["annotations"])))
+    VQA accuracy (%), 12 questions
+    overall     16.67
+    number       0.00
+    other        0.00
+    yes/no      66.67
     """
     ground_truth = read_vqa_ground_truth(questions, annotations)
     answers = read_vqa_predictions(predictions)
@@ -229,9 +243,27 @@ def evaluate_caption_files(predictions, references):
             without references, or a missing Java runtime or pycocoevalcap.
 
     Example:
-    >>> scores = evaluate_caption_files(  # doctest: +SKIP
-    ...     "captions_results.json", "captions_val2014.json")
-    >>> print(caption_table(scores))  # doctest: +SKIP
+    >>> import json, os, tempfile
+    >>> from vlpk.data.synthetic import shapes_paths, write_shapes
+    >>> root = tempfile.mkdtemp()
+    >>> _ = write_shapes(root, image_size=24, splits={"test": 3}, progress=False)
+    >>> references = shapes_paths(root, "test")["captions"]  # COCO's layout
+    >>> captions = [{"image_id": image_id, "caption": "a red circle"}
+    ...             for image_id in read_caption_references(references)]
+    >>> with open(os.path.join(root, "results.json"), "w") as f:
+    ...     json.dump(captions, f)
+    >>> # Not run here: METEOR's Java scorer loads its tables for about 7 s, and
+    >>> # `coco_caption_scores`'s example already runs it.
+    >>> print(caption_table(evaluate_caption_files(  # doctest: +SKIP
+    ...     os.path.join(root, "results.json"), references)))
+    Caption scores (x100), 3 images
+    Bleu_1     11.3
+    Bleu_2      5.6
+    Bleu_3      0.0
+    Bleu_4      0.0
+    METEOR      9.3
+    ROUGE_L    29.3
+    CIDEr      34.2
     """
     captions = read_caption_predictions(predictions)
     reference_captions = read_caption_references(references)

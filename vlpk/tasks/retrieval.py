@@ -121,8 +121,26 @@ def retrieval_scores(
         `"rerank_k"` when re-ranking; metrics as in `retrieval_metrics`.
 
     Example:
-    >>> retrieval_scores(model, read_shapes(root, "test"), image_pre,
-    ...                  text_pre, rerank_k=16)["reranked"]["i2t_r1"]  # doctest: +SKIP
+    >>> import contextlib, io, os, tempfile
+    >>> from vlpk.data import ImagePreprocessor, synthetic
+    >>> from vlpk.encoders import ImageEncoder, bert_encoder, small_cnn
+    >>> from vlpk.layers import CrossAttentionFusion
+    >>> from vlpk.models import VisionLanguageBackbone
+    >>> from vlpk.text import SPECIAL_TOKENS, TextPreprocessor, wordpiece_tokenizer
+    >>> backbone = VisionLanguageBackbone(  # ALBEF: a fusion encoder to re-rank with
+    ...     ImageEncoder(small_cnn(24, widths=(4,)), output="tokens"),
+    ...     bert_encoder(8, num_layers=1, num_heads=2, hidden_dim=8,
+    ...                  intermediate_dim=16, max_sequence_length=10),
+    ...     fusion=CrossAttentionFusion(1, 2, 16), embedding_dim=4)
+    >>> root = os.path.join(tempfile.mkdtemp(), "shapes")
+    >>> paths = synthetic.write_shapes(root, image_size=24, splits={"test": 2},
+    ...                                progress=False)
+    >>> text = TextPreprocessor(wordpiece_tokenizer([*SPECIAL_TOKENS, "a", "red"]), 10)
+    >>> with contextlib.redirect_stdout(io.StringIO()):  # the re-ranker's progress bar
+    ...     scores = retrieval_scores(backbone, synthetic.read_shapes(root, "test"),
+    ...                               ImagePreprocessor(24), text, rerank_k=2)
+    >>> sorted(scores), scores["rerank_k"], scores["reranked"]["t2i_r5"]
+    (['contrastive', 'rerank_k', 'reranked'], 2, 100.0)
     """
     images, texts, owner = embed_split(
         model, examples, image_preprocessor, text_preprocessor

@@ -111,8 +111,21 @@ def zero_shot_classification(
         accuracy.
 
     Example:
-    >>> zero_shot_classification(model, read_shapes(root, "test"),  # doctest: +SKIP
-    ...     CLASS_NAMES, image_pre, text_pre)["top1"]
+    >>> import keras, tempfile
+    >>> from vlpk.config import PretrainConfig
+    >>> from vlpk.data import ImagePreprocessor
+    >>> from vlpk.data.synthetic import CLASS_NAMES, read_shapes, write_shapes
+    >>> from vlpk.jobs.recipes import build_dual_encoder
+    >>> from vlpk.text import SPECIAL_TOKENS, TextPreprocessor, wordpiece_tokenizer
+    >>> keras.utils.set_random_seed(0)
+    >>> root = tempfile.mkdtemp()  # Shapes: each image labelled by its largest shape
+    >>> _ = write_shapes(root, image_size=24, splits={"test": 6}, progress=False)
+    >>> tokenizer = wordpiece_tokenizer([*SPECIAL_TOKENS, *CLASS_NAMES])
+    >>> model = build_dual_encoder(PretrainConfig().smoke(), 9)  # untrained
+    >>> result = zero_shot_classification(model, read_shapes(root, "test"),
+    ...     CLASS_NAMES, ImagePreprocessor(64), TextPreprocessor(tokenizer, 10))
+    >>> result["top1"], result["classes"], result["images"], result["templates"]
+    (0.0, 4, 6, 6)
     """
     labels = np.array([e.label for e in examples])
     if any(label is None for label in labels):

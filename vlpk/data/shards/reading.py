@@ -413,8 +413,8 @@ def caption_pair_dataset(
     ...         text_preprocessor, repeat=True, input_context=context,
     ...         batch_size=context.get_per_replica_batch_size(256))
     >>> # Needs a multi-worker cluster (TF_CONFIG), so it is not run here:
-    >>> DistributedTrainer(model, strategy).fit(  # doctest: +SKIP
-    ...     dataset_fn, steps=1000)
+    >>> DistributedTrainer(model, strategy, {"contrastive": ContrastiveLoss()},
+    ...                    optimizer).fit(dataset_fn, steps=1000)  # doctest: +SKIP
     """
     parallel = dict(num_parallel_calls=AUTOTUNE, deterministic=deterministic)
     decode = _record_decoder(image_preprocessor)

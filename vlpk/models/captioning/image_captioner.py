@@ -39,11 +39,27 @@ class ImageCaptioner(VisionLanguageTask):
             None uses the backbone's.
 
     Example:
-    >>> task = ImageCaptioner(backbone, preprocessor)  # doctest: +SKIP
-    >>> task.fit({"images": jpeg_bytes, "text": captions}, batch_size=32)
-    ... # doctest: +SKIP
-    >>> task.generate(jpeg_bytes[0], sampler="beam", num_beams=3)
-    ... # doctest: +SKIP
+    >>> import numpy as np, tensorflow as tf
+    >>> from vlpk.data import ImagePreprocessor
+    >>> from vlpk.encoders import ImageEncoder, bert_encoder, small_cnn
+    >>> from vlpk.layers import CaptionDecoder
+    >>> from vlpk.text import SPECIAL_TOKENS, wordpiece_tokenizer
+    >>> keras.utils.set_random_seed(0)
+    >>> backbone = VisionLanguageBackbone(  # an ALBEF-style one: no decoder
+    ...     ImageEncoder(small_cnn(16, widths=(4,)), output="tokens"),
+    ...     bert_encoder(8, num_layers=1, num_heads=2, hidden_dim=8,
+    ...                  intermediate_dim=16, max_sequence_length=5))
+    >>> tokenizer = wordpiece_tokenizer([*SPECIAL_TOKENS, "a", "red", "circle"])
+    >>> task = ImageCaptioner(
+    ...     backbone, ImageCaptionerPreprocessor(tokenizer, ImagePreprocessor(16), 5),
+    ...     caption_decoder=CaptionDecoder(8, 5, num_layers=1, num_heads=2,
+    ...                                    hidden_dim=8, intermediate_dim=16))
+    >>> task.compile(keras.optimizers.Adam(0.05), run_eagerly=True)
+    >>> pixels = np.zeros((4, 16, 16, 3), "uint8")  # four steps on one caption
+    >>> pairs = tf.data.Dataset.from_tensor_slices(
+    ...     {"images": pixels, "text": ["a red circle"] * 4})  # or arrays, or bytes
+    >>> _ = task.fit(pairs.batch(1), verbose=0)
+    >>> task.generate(pixels[0], sampler="beam", num_beams=2)
     'a red circle'
     """
 

@@ -38,13 +38,23 @@ class ImageClassifier(VisionLanguageTask):
         dropout: dropout before the head.
 
     Example:
-    >>> classifier = ImageClassifier(  # doctest: +SKIP
-    ...     clip.backbone, 3, clip.preprocessor,
-    ...     class_names=["circle", "square", "triangle"])
-    >>> classifier.fit({"images": jpeg_bytes}, labels, epochs=1)
-    ... # doctest: +SKIP
-    >>> classifier.predict({"images": jpeg_bytes})["predictions"]
-    ... # doctest: +SKIP
+    >>> import numpy as np
+    >>> from vlpk.config import PretrainConfig
+    >>> from vlpk.data import synthetic
+    >>> from vlpk.jobs.recipes import build_dual_encoder
+    >>> from vlpk.text import SPECIAL_TOKENS, wordpiece_tokenizer
+    >>> backbone = build_dual_encoder(PretrainConfig().smoke(), 5)  # 64 x 64
+    >>> classifier = ImageClassifier(backbone, len(synthetic.CLASS_NAMES),
+    ...     ContrastivePreprocessor(wordpiece_tokenizer(list(SPECIAL_TOKENS))),
+    ...     class_names=synthetic.CLASS_NAMES)
+    >>> backbone.image_encoder.trainable = False  # a linear probe
+    >>> classifier.compile(run_eagerly=True)  # eager: quicker for two steps
+    >>> shapes = synthetic.generate_examples(4, image_size=32)  # resized to 64
+    >>> images = np.stack([e["image"] for e in shapes])
+    >>> history = classifier.fit({"images": images}, [e["label"] for e in shapes],
+    ...                          batch_size=2, verbose=0)
+    >>> sorted(history.history), backbone.image_encoder.trainable_weights
+    (['accuracy', 'loss'], [])
 
     References:
         - [Radford et al., 2021](https://arxiv.org/abs/2103.00020) (CLIP;

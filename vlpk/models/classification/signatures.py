@@ -25,10 +25,19 @@ def classify_signature(task, preprocessor, class_names, from_logits=True):
         `class_name` `[B]` (the most probable class).
 
     Example:
-    >>> classify = classify_signature(task, task.preprocessor, ["cat", "dog"])
-    ... # doctest: +SKIP
-    >>> classify(tf.constant([jpeg_bytes]))["class_name"]  # doctest: +SKIP
-    <tf.Tensor: shape=(1,), dtype=string, numpy=array([b'cat'], dtype=object)>
+    >>> import keras
+    >>> from vlpk.models import ContrastivePreprocessor
+    >>> from vlpk.text import SPECIAL_TOKENS, wordpiece_tokenizer
+    >>> images = keras.Input((64, 64, 3), name="images")
+    >>> head = keras.layers.Dense(2, kernel_initializer="zeros",
+    ...                           bias_initializer=keras.initializers.Constant([0, 1]))
+    >>> task = keras.Model({"images": images},  # any logits over 2 classes
+    ...     head(keras.layers.GlobalAveragePooling2D()(images)))
+    >>> preprocessor = ContrastivePreprocessor(wordpiece_tokenizer(SPECIAL_TOKENS))
+    >>> classify = classify_signature(task, preprocessor, ["cat", "dog"])
+    >>> outputs = classify(tf.stack([tf.io.encode_png(tf.zeros((8, 8, 3), "uint8"))]))
+    >>> outputs["class_name"].numpy(), outputs["probabilities"].numpy().round(2)
+    (array([b'dog'], dtype=object), array([[0.27, 0.73]], dtype=float32))
     """
     names = tf.constant([str(name) for name in class_names])
 

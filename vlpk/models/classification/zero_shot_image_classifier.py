@@ -46,11 +46,23 @@ class ZeroShotImageClassifier(VisionLanguageTask):
             backbone's own (`1 / temperature`) when built.
 
     Example:
-    >>> classifier = ZeroShotImageClassifier(  # doctest: +SKIP
-    ...     clip.backbone, ["cat", "dog"], clip.preprocessor)
-    >>> classifier.embed_class_names()  # zero-shot from here  # doctest: +SKIP
-    >>> classifier.predict(jpeg_bytes)  # doctest: +SKIP
-    >>> classifier.fit(jpeg_bytes, labels, epochs=1)  # fine-tune  # doctest: +SKIP
+    >>> import tensorflow as tf
+    >>> from vlpk.data import ImagePreprocessor
+    >>> from vlpk.encoders import ImageEncoder, bert_encoder, small_cnn
+    >>> from vlpk.text import SPECIAL_TOKENS, wordpiece_tokenizer
+    >>> tokenizer = wordpiece_tokenizer([*SPECIAL_TOKENS, "a", "cat", "dog"])
+    >>> backbone = DualEncoderBackbone(ImageEncoder(small_cnn(8, widths=(4,))),
+    ...     bert_encoder(8, num_layers=1, num_heads=2, hidden_dim=4,
+    ...                  intermediate_dim=8, max_sequence_length=8), embedding_dim=4)
+    >>> classifier = ZeroShotImageClassifier(backbone, ["cat", "dog"],
+    ...     ContrastivePreprocessor(tokenizer, ImagePreprocessor(8), 8))
+    >>> classifier.embed_class_names().shape  # zero-shot from here
+    (2, 4)
+    >>> pngs = tf.stack([tf.io.encode_png(tf.zeros((8, 8, 3), "uint8"))] * 3)
+    >>> classifier.predict(pngs, verbose=0).shape  # logits, from image bytes
+    (3, 2)
+
+    `classifier.fit(image_bytes, labels)` fine-tunes it from there.
 
     References:
         - [Radford et al., 2021](https://arxiv.org/abs/2103.00020) (CLIP)

@@ -54,10 +54,28 @@ class KerasHubContrastivePreprocessor(keras_hub.models.Preprocessor):
         max_pixels: the largest `height * width` an encoded image may declare.
 
     Example:
-    >>> preprocessor = KerasHubContrastivePreprocessor.from_keras_hub_preset(
-    ...     "/path/to/clip_preset")  # doctest: +SKIP
-    >>> x, y = preprocessor({"images": jpeg_bytes, "text": captions})
-    ... # doctest: +SKIP
+    >>> import tempfile, numpy as np
+    >>> from vlpk.text.sentencepiece import learn_sentencepiece
+    >>> tokenizer = keras_hub.models.SigLIPTokenizer(  # SentencePiece, as SigLIP's
+    ...     proto=learn_sentencepiece(["a red circle", "a blue square"] * 5).proto)
+    >>> from keras_hub.models import SigLIPTextEncoder, SigLIPVisionEncoder
+    >>> siglip = keras_hub.models.SigLIPBackbone(
+    ...     SigLIPVisionEncoder(4, 8, 1, 2, 16, image_shape=(16, 16, 3)),
+    ...     SigLIPTextEncoder(tokenizer.vocabulary_size(), 8, 8, 1, 2, 16,
+    ...                       max_sequence_length=8))
+    >>> preset = tempfile.mkdtemp()  # as a KerasHub user saves a SigLIP preset
+    >>> siglip.save_to_preset(preset)
+    >>> keras_hub.models.SigLIPPreprocessor(tokenizer, sequence_length=8,
+    ...     image_converter=keras_hub.layers.SigLIPImageConverter((16, 16)),
+    ... ).save_to_preset(preset)
+    >>> preprocessor = KerasHubContrastivePreprocessor.from_keras_hub_preset(preset)
+    >>> x, y = preprocessor({"images": np.zeros((2, 30, 20, 3), "uint8"),
+    ...                      "text": ["A red circle.", "a red circle"]})
+    >>> x["images"].shape, sorted(y)  # cropped and resized; image ids
+    (TensorShape([2, 16, 16, 3]), ['contrastive'])
+    >>> ids = x["token_ids"].numpy()  # SigLIP canonicalizes: case, punctuation
+    >>> ids.shape, ids[0].tolist() == ids[1].tolist()
+    ((2, 8), True)
     """
 
     backbone_cls = KerasHubDualEncoderBackbone

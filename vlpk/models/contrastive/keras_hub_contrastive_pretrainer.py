@@ -25,13 +25,31 @@ class KerasHubContrastivePretrainer(ContrastivePretrainer):
         preprocessor: a `vlpk.models.KerasHubContrastivePreprocessor`, or None.
 
     Example:
-    >>> task = ContrastivePretrainer(  # doctest: +SKIP
-    ...     KerasHubDualEncoderBackbone.from_keras_hub_preset(path),
-    ...     KerasHubContrastivePreprocessor.from_keras_hub_preset(path))
-    >>> task.fit({"images": jpeg_bytes, "text": captions}, batch_size=32)
-    ... # doctest: +SKIP
-    >>> task.save_to_preset("runs/clip")  # doctest: +SKIP
-    >>> ContrastivePretrainer.from_preset("runs/clip")  # doctest: +SKIP
+    >>> import os, tempfile
+    >>> import keras_hub
+    >>> from vlpk.models import load_task
+    >>> letters = "abcdefghijklmnopqrstuvwxyz"  # CLIP's BPE, one merge: "at</w>"
+    >>> tokens = [*letters, *(c + "</w>" for c in letters), "at</w>",
+    ...           "<|startoftext|>", "<|endoftext|>"]  # the end token last
+    >>> tokenizer = keras_hub.models.CLIPTokenizer(
+    ...     {token: i for i, token in enumerate(tokens)}, merges=["a t</w>"])
+    >>> preset = tempfile.mkdtemp()  # a KerasHub CLIP preset: backbone, preprocessor
+    >>> keras_hub.models.CLIPBackbone(
+    ...     keras_hub.models.CLIPVisionEncoder(4, 8, 1, 2, 16, image_shape=(8, 8, 3)),
+    ...     keras_hub.models.CLIPTextEncoder(55, 8, 8, 1, 2, 16, max_sequence_length=6),
+    ...     projection_dim=4).save_to_preset(preset)
+    >>> keras_hub.models.CLIPPreprocessor(tokenizer, sequence_length=6,
+    ...     image_converter=keras_hub.layers.CLIPImageConverter((8, 8)),
+    ... ).save_to_preset(preset)
+    >>> task = load_task(preset)  # or ContrastivePretrainer(backbone, preprocessor)
+    >>> type(task).__name__, type(task.backbone).__name__
+    ('KerasHubContrastivePretrainer', 'KerasHubDualEncoderBackbone')
+    >>> task.save_to_preset(os.path.join(preset, "run"))  # e.g. after `fit`
+    >>> type(ContrastivePretrainer.from_preset(os.path.join(preset, "run"))).__name__
+    'KerasHubContrastivePretrainer'
+
+    `task.fit({"images": image_bytes, "text": captions})` fine-tunes it
+    with vlpk's losses.
     """
 
     backbone_cls = KerasHubDualEncoderBackbone

@@ -59,9 +59,19 @@ class KerasHubDualEncoderBackbone(keras_hub.models.Backbone):
             backbone keeps its own.
 
     Example:
-    >>> backbone = KerasHubDualEncoderBackbone.from_keras_hub_preset(
-    ...     "/path/to/clip_preset")  # doctest: +SKIP
-    >>> backbone.get_image_embeddings(images)  # 0–255 pixels  # doctest: +SKIP
+    >>> import tempfile, numpy as np
+    >>> preset = tempfile.mkdtemp()  # a tiny CLIP, saved as KerasHub saves one
+    >>> keras_hub.models.CLIPBackbone(
+    ...     keras_hub.models.CLIPVisionEncoder(4, 8, 1, 2, 16, image_shape=(16, 16, 3)),
+    ...     keras_hub.models.CLIPTextEncoder(10, 8, 8, 1, 2, 16, max_sequence_length=6),
+    ...     projection_dim=4).save_to_preset(preset)
+    >>> converter = keras_hub.layers.CLIPImageConverter((16, 16), scale=1 / 255)
+    >>> converter.save_to_preset(preset)
+    >>> backbone = KerasHubDualEncoderBackbone.from_keras_hub_preset(preset)
+    >>> backbone.get_image_embeddings(np.zeros((2, 16, 16, 3))).shape  # 0–255
+    TensorShape([2, 4])
+    >>> backbone.image_scale == 1 / 255, backbone.has_logit_bias  # CLIP: no bias
+    (True, False)
     """
 
     def __init__(

@@ -67,13 +67,31 @@ class ImageTextPretrainer(VisionLanguageTask):
         seed: the seed of the hard-negative sampler.
 
     Example:
-    >>> task = ImageTextPretrainer(backbone, preprocessor)  # doctest: +SKIP
-    >>> task.fit({"images": jpeg_bytes, "text": captions}, batch_size=64)
-    ... # doctest: +SKIP
-    >>> task.generate(jpeg_bytes[:2])  # doctest: +SKIP
-    ['a red circle', 'two blue squares']
-    >>> task.save_to_preset("runs/coca")  # doctest: +SKIP
-    >>> task = ImageTextPretrainer.from_preset("runs/coca")  # doctest: +SKIP
+    >>> import os, tempfile, numpy as np, tensorflow as tf
+    >>> from vlpk.data import ImagePreprocessor
+    >>> from vlpk.encoders import ImageEncoder, bert_encoder, small_cnn
+    >>> from vlpk.layers import CaptionDecoder
+    >>> from vlpk.text import SPECIAL_TOKENS, wordpiece_tokenizer
+    >>> words = [*SPECIAL_TOKENS, "a", "red", "blue", "circle", "square"]
+    >>> size = dict(num_layers=1, num_heads=2, hidden_dim=8, intermediate_dim=16)
+    >>> backbone = VisionLanguageBackbone(  # CoCa: a caption decoder, no fusion
+    ...     ImageEncoder(small_cnn(16, widths=(4,)), output="tokens"),
+    ...     bert_encoder(len(words), max_sequence_length=6, **size),
+    ...     caption_decoder=CaptionDecoder(len(words), 6, **size))
+    >>> preprocessor = VisionLanguagePreprocessor(wordpiece_tokenizer(words),
+    ...     ImagePreprocessor(16), 6, objectives=("contrastive", "captioning"))
+    >>> task = ImageTextPretrainer(backbone, preprocessor)
+    >>> task.compile(run_eagerly=True)  # eager: quicker for one tiny step
+    >>> pixels = np.random.default_rng(0).integers(0, 255, (2, 16, 16, 3), "uint8")
+    >>> pairs = tf.data.Dataset.from_tensors(  # a batch of raw pairs (or arrays)
+    ...     {"images": pixels, "text": ["a red circle", "a square"]})
+    >>> history = task.fit(pairs, verbose=0)
+    >>> sorted(history.history)
+    ['captioning_accuracy', 'captioning_loss', 'contrastive_loss', 'loss']
+    >>> preset = os.path.join(tempfile.mkdtemp(), "coca")
+    >>> task.save_to_preset(preset)
+    >>> ImageTextPretrainer.from_preset(preset).objectives  # its weights too
+    ('contrastive', 'captioning')
 
     References:
         - [Li et al., 2021](https://arxiv.org/abs/2107.07651) (ALBEF)
@@ -232,9 +250,24 @@ class ImageTextPretrainer(VisionLanguageTask):
             A string per image, or one string for one image.
 
         Example:
-        >>> task.generate([png_bytes], sampler="beam", num_beams=3)
-        ... # doctest: +SKIP
-        ['a red circle']
+        >>> import keras, numpy as np, tensorflow as tf
+        >>> from vlpk.config import PretrainConfig
+        >>> from vlpk.data import ImagePreprocessor
+        >>> from vlpk.jobs.recipes import build_backbone
+        >>> from vlpk.text import SPECIAL_TOKENS, wordpiece_tokenizer
+        >>> keras.utils.set_random_seed(5)
+        >>> config = PretrainConfig().smoke().replace(  # a tiny CoCa
+        ...     objectives={"contrastive": 1.0, "captioning": 2.0},
+        ...     image={"size": 16, "widths": (4,)}, text={"sequence_length": 6})
+        >>> tokenizer = wordpiece_tokenizer([*SPECIAL_TOKENS, "red", "circle"])
+        >>> task = ImageTextPretrainer(
+        ...     build_backbone(config, tokenizer.vocabulary_size()),
+        ...     VisionLanguagePreprocessor(tokenizer, ImagePreprocessor(16), 6))
+        >>> png = tf.io.encode_png(np.zeros((8, 8, 3), "uint8")).numpy()
+        >>> task.generate([png], sampler="beam", num_beams=3)  # untrained: any words
+        ['[UNK] circle']
+        >>> task.generate(png)  # one image: one string
+        '[UNK] circle'
         """
         return generate_text(
             self,

@@ -30,8 +30,30 @@ def stream_generate(task, image, prompt, max_length=None):
         strip_prompt=True)` gives (up to the leading space it strips).
 
     Example:
-    >>> for piece in stream_generate(lm, jpeg, "What is this?"):  # doctest: +SKIP
-    ...     print(piece, end="", flush=True)
+    >>> import keras, keras_hub
+    >>> from vlpk.data import ImagePreprocessor
+    >>> from vlpk.encoders import ImageEncoder, small_cnn
+    >>> from vlpk.models.vision_lm import (VisionCausalLM, VisionLMBackbone,
+    ...     VisionLMPreprocessor)
+    >>> keras.utils.set_random_seed(0)
+    >>> vocabulary = {c: i for i, c in enumerate([*"?.deirstyĊĠ", "ye", "yes"])}
+    >>> vocabulary["<|endoftext|>"] = len(vocabulary)  # GPT-2's end token
+    >>> backbone = VisionLMBackbone(
+    ...     ImageEncoder(small_cnn(8, widths=(4,)), output="tokens"),
+    ...     keras_hub.models.GPT2Backbone(len(vocabulary), 1, 2, 8, 16,
+    ...                                   max_sequence_length=64), attention="prefix")
+    >>> tokenizer = keras_hub.models.GPT2Tokenizer(vocabulary, ["y e", "ye s"])
+    >>> lm = VisionCausalLM(backbone,  # untrained, so it says anything
+    ...                     VisionLMPreprocessor(tokenizer, ImagePreprocessor(8), 16))
+    >>> lm.compile(sampler="greedy", run_eagerly=True)  # eager: quick for one answer
+    >>> image = np.zeros((8, 8, 3), "uint8")
+    >>> pieces = list(stream_generate(lm, image, "is it red?"))
+    >>> pieces  # the first token, a newline, leaves an empty first piece
+    ['', 'yes', '?', 'y']
+    >>> answer = lm.generate({"images": image, "prompts": "is it red?"},
+    ...                      strip_prompt=True)
+    >>> "".join(pieces) == answer.strip()  # what `generate` gives at the end
+    True
     """
     if type(task.sampler).__name__ in ("BeamSampler", "ContrastiveSampler"):
         raise ValueError(

@@ -35,12 +35,27 @@ class VisionCausalLM(VisionLanguageTask):
         preprocessor: a `VisionLMPreprocessor`, or None.
 
     Example:
-    >>> lm = VisionCausalLM(backbone, preprocessor)  # doctest: +SKIP
-    >>> lm.compile(sampler="greedy")  # doctest: +SKIP
-    >>> lm.fit({"images": jpegs, "prompts": questions, "responses": answers})
-    ... # doctest: +SKIP
-    >>> lm.generate({"images": jpegs[0], "prompts": "What is this?"})
-    ... # doctest: +SKIP
+    >>> import numpy as np
+    >>> from vlpk.data import ImagePreprocessor
+    >>> from vlpk.encoders import ImageEncoder, small_cnn
+    >>> keras.utils.set_random_seed(0)
+    >>> symbols = [*"acdehilorstw?ĠĊ", "re", "red", "<|endoftext|>"]  # Ġ: a space
+    >>> tokenizer = keras_hub.models.GPT2Tokenizer(  # GPT-2's byte-level BPE
+    ...     {s: i for i, s in enumerate(symbols)}, merges=["r e", "re d"])
+    >>> gpt2 = keras_hub.models.GPT2Backbone(18, num_layers=1, num_heads=2,
+    ...     hidden_dim=8, intermediate_dim=16, max_sequence_length=64, dropout=0.0)
+    >>> lm = VisionCausalLM(
+    ...     VisionLMBackbone(ImageEncoder(small_cnn(8, widths=(4,)), output="tokens"),
+    ...                      gpt2),
+    ...     VisionLMPreprocessor(tokenizer, ImagePreprocessor(8), sequence_length=20))
+    >>> lm.compile(keras.optimizers.Adam(0.05), sampler="greedy", run_eagerly=True)
+    >>> data = {"images": np.zeros((1, 8, 8, 3), "uint8"),
+    ...         "prompts": ["what is it?"], "responses": ["red"]}
+    >>> for _ in range(8):  # raw data, as `fit` takes it; eager: quick steps
+    ...     _ = lm.train_on_batch(data)
+    >>> lm.generate({"images": data["images"][0], "prompts": "what is it?"},
+    ...             strip_prompt=True)
+    'red'
     """
 
     backbone_cls = VisionLMBackbone

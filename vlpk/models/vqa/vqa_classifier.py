@@ -48,12 +48,26 @@ class VQAClassifier(VisionLanguageTask):
         dropout: dropout before the answer head.
 
     Example:
-    >>> vqa = VQAClassifier(  # doctest: +SKIP
-    ...     albef.backbone, ["yes", "no", "red"], albef_preprocessor)
-    >>> vqa.fit({"images": jpeg_bytes, "text": questions}, soft_scores)
-    ... # doctest: +SKIP
-    >>> archive = vqa.serving_archive()  # `answer`: bytes, question → answer
-    ... # doctest: +SKIP
+    >>> import numpy as np
+    >>> from vlpk.data import ImagePreprocessor
+    >>> from vlpk.encoders import ImageEncoder, bert_encoder, small_cnn
+    >>> from vlpk.text import SPECIAL_TOKENS, wordpiece_tokenizer
+    >>> keras.utils.set_random_seed(0)
+    >>> tokenizer = wordpiece_tokenizer([*SPECIAL_TOKENS, "what", "color", "is", "it"])
+    >>> backbone = DualEncoderBackbone(ImageEncoder(small_cnn(16, widths=(4,))),
+    ...     bert_encoder(tokenizer.vocabulary_size(), num_layers=1, num_heads=2,
+    ...                  hidden_dim=8, intermediate_dim=16, max_sequence_length=6))
+    >>> vqa = VQAClassifier(backbone, ["yes", "no", "red"],
+    ...     VQAClassifierPreprocessor(tokenizer, ImagePreprocessor(16), 6),
+    ...     fusion=ConcatFusion(hidden_dims=(8,)))  # a dual encoder has none
+    >>> png = tf.io.encode_png(np.zeros((16, 16, 3), "uint8"))
+    >>> answer = vqa.serving_signatures()["answer"]  # bytes, question → answer
+    >>> outputs = answer(tf.stack([png]), tf.constant(["what color is it?"]))
+    >>> outputs["answer"].numpy().tolist()  # untrained: any of the answers
+    [b'red']
+
+    `vqa.fit({"images": image_bytes, "text": questions}, soft_scores)`
+    trains it, and `vqa.serving_archive()` exports `answer`.
 
     References:
         - [Anderson et al., 2018](https://arxiv.org/abs/1707.07998) (soft

@@ -37,20 +37,18 @@ def load_task(preset):
         ValueError: a folder that is neither kind of preset.
 
     Example:
-    >>> import os, tempfile, numpy as np
+    >>> import os, tempfile
+    >>> from vlpk.config import PretrainConfig
     >>> from vlpk.data import ImagePreprocessor
-    >>> from vlpk.encoders import ImageEncoder, bert_encoder, small_cnn
-    >>> from vlpk.models import (ContrastivePreprocessor,
-    ...     ContrastivePretrainer, DualEncoderBackbone)
+    >>> from vlpk.jobs.recipes import build_dual_encoder
+    >>> from vlpk.models import ContrastivePreprocessor, ContrastivePretrainer
     >>> from vlpk.text import SPECIAL_TOKENS, wordpiece_tokenizer
+    >>> config = PretrainConfig().smoke()  # a few thousand weights
     >>> tokenizer = wordpiece_tokenizer(list(SPECIAL_TOKENS) + ["a", "red", "circle"])
-    >>> backbone = DualEncoderBackbone(
-    ...     ImageEncoder(small_cnn(16, widths=(4,)), output="pooled"),
-    ...     bert_encoder(tokenizer.vocabulary_size(), num_layers=1, num_heads=2,
-    ...                  hidden_dim=8, intermediate_dim=16, max_sequence_length=6),
-    ...     embedding_dim=4)
-    >>> preprocessor = ContrastivePreprocessor(tokenizer, ImagePreprocessor(16),
-    ...                                        sequence_length=6)
+    >>> backbone = build_dual_encoder(config, tokenizer.vocabulary_size())
+    >>> preprocessor = ContrastivePreprocessor(
+    ...     tokenizer, ImagePreprocessor(config.image.size),
+    ...     sequence_length=config.text.sequence_length)
     >>> preset = os.path.join(tempfile.mkdtemp(), "preset")
     >>> ContrastivePretrainer(backbone, preprocessor).save_to_preset(preset)
     >>> task = load_task(preset)

@@ -28,21 +28,15 @@ class VisionLanguageTask(keras_hub.models.Task):
     tasks do, and implement `serving_signatures()`.
 
     Example:
-    >>> import os, tempfile, numpy as np
-    >>> from vlpk.data import ImagePreprocessor
-    >>> from vlpk.encoders import ImageEncoder, bert_encoder, small_cnn
-    >>> from vlpk.models import (ContrastivePreprocessor,
-    ...     ContrastivePretrainer, DualEncoderBackbone)
     >>> from vlpk.text import SPECIAL_TOKENS, wordpiece_tokenizer
-    >>> tokenizer = wordpiece_tokenizer(list(SPECIAL_TOKENS) + ["a", "red", "circle"])
-    >>> backbone = DualEncoderBackbone(
-    ...     ImageEncoder(small_cnn(16, widths=(4,)), output="pooled"),
-    ...     bert_encoder(tokenizer.vocabulary_size(), num_layers=1, num_heads=2,
-    ...                  hidden_dim=8, intermediate_dim=16, max_sequence_length=6),
-    ...     embedding_dim=4)
-    >>> preprocessor = ContrastivePreprocessor(tokenizer, ImagePreprocessor(16),
-    ...                                        sequence_length=6)
-    >>> task = ContrastivePretrainer(backbone, preprocessor)
+    >>> from vlpk.models import ContrastivePreprocessor, ContrastivePretrainer
+    >>> from vlpk.jobs.recipes import build_dual_encoder
+    >>> from vlpk.data import ImagePreprocessor
+    >>> from vlpk.config import PretrainConfig
+    >>> words = wordpiece_tokenizer(list(SPECIAL_TOKENS) + ["a", "blue", "square"])
+    >>> task = ContrastivePretrainer(  # a smoke-size CNN and BERT: 64 px, 20 tokens
+    ...     build_dual_encoder(PretrainConfig().smoke(), words.vocabulary_size()),
+    ...     ContrastivePreprocessor(words, ImagePreprocessor(64), sequence_length=20))
     >>> sorted(task.serving_signatures())  # doctest: +ELLIPSIS
     [...'serving_default'...]
 

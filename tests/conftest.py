@@ -4,12 +4,16 @@ import pytest
 
 import vlpk  # noqa: F401
 
-# Tests that wait on other processes for minutes, started first so that the
-# other workers' tests overlap them instead of following them.
+# Tests that take a minute or more (they wait on other processes, or run a
+# guide or a notebook top to bottom), started first so that the other
+# workers' short tests fill in after them instead of one worker finishing
+# a long test alone at the end.
 LONG_FIRST = (
     "tests/test_quickstart.py",
     "tests/test_resume.py",
     "tests/distribution/test_multi_worker.py",
+    "tests/test_guides.py",
+    "tests/notebooks/",
 )
 
 
@@ -36,7 +40,7 @@ def pytest_collection_modifyitems(config, items):
     def rank(item):
         if item.get_closest_marker("xdist_group"):
             return 0
-        return 1 if item.nodeid.split("::")[0] in LONG_FIRST else 2
+        return 1 if item.nodeid.split("::")[0].startswith(LONG_FIRST) else 2
 
     items.sort(key=rank)  # stable: the order within each rank is kept
 

@@ -31,6 +31,7 @@ from vlpk.data.pipelines.pretraining import (
 )
 from vlpk.data.pipelines.raw import labelled_image_dataset, raw_pair_dataset
 from vlpk.data.records.example import Example
+from vlpk.data.shapes.shards import write_shapes_shards
 from vlpk.data.shards.convert import SkipLog, convert_examples
 from vlpk.data.shards.reading import (
     caption_pair_dataset,
@@ -77,4 +78,5 @@ __all__ = [
     "read_vqa",
     "text_dataset",
     "write_shapes",
+    "write_shapes_shards",
 ]

@@ -69,14 +69,8 @@ def shard_files(path):
 
     Example:
     >>> import os, tempfile
-    >>> from vlpk.data import read_coco_captions, write_shapes
-    >>> paths = write_shapes(os.path.join(tempfile.mkdtemp(), "shapes"),
-    ...                      image_size=32, splits={"val": 2}, progress=False)
-    >>> val = paths["splits"]["val"]
-    >>> from vlpk.data import convert_examples
-    >>> out = os.path.join(paths["root"], "shards")
-    >>> _ = convert_examples(read_coco_captions(val["captions"], val["images_dir"]),
-    ...                      out, split="val", verbose=0)
+    >>> from vlpk.data import write_shapes_shards
+    >>> out = write_shapes_shards(tempfile.mkdtemp(), {"val": 2})["val"]
     >>> from vlpk.data import shard_files
     >>> [os.path.relpath(f, out) for f in shard_files(out)]  # doctest: +ELLIPSIS
     ['val-00000...tfrecord...']
@@ -206,14 +200,8 @@ def read_records(
 
     Example:
     >>> import os, tempfile
-    >>> from vlpk.data import read_coco_captions, write_shapes
-    >>> paths = write_shapes(os.path.join(tempfile.mkdtemp(), "shapes"),
-    ...                      image_size=32, splits={"val": 2}, progress=False)
-    >>> val = paths["splits"]["val"]
-    >>> from vlpk.data import convert_examples
-    >>> out = os.path.join(paths["root"], "shards")
-    >>> _ = convert_examples(read_coco_captions(val["captions"], val["images_dir"]),
-    ...                      out, split="val", verbose=0)
+    >>> from vlpk.data import write_shapes_shards
+    >>> out = write_shapes_shards(tempfile.mkdtemp(), {"val": 2})["val"]
     >>> from vlpk.data import read_records
     >>> for record in read_records(out).take(1):
     ...     print(int(record["image_id"]), record["captions"].shape.rank)
@@ -386,14 +374,8 @@ def caption_pair_dataset(
     Example:
     Read one split folder of a conversion (`OUT/train`, not `OUT` itself):
     >>> import os, tempfile
-    >>> from vlpk.data import read_coco_captions, write_shapes
-    >>> paths = write_shapes(os.path.join(tempfile.mkdtemp(), "shapes"),
-    ...                      image_size=32, splits={"val": 2}, progress=False)
-    >>> val = paths["splits"]["val"]
-    >>> from vlpk.data import convert_examples
-    >>> out = os.path.join(paths["root"], "shards")
-    >>> _ = convert_examples(read_coco_captions(val["captions"], val["images_dir"]),
-    ...                      out, split="val", verbose=0)
+    >>> from vlpk.data import write_shapes_shards
+    >>> out = write_shapes_shards(tempfile.mkdtemp(), {"val": 2})["val"]
     >>> from vlpk.data import ImagePreprocessor, caption_pair_dataset
     >>> from vlpk.text import SPECIAL_TOKENS, TextPreprocessor, wordpiece_tokenizer
     >>> text_preprocessor = TextPreprocessor(

@@ -79,14 +79,8 @@ class ShardSplit:
 
     Example:
     >>> import os, tempfile
-    >>> from vlpk.data import read_coco_captions, write_shapes
-    >>> paths = write_shapes(os.path.join(tempfile.mkdtemp(), "shapes"),
-    ...                      image_size=32, splits={"val": 2}, progress=False)
-    >>> val = paths["splits"]["val"]
-    >>> from vlpk.data import convert_examples
-    >>> out = os.path.join(paths["root"], "shards")
-    >>> _ = convert_examples(read_coco_captions(val["captions"], val["images_dir"]),
-    ...                      out, split="val", verbose=0)
+    >>> from vlpk.data import write_shapes_shards
+    >>> out = write_shapes_shards(tempfile.mkdtemp(), {"val": 2})["val"]
     >>> split = ShardSplit.open(out)
     >>> len(split), split.captions >= len(split)  # images, captions
     (2, True)
